@@ -1,0 +1,83 @@
+"""The `qmaudit` command: argument parsing and dispatch, errors turned into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from harness import __version__
+from harness.errors import HarnessError
+
+
+def _cmd_lab_validate(args: argparse.Namespace) -> int:
+    from harness.lab.topology import load_topology
+
+    topology = load_topology(args.file)
+    print(
+        f"{args.file}: valid lab topology {topology.cluster.name!r} "
+        f"({len(topology.nodes)} nodes, {len(topology.vms)} VMs)"
+    )
+    return 0
+
+
+def _cmd_lab_show(args: argparse.Namespace) -> int:
+    from harness.lab.show import render_topology
+    from harness.lab.topology import load_default_topology, load_topology
+
+    topology = load_topology(args.file) if args.file else load_default_topology()
+    print(render_topology(topology))
+    return 0
+
+
+def _cmd_lab_serve(args: argparse.Namespace) -> int:
+    from harness.lab.serve import serve_forever
+
+    return serve_forever(args.file, speed=args.speed, state_dir=args.state_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the qmaudit command."""
+    parser = argparse.ArgumentParser(
+        prog="qmaudit",
+        description="Audit Hyper-V quick migration on a failover cluster (or the embedded lab).",
+    )
+    parser.add_argument("--version", action="version", version=f"qmaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="the embedded lab cluster")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
+    validate = lab_sub.add_parser("validate", help="validate a lab topology file")
+    validate.add_argument("file", help="topology YAML file")
+    validate.set_defaults(func=_cmd_lab_validate)
+    show = lab_sub.add_parser("show", help="show a lab topology (default: the built-in lab)")
+    show.add_argument("file", nargs="?", help="topology YAML file")
+    show.set_defaults(func=_cmd_lab_show)
+    serve = lab_sub.add_parser("serve", help="serve a lab topology over WinRM on 127.0.0.1")
+    serve.add_argument("file", nargs="?", help="topology YAML file (default: the built-in lab)")
+    serve.add_argument(
+        "--speed", type=float, default=20.0, help="lab seconds per real second (default 20)"
+    )
+    serve.add_argument(
+        "--state-dir", default=None, help="where to write the credentials and inventory files"
+    )
+    serve.set_defaults(func=_cmd_lab_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HarnessError as exc:
+        print(f"qmaudit: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("qmaudit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

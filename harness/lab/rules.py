@@ -1,0 +1,59 @@
+"""The lab's rules: one id per documented behaviour, each switchable off by a topology."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A behaviour of the modelled cluster, with the claim it backs."""
+
+    id: str
+    claim: str
+    summary: str
+    scope: tuple[str, ...]  # where it may be switched off: "cluster", "node", "vm"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("save_before_move", "QM-01", "a running VM passes through Saving/Saved before the owner changes", ("cluster", "node", "vm")),
+    Rule("saved_state_on_vm_storage", "QM-02", "saved-state files are written beside the VM on its (shared) storage", ("cluster", "node", "vm")),
+    Rule("registration_copied_to_target", "QM-03", "the registration (link or data.vmcx entry) is created on the target", ("cluster", "node", "vm")),
+    Rule("registration_removed_from_source", "QM-03", "the registration is removed from the source", ("cluster", "node", "vm")),
+    Rule("link_points_at_config", "QM-03", "a 5.0 link points at the VM's real .xml", ("cluster", "node", "vm")),
+    Rule("files_stay", "QM-04", "configuration, disk and state paths do not change", ("cluster", "node", "vm")),
+    Rule("disk_ownership_follows", "QM-05", "a Cluster Disk holding the VM moves to the target", ("cluster", "node", "vm")),
+    Rule("state_restored", "QM-06", "the VM ends in the state it started in (Running resumes)", ("cluster", "node", "vm")),
+    Rule("restore_from_saved_state", "QM-06", "a running VM is restored from its saved state, not rebooted", ("cluster", "node", "vm")),
+    Rule("any_state_movable", "QM-07", "Off, Saved and Paused VMs can be quick-migrated", ("cluster", "node", "vm")),
+    Rule("off_vm_instant", "QM-08", "an Off or Saved VM moves in well under a second", ("cluster", "node", "vm")),
+    Rule("metadata_only_network", "QM-09", "a quick migration sends only metadata between nodes", ("cluster", "node", "vm")),
+    Rule("storage_speed_as_declared", "QM-09", "save and restore run at the declared storage throughput", ("cluster", "node", "vm")),
+    Rule("unavailable_while_moving", "QM-10", "the guest heartbeat is lost for the whole save/restore window", ("cluster", "node", "vm")),
+    Rule("refuse_non_member", "QM-11", "a move to a host outside the cluster fails with 5042 and changes nothing", ("cluster", "node", "vm")),
+    Rule("storage_reachable_by_target", "QM-12", "the VM's storage is reachable from every possible owner", ("cluster", "node", "vm")),
+    Rule("resource_identity_stable", "QM-13", "resource GUIDs, names and types survive a move", ("cluster", "node", "vm")),
+    Rule("registry_view_consistent", "QM-13", "every node reads the same HKLM\\Cluster\\Resources values", ("cluster", "node", "vm")),
+    Rule("guest_identity_stable", "QM-14", "VMId and MAC addresses survive a move", ("cluster", "node", "vm")),
+    Rule("kvp_host_updated", "QM-14", "KVP PhysicalHostName shows the new host a few seconds after resume", ("cluster", "node", "vm")),
+    Rule("guest_clock_frozen_while_saved", "QM-15", "the guest clock stops while the VM is saved", ("cluster", "node", "vm")),
+    Rule("time_sync_corrects", "QM-15", "working time sync corrects the guest clock within ~30 s", ("cluster", "node", "vm")),
+    Rule("best_possible_node", "QM-16", "with no target the cluster picks an Up possible owner that is not the source", ("cluster", "node", "vm")),
+    Rule("multi_vm_request", "QM-17", "every VM of a multi-VM request is moved", ("cluster", "node", "vm")),
+    Rule("drain_priority_split", "QM-18", "drain quick-migrates VMs below MoveTypeThreshold, live-migrates the rest", ("cluster", "node", "vm")),
+    Rule("drain_evacuates", "QM-18", "a drained node ends Paused with no roles", ("cluster", "node")),
+    Rule("crash_cold_start", "QM-19", "after a host crash its VMs boot cold elsewhere", ("cluster", "node", "vm")),
+    Rule("wait_zero_returns_pending", "QM-20", "-Wait 0 returns at once with the group Pending", ("cluster", "node", "vm")),
+    Rule("passthrough_quick_migrates", "QM-21", "a VM with a pass-through disk quick-migrates", ("cluster", "node", "vm")),
+    Rule("links_under_program_data", "QM-22", "links live under the node's own %ProgramData%", ("cluster", "node", "vm")),
+)
+
+RULE_IDS: frozenset[str] = frozenset(rule.id for rule in RULES)
+
+
+def rule(rule_id: str) -> Rule:
+    """The rule with this id (KeyError if unknown)."""
+    for candidate in RULES:
+        if candidate.id == rule_id:
+            return candidate
+    raise KeyError(rule_id)
