@@ -1,0 +1,108 @@
+"""Classify pywinrm/requests failures and map them to the project's errors."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import requests
+import urllib3.exceptions
+from winrm.exceptions import (
+    AuthenticationError as WinRMAuthenticationError,
+)
+from winrm.exceptions import (
+    WinRMError,
+    WinRMOperationTimeoutError,
+    WinRMTransportError,
+    WSManFaultError,
+)
+
+from harness.errors import AuthenticationError, TransportError, TransportTimeoutError
+
+# WS-Management fault codes as Windows sends them (MS-WSMV / winerror.h).
+OPERATION_TIMEOUT_CODE = 2150858793  # ERROR_WSMAN_OPERATION_TIMEDOUT
+INVALID_SELECTORS_CODE = 2150858843  # ERROR_WSMAN_INVALID_SELECTORS: the shell is gone
+SHELL_NOT_FOUND_CODE = 2150858754  # ERROR_WSMAN_SHELL_NOT_FOUND (older servers)
+ACCESS_DENIED_CODE = 5
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the session needs to know about a failure: which error, and how to react."""
+
+    kind: type[TransportError]
+    detail: str
+    transient: bool = False  # worth retrying after a backoff
+    shell_gone: bool = False  # reopen the shell once and send the command again
+    answered: bool = False  # the server replied with an error: it did not act on the request
+    connect_failed: bool = False  # nothing was sent: the request cannot have been acted upon
+
+    def error(self, label: str, note: str = "") -> TransportError:
+        """The project's exception for this fault at endpoint `label`."""
+        return self.kind(label, f"{self.detail}{note}")
+
+
+def _connect_failed(exc: requests.ConnectionError) -> bool:
+    """True when no byte of the request can have reached the server (refused, unreachable)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def classify(exc: BaseException) -> Fault:
+    """Map one exception raised by pywinrm/requests to a Fault."""
+    name = type(exc).__name__
+    if isinstance(exc, WinRMAuthenticationError):
+        return Fault(
+            AuthenticationError, f"the server rejected the credentials ({exc})", answered=True
+        )
+    if isinstance(exc, WinRMOperationTimeoutError):
+        # pywinrm turns this fault into its own exception outside Receive too: transient.
+        return Fault(
+            TransportTimeoutError,
+            "WS-Management operation timed out on the server",
+            transient=True,
+            answered=True,
+        )
+    if isinstance(exc, WSManFaultError):
+        return _classify_fault(exc)
+    if isinstance(exc, WinRMTransportError):
+        return Fault(
+            TransportError,
+            f"HTTP {exc.code} without a WS-Management fault",
+            transient=exc.code >= 500,
+            answered=True,
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Fault(
+            TransportError,
+            f"TLS verification failed ({name}: {exc}); give the server's CA with the "
+            "ca_bundle option, or (unsafe) turn verification off with the insecure switch",
+            connect_failed=True,
+        )
+    if isinstance(exc, requests.ReadTimeout):
+        return Fault(TransportTimeoutError, f"no answer within the read timeout ({exc})")
+    if isinstance(exc, requests.ConnectionError):
+        kind = TransportTimeoutError if isinstance(exc, requests.ConnectTimeout) else TransportError
+        return Fault(kind, f"{name}: {exc}", transient=True, connect_failed=_connect_failed(exc))
+    if isinstance(exc, ET.ParseError | StopIteration | KeyError | AssertionError | ValueError):
+        return Fault(TransportError, f"malformed WS-Management response ({name}: {exc})")
+    if isinstance(exc, WinRMError | requests.RequestException):
+        return Fault(TransportError, f"{name}: {exc}")
+    return Fault(TransportError, f"unexpected {name}: {exc}")
+
+
+def _classify_fault(exc: WSManFaultError) -> Fault:
+    code = exc.wsman_fault_code
+    subcode = (exc.fault_subcode or "").rsplit(":", 1)[-1]
+    detail = f"WS-Management fault {code or subcode or exc.code}: {exc.reason}"
+    if code == ACCESS_DENIED_CODE or subcode == "AccessDenied":
+        return Fault(AuthenticationError, detail, answered=True)
+    if code in (INVALID_SELECTORS_CODE, SHELL_NOT_FOUND_CODE) or subcode == "InvalidSelectors":
+        return Fault(TransportError, detail, shell_gone=True, answered=True)
+    if code == OPERATION_TIMEOUT_CODE:
+        return Fault(TransportTimeoutError, detail, transient=True, answered=True)
+    # A fault is the server's definite answer (the request was refused): retrying won't help,
+    # except when a gateway or an overloaded service says so.
+    return Fault(TransportError, detail, transient=exc.code in (502, 503, 504), answered=True)

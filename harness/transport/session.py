@@ -1,0 +1,238 @@
+"""WinRMSession: one reusable PowerShell shell per node over pywinrm, retries, error mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import threading
+import time
+from base64 import b64encode
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import winrm.transport
+from winrm.exceptions import WinRMOperationTimeoutError
+from winrm.protocol import Protocol
+
+from harness.errors import HarnessError, TransportTimeoutError
+from harness.transport.clixml import decode_clixml
+from harness.transport.endpoint import Endpoint
+from harness.transport.faults import Fault, classify
+
+ProtocolFactory = Callable[[Endpoint], Any]
+UTF8_CODEPAGE = 65001  # so non-ASCII names survive PowerShell's console output
+
+_insecure_lock = threading.Lock()
+_insecure_warned = False
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    """What a PowerShell script left behind: exit code, stdout, stderr decoded from CLIXML."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def _warn_insecure(endpoint: Endpoint) -> None:
+    global _insecure_warned
+    with _insecure_lock:
+        if _insecure_warned:
+            return
+        _insecure_warned = True
+    print(
+        f"qmaudit: WARNING: TLS certificate verification is OFF for {endpoint.url} "
+        "(insecure switch); the server's identity is not checked",
+        file=sys.stderr,
+    )
+
+
+def _check_extras(endpoint: Endpoint) -> None:
+    """Kerberos and CredSSP need optional packages; say which extra installs them."""
+    if endpoint.transport == "kerberos" and not winrm.transport.HAVE_KERBEROS:
+        raise HarnessError(
+            f"{endpoint.label}: the kerberos transport needs pykerberos: "
+            "pip install 'qmaudit[kerberos]' (pywinrm[kerberos])"
+        )
+    if endpoint.transport == "credssp" and not winrm.transport.HAVE_CREDSSP:
+        raise HarnessError(
+            f"{endpoint.label}: the credssp transport needs requests-credssp: "
+            "pip install 'qmaudit[credssp]' (pywinrm[credssp])"
+        )
+
+
+def make_protocol(endpoint: Endpoint) -> Protocol:
+    """A pywinrm Protocol configured from the endpoint (no network traffic yet)."""
+    _check_extras(endpoint)
+    if endpoint.scheme == "https" and not endpoint.verify_tls:
+        _warn_insecure(endpoint)
+    # pywinrm wants whole seconds with read > operation; the real HTTP timeouts are set below.
+    operation = max(1, int(endpoint.operation_timeout_s))
+    protocol = Protocol(
+        endpoint.url,
+        transport=endpoint.transport,  # type: ignore[arg-type]
+        username=endpoint.username,
+        password=endpoint.password,
+        server_cert_validation="validate" if endpoint.verify_tls else "ignore",
+        ca_trust_path=endpoint.ca_bundle,  # type: ignore[arg-type]
+        cert_pem=endpoint.cert_pem,
+        cert_key_pem=endpoint.cert_key_pem,
+        read_timeout_sec=max(operation + 1, math.ceil(endpoint.read_timeout_s)),
+        operation_timeout_sec=operation,
+        message_encryption="auto",
+        proxy=None,
+    )
+    # requests accepts (connect, read); pywinrm passes this value straight to session.send.
+    protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
+        endpoint.connect_timeout_s,
+        endpoint.read_timeout_s,
+    )
+    return protocol
+
+
+class WinRMSession:
+    """Runs PowerShell scripts on one node, reusing one shell and one HTTP connection."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        protocol_factory: ProtocolFactory = make_protocol,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        command_timeout_s: float = 600.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self._factory = protocol_factory
+        self._sleep = sleep
+        self._clock = clock
+        self._command_timeout_s = command_timeout_s
+        self._lock = threading.Lock()
+        self._protocol: Any = None
+        self._shell_id: str | None = None
+        self.shells_opened = 0  # observable for tests: reuse means this stays at 1
+
+    def __enter__(self) -> WinRMSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def run_script(self, text: str, *, idempotent: bool = False) -> ScriptResult:
+        """Run a PowerShell script; retried on transient faults only when that is safe.
+
+        `idempotent` (read probes) allows a retry even after the server accepted the Command;
+        otherwise a failure after acceptance is reported, never re-sent (it could double a move).
+        """
+        encoded = b64encode(text.encode("utf-16-le")).decode("ascii")
+        args = ["-NoProfile", "-NonInteractive", "-encodedcommand", encoded]
+        with self._lock:
+            return self._run(args, idempotent)
+
+    def _run(self, args: list[str], idempotent: bool) -> ScriptResult:
+        attempt = 0
+        shell_reopened = False
+        while True:
+            phase = "connect"
+            try:
+                protocol = self._connect()
+                shell_id = self._ensure_shell(protocol)
+                phase = "command"
+                command_id = protocol.run_command(shell_id, "powershell", args)
+                phase = "output"
+                stdout, stderr, code = self._receive(protocol, shell_id, command_id)
+                self._cleanup(protocol, shell_id, command_id)
+                return ScriptResult(code, stdout.decode("utf-8", "replace"), decode_clixml(stderr))
+            except HarnessError:
+                self._shell_id = None
+                self._drop_connection()
+                raise
+            except Exception as exc:
+                fault = classify(exc)
+            if not fault.answered:
+                # The connection's state (and NTLM's sealing context) is unknown: start afresh.
+                self._drop_connection()
+            if fault.shell_gone:
+                self._shell_id = None
+                if phase == "command" and not shell_reopened:
+                    shell_reopened = True
+                    continue
+            may_have_run = phase == "output" or (
+                phase == "command" and not fault.answered and not fault.connect_failed
+            )
+            if may_have_run:
+                # The old command may still be busy in that shell: use a new one next time.
+                self._shell_id = None
+            if not fault.transient:
+                raise fault.error(self.endpoint.label) from None
+            if may_have_run and not idempotent:
+                note = "; not retried: the command may already have run on the target"
+                raise fault.error(self.endpoint.label, note) from None
+            if attempt >= self.endpoint.retries:
+                note = f" (after {attempt + 1} attempts)"
+                raise fault.error(self.endpoint.label, note) from None
+            self._sleep(self.endpoint.backoff(attempt))
+            attempt += 1
+
+    def _connect(self) -> Any:
+        if self._protocol is None:
+            self._protocol = self._factory(self.endpoint)
+        return self._protocol
+
+    def _ensure_shell(self, protocol: Any) -> str:
+        if self._shell_id is None:
+            self._shell_id = protocol.open_shell(noprofile=True, codepage=UTF8_CODEPAGE)
+            self.shells_opened += 1
+        assert self._shell_id is not None
+        return self._shell_id
+
+    def _receive(self, protocol: Any, shell_id: str, command_id: str) -> tuple[bytes, bytes, int]:
+        """Collect output until Done; the server's operation timeouts are polls, bounded here."""
+        deadline = self._clock() + self._command_timeout_s
+        stdout: list[bytes] = []
+        stderr: list[bytes] = []
+        while True:
+            try:
+                out, err, code, done = protocol.get_command_output_raw(shell_id, command_id)
+            except WinRMOperationTimeoutError:
+                out, err, code, done = b"", b"", -1, False
+            stdout.append(out)
+            stderr.append(err)
+            if done:
+                return b"".join(stdout), b"".join(stderr), int(code)
+            if self._clock() > deadline:
+                raise TransportTimeoutError(
+                    self.endpoint.label,
+                    f"command still running after {self._command_timeout_s:g} s",
+                )
+
+    def _cleanup(self, protocol: Any, shell_id: str, command_id: str) -> None:
+        # The output is complete; a failed Signal only means the next call reconnects.
+        try:
+            protocol.cleanup_command(shell_id, command_id)
+        except Exception as exc:
+            fault: Fault = classify(exc)
+            if fault.shell_gone:
+                self._shell_id = None
+            elif not fault.answered:
+                self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            # Closing a broken connection cannot fail in a way that matters.
+            with contextlib.suppress(Exception):
+                protocol.transport.close_session()
+
+    def close(self) -> None:
+        """Delete the shell (best effort) and close the HTTP connection."""
+        with self._lock:
+            shell_id, self._shell_id = self._shell_id, None
+            if shell_id is not None and self._protocol is not None:
+                # The server drops idle shells itself; closing must not raise.
+                with contextlib.suppress(Exception):
+                    self._protocol.close_shell(shell_id, close_session=True)
+            self._drop_connection()
