@@ -1,0 +1,289 @@
+"""The HTTP side of the lab's WinRM endpoint: one listener per node on loopback, with test hooks."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from harness.lab.wsman import soap
+from harness.lab.wsman.auth import (
+    ENCRYPTED_CONTENT_TYPE,
+    AuthState,
+    ConnectionAuth,
+    LabCredentials,
+)
+from harness.lab.wsman.service import ShellService
+from harness.lab.wsman.shells import Answer, ShellStore
+from harness.lab.wsman.soap import SoapFault
+
+log = logging.getLogger(__name__)
+
+FaultMode = Literal["hang", "garbage", "close", "access_denied"]
+_SHORT_ACTIONS = {
+    soap.ACTION_CREATE: "Create",
+    soap.ACTION_COMMAND: "Command",
+    soap.ACTION_RECEIVE: "Receive",
+    soap.ACTION_SIGNAL: "Signal",
+    soap.ACTION_DELETE: "Delete",
+}
+
+
+@dataclass
+class ListenerFaults:
+    """Misbehaviour to inject, checked on every authenticated request (tests set it any time).
+
+    mode: hang (never answer until stop or `hang_s`), garbage (200 with a body that is not
+    XML), close (drop the connection without answering), access_denied (the WS-Man fault).
+    actions: short action names (Create, Command, Receive, Signal, Delete) it applies to;
+    None means every request.
+    """
+
+    mode: FaultMode | None = None
+    actions: frozenset[str] | None = None
+    hang_s: float | None = None
+
+    def applies(self, action: str) -> bool:
+        if self.mode is None:
+            return False
+        return self.actions is None or _SHORT_ACTIONS.get(action, action) in self.actions
+
+
+@dataclass
+class ListenerStats:
+    """Counters the tests read: accepted TCP connections and what the requests looked like."""
+
+    connections: int = 0
+    requests: int = 0
+    encrypted_requests: int = 0
+    plaintext_requests: int = 0
+    auth_failures: int = 0
+    content_types: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def bump(self, name: str, content_type: str | None = None) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+            if content_type is not None:
+                self.content_types.append(content_type)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = True
+    allow_reuse_address = True
+    listener: WSManListener
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        self.listener._track(conn)
+        self.listener.stats.bump("connections")
+        return conn, addr
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        listener = self.server.listener
+        self.auth = ConnectionAuth(listener.credentials, listener.auth_methods)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.server.listener.node, format % args)
+
+    def do_GET(self) -> None:
+        self._read_body()
+        self._send(405, b"", {"Allow": "POST"})
+
+    def do_POST(self) -> None:
+        listener = self.server.listener
+        body = self._read_body()
+        if body is None:
+            return
+        if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
+            self._send(404, b"")
+            return
+        result = self.auth.examine(self.headers.get("Authorization"))
+        token = {"WWW-Authenticate": result.www_authenticate} if result.www_authenticate else {}
+        if result.state is AuthState.CONTINUE:
+            self._send(401, b"", token)
+            return
+        if result.state is AuthState.DENIED:
+            if self.headers.get("Authorization"):
+                listener.stats.bump("auth_failures")
+            self._send(401, b"", [("WWW-Authenticate", v) for v in self.auth.challenge_headers()])
+            return
+        if not body:
+            # pywinrm's empty POST that sets up the NTLM context before encryption starts.
+            self._send(200, b"", token)
+            return
+        content_type = self.headers.get("Content-Type", "")
+        encrypted = content_type.lower().startswith("multipart/encrypted")
+        listener.stats.bump("requests", content_type)
+        listener.stats.bump("encrypted_requests" if encrypted else "plaintext_requests")
+        try:
+            plain = self.auth.unseal(content_type, body) if encrypted else body
+        except ValueError as exc:
+            log.debug("undecryptable request on %s: %s", listener.node, exc)
+            self._send(400, b"")
+            return
+        status, reply = self._dispatch(plain)
+        if status == 0:
+            return
+        if encrypted:
+            self._send(
+                status, self.auth.seal(reply), {"Content-Type": ENCRYPTED_CONTENT_TYPE, **token}
+            )
+        else:
+            self._send(
+                status, reply, {"Content-Type": "application/soap+xml;charset=UTF-8", **token}
+            )
+
+    def _dispatch(self, plain: bytes) -> tuple[int, bytes]:
+        """Status and plaintext reply; status 0 means: send nothing (a fault hook fired)."""
+        listener = self.server.listener
+        message_id = ""
+        try:
+            request = soap.parse_request(plain)
+            message_id = request.message_id
+            faults = listener.faults
+            if faults.applies(request.action):
+                if faults.mode == "access_denied":
+                    raise soap.access_denied_fault()
+                if faults.mode == "garbage":
+                    return 200, b"<s:Envelope><this is not XML"
+                if faults.mode == "hang":
+                    listener._stopping.wait(faults.hang_s)
+                self.close_connection = True
+                return 0, b""
+            owner = self.auth.creds.qualified_username
+            reply = listener._service.handle(request, owner, self.client_address[0])
+            return 200, reply
+        except SoapFault as fault:
+            return fault.http_status, soap.render_fault(fault, message_id, listener.node)
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self._send(411, b"")
+            self.close_connection = True
+            return None
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    ) -> None:
+        # One write for status line, headers and body: no delayed-ACK stall between them.
+        items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+        reason = self.responses.get(status, ("",))[0]
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            "Server: Microsoft-HTTPAPI/2.0",
+            f"Date: {formatdate(usegmt=True)}",
+            *(f"{k}: {v}" for k, v in items),
+            f"Content-Length: {len(body)}",
+        ]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.log_request(status, len(body))
+        try:
+            self.wfile.write(head + body)
+        except OSError:
+            self.close_connection = True
+
+
+class WSManListener:
+    """A WS-Management endpoint for one lab node, on its own port and threads."""
+
+    def __init__(
+        self,
+        node: str,
+        answer: Answer,
+        credentials: LabCredentials,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        auth: tuple[str, ...] = ("ntlm", "basic"),
+        faults: ListenerFaults | None = None,
+    ) -> None:
+        self.node = node
+        self.credentials = credentials
+        self.host = host
+        self.auth_methods = tuple(a.lower() for a in auth)
+        self.faults = faults or ListenerFaults()
+        self.stats = ListenerStats()
+        self._requested_port = port
+        self._store = ShellStore(node, answer)
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        self._service: ShellService
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"listener for {self.node} is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/wsman"
+
+    def start(self) -> WSManListener:
+        """Bind and serve in a background thread; returns self."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((self.host, self._requested_port), _Handler)
+        server.listener = self
+        self._server = server
+        self._service = ShellService(self._store, self.url, self._stopping)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"wsman-{self.node}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Close the listening socket and every connection, join the threads. Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()  # joins the handler threads (block_on_close)
+        if self._thread is not None:
+            self._thread.join()
+        self._store.close()
+
+    def _track(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns = {c for c in self._conns if c.fileno() != -1}
+            self._conns.add(conn)
+
+    def __enter__(self) -> WSManListener:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

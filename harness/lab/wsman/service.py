@@ -1,0 +1,181 @@
+"""The WinRS shell service: Create, Command, Receive, Send, Signal and Delete."""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import threading
+import time
+from xml.sax.saxutils import escape, quoteattr
+
+from harness.lab.wsman import soap
+from harness.lab.wsman.shells import Command, Shell, ShellStore
+from harness.lab.wsman.soap import NS, SoapFault, WSManRequest
+
+_SIGNALS = {
+    f"{soap.SHELL_URI}/signal/terminate",
+    f"{soap.SHELL_URI}/signal/ctrl_c",
+    f"{soap.SHELL_URI}/signal/ctrl_break",
+    "powershell/signal/crtl_c",  # PSRP's (misspelt) signal, accepted like Windows does
+}
+_RESOURCE_NOT_FOUND = SoapFault(
+    500,
+    "s:Sender",
+    "w:DestinationUnreachable",
+    "The WS-Management service cannot process the request. The service cannot find the resource "
+    "identified by the resource URI and selectors.",
+    2150858752,
+)
+
+
+class ShellService:
+    """Answers one WS-Management request at a time (called from the HTTP handler threads)."""
+
+    def __init__(self, store: ShellStore, url: str, stopping: threading.Event) -> None:
+        self.store = store
+        self.url = url
+        self.stopping = stopping
+
+    def handle(self, request: WSManRequest, owner: str, client_ip: str) -> bytes:
+        """The response envelope for a request; raises SoapFault for faults."""
+        handlers = {
+            soap.ACTION_CREATE: self._create,
+            soap.ACTION_COMMAND: self._command,
+            soap.ACTION_RECEIVE: self._receive,
+            soap.ACTION_SIGNAL: self._signal,
+            soap.ACTION_DELETE: self._delete,
+            f"{soap.SHELL_URI}/Send": self._send,
+        }
+        handler = handlers.get(request.action)
+        if handler is None:
+            raise soap.action_not_supported_fault(request.action)
+        if request.resource_uri.lower() != soap.CMD_RESOURCE_URI:
+            raise _RESOURCE_NOT_FOUND
+        action, body = handler(request, owner, client_ip)
+        return soap.envelope(action, request.message_id, body)
+
+    def _shell(self, request: WSManRequest) -> Shell:
+        shell_id = request.selectors.get("ShellId", "")
+        shell = self.store.get(shell_id) if shell_id else None
+        if shell is None:
+            raise soap.invalid_selectors_fault(shell_id)
+        return shell
+
+    @staticmethod
+    def _command_of(shell: Shell, command_id: str) -> Command:
+        command = shell.commands.get(command_id.upper())
+        if command is None:
+            raise soap.unknown_command_fault(command_id)
+        return command
+
+    def _create(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
+        shell = self.store.create(owner)
+        streams_in = _child_text(request, "rsp:InputStreams") or "stdin"
+        streams_out = _child_text(request, "rsp:OutputStreams") or "stdout stderr"
+        selector = (
+            f'<w:SelectorSet><w:Selector Name="ShellId">{shell.id}</w:Selector></w:SelectorSet>'
+        )
+        body = (
+            f"<x:ResourceCreated><a:Address>{escape(self.url)}</a:Address><a:ReferenceParameters>"
+            f"<w:ResourceURI>{soap.CMD_RESOURCE_URI}</w:ResourceURI>{selector}"
+            "</a:ReferenceParameters></x:ResourceCreated>"
+            f"<rsp:Shell><rsp:ShellId>{shell.id}</rsp:ShellId>"
+            f"<rsp:ResourceUri>{soap.CMD_RESOURCE_URI}</rsp:ResourceUri>"
+            f"<rsp:Owner>{escape(owner)}</rsp:Owner><rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP>"
+            "<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
+            f"<rsp:InputStreams>{escape(streams_in)}</rsp:InputStreams>"
+            f"<rsp:OutputStreams>{escape(streams_out)}</rsp:OutputStreams>"
+            "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>"
+            "<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>"
+        )
+        return f"{soap.ACTION_CREATE}Response", body
+
+    def _command(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
+        shell = self._shell(request)
+        line = request.body
+        if line is None or line.tag != f"{{{NS['rsp']}}}CommandLine":
+            raise soap.invalid_xml_fault("Command needs an rsp:CommandLine body")
+        command_text = (line.findtext("rsp:Command", "", NS) or "").strip()
+        try:
+            args = shlex.split(command_text, posix=False) if command_text else []
+        except ValueError:
+            args = command_text.split()
+        for argument in line.findall("rsp:Arguments", NS):
+            args.extend((argument.text or "").split())
+        command = self.store.start(shell, args, line.get("CommandId"))
+        body = "<rsp:CommandResponse><rsp:CommandId>" + command.id + "</rsp:CommandId>"
+        body += "</rsp:CommandResponse>"
+        return f"{soap.ACTION_COMMAND}Response", body
+
+    def _receive(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
+        shell = self._shell(request)
+        desired = request.body.find("rsp:DesiredStream", NS) if request.body is not None else None
+        command_id = desired.get("CommandId", "") if desired is not None else ""
+        command = self._command_of(shell, command_id)
+        deadline = time.monotonic() + request.operation_timeout_s
+        # Wait in slices so that stop() and Delete wake this thread promptly.
+        while not command.done.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.stopping.is_set():
+                raise soap.operation_timeout_fault()
+            command.done.wait(min(remaining, 0.25))
+        if command.outcome is None or self.store.get(shell.id) is None:
+            raise soap.invalid_selectors_fault(shell.id)
+        out, err, finished = command.next_chunk()
+        cid = quoteattr(command.id)
+        parts = []
+        for name, data in (("stdout", out), ("stderr", err)):
+            if data:
+                encoded = base64.b64encode(data).decode("ascii")
+                parts.append(f'<rsp:Stream Name="{name}" CommandId={cid}>{encoded}</rsp:Stream>')
+            if finished:
+                parts.append(f'<rsp:Stream Name="{name}" CommandId={cid} End="true"></rsp:Stream>')
+        if finished:
+            state = (
+                f'<rsp:CommandState CommandId={cid} State="{soap.STATE_DONE}">'
+                f"<rsp:ExitCode>{command.outcome.exit_code}</rsp:ExitCode></rsp:CommandState>"
+            )
+        else:
+            state = f'<rsp:CommandState CommandId={cid} State="{soap.STATE_RUNNING}"/>'
+        body = f"<rsp:ReceiveResponse>{''.join(parts)}{state}</rsp:ReceiveResponse>"
+        return f"{soap.ACTION_RECEIVE}Response", body
+
+    def _send(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
+        shell = self._shell(request)
+        stream = request.body.find("rsp:Stream", NS) if request.body is not None else None
+        if stream is not None:
+            self._command_of(shell, stream.get("CommandId", ""))
+        # Probes read no stdin: input is accepted and discarded.
+        return f"{soap.SHELL_URI}/SendResponse", "<rsp:SendResponse/>"
+
+    def _signal(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
+        shell = self._shell(request)
+        signal = request.body
+        if signal is None or signal.tag != f"{{{NS['rsp']}}}Signal":
+            raise soap.invalid_xml_fault("Signal needs an rsp:Signal body")
+        code = (signal.findtext("rsp:Code", "", NS) or "").strip()
+        if code not in _SIGNALS:
+            raise SoapFault(
+                500,
+                "s:Sender",
+                "w:InvalidParameter",
+                "The parameter is incorrect.",
+                87,
+                f"Unknown signal code: {code}",
+            )
+        command_id = signal.get("CommandId", "")
+        self._command_of(shell, command_id)
+        # A terminated command is forgotten; its worker's late result is simply dropped.
+        shell.commands.pop(command_id.upper(), None)
+        return f"{soap.ACTION_SIGNAL}Response", "<rsp:SignalResponse/>"
+
+    def _delete(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
+        shell = self._shell(request)
+        self.store.delete(shell.id)
+        return f"{soap.ACTION_DELETE}Response", ""
+
+
+def _child_text(request: WSManRequest, path: str) -> str:
+    if request.body is None:
+        return ""
+    return (request.body.findtext(path, "", NS) or "").strip()

@@ -1,0 +1,201 @@
+"""Remote shells and their commands: command-line decoding, worker threads, output cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ntpath
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.lab.wsman.clixml import plain_stderr, throw_stderr
+from harness.lab.wsman.soap import new_uuid
+
+CHUNK_BYTES = 48 * 1024  # per stream per Receive: keeps replies under Windows' 150 KiB envelope
+
+_POWERSHELL = {"powershell", "powershell.exe"}
+_FLAGS = ("noprofile", "noninteractive", "nologo", "noexit", "sta", "mta")
+_VALUED = ("executionpolicy", "outputformat", "inputformat", "windowstyle", "version", "ep")
+_NOT_RECOGNIZED = (
+    "'{name}' is not recognized as an internal or external command,\r\n"
+    "operable program or batch file."
+)
+_BAD_ENCODING = (
+    "Cannot process the command because the value specified with -EncodedCommand is not "
+    "properly encoded. The value must be Base64 encoded."
+)
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What a command produced: exit code and raw stdout/stderr bytes."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+Answer = Callable[[str, str], CommandOutcome]
+
+
+class CommandLineError(Exception):
+    """The command line is not a PowerShell -EncodedCommand invocation this lab can run."""
+
+    def __init__(self, outcome: CommandOutcome) -> None:
+        super().__init__(outcome.stderr.decode("utf-8", "replace"))
+        self.outcome = outcome
+
+
+def _is_encoded_command(option: str) -> bool:
+    # powershell.exe accepts -e, -ec and every unambiguous prefix of -EncodedCommand.
+    return option in ("e", "ec") or (len(option) >= 2 and "encodedcommand".startswith(option))
+
+
+def _matches(option: str, names: tuple[str, ...]) -> bool:
+    return any(name.startswith(option) for name in names) and len(option) >= 2
+
+
+def decode_command_line(args: list[str]) -> str:
+    """The script text of `powershell[.exe] [options] -EncodedCommand <base64 UTF-16LE>`."""
+    if not args:
+        raise CommandLineError(
+            CommandOutcome(1, b"", plain_stderr("The syntax of the command is incorrect."))
+        )
+    exe = ntpath.basename(args[0].strip('"')).lower()
+    if exe not in _POWERSHELL:
+        message = _NOT_RECOGNIZED.format(name=args[0])
+        raise CommandLineError(CommandOutcome(1, b"", plain_stderr(message)))
+    rest = args[1:]
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        if token[:1] not in ("-", "/"):
+            break
+        option = token.lstrip("-/").lower()
+        if _is_encoded_command(option):
+            if i + 1 >= len(rest):
+                break
+            try:
+                raw = base64.b64decode(rest[i + 1], validate=True)
+                return raw.decode("utf-16-le")
+            except (binascii.Error, UnicodeDecodeError):
+                raise CommandLineError(
+                    CommandOutcome(1, b"", plain_stderr(_BAD_ENCODING))
+                ) from None
+        if _matches(option, _FLAGS):
+            i += 1
+        elif _matches(option, _VALUED):
+            i += 2
+        else:
+            break
+    message = (
+        "This lab endpoint runs only qmaudit probes sent as "
+        "'powershell -EncodedCommand <base64 UTF-16LE>'; got: " + " ".join(args)[:200]
+    )
+    raise CommandLineError(CommandOutcome(1, b"", plain_stderr(message)))
+
+
+@dataclass
+class Command:
+    """One command: the worker that computes its outcome and what Receive has delivered."""
+
+    id: str
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: CommandOutcome | None = None
+    sent_out: int = 0
+    sent_err: int = 0
+    thread: threading.Thread | None = None
+
+    def finish(self, outcome: CommandOutcome) -> None:
+        self.outcome = outcome
+        self.done.set()
+
+    def next_chunk(self) -> tuple[bytes, bytes, bool]:
+        """The next slice of stdout and stderr, and whether everything has now been sent."""
+        assert self.outcome is not None
+        out = self.outcome.stdout[self.sent_out : self.sent_out + CHUNK_BYTES]
+        err = self.outcome.stderr[self.sent_err : self.sent_err + CHUNK_BYTES]
+        self.sent_out += len(out)
+        self.sent_err += len(err)
+        finished = self.sent_out >= len(self.outcome.stdout) and self.sent_err >= len(
+            self.outcome.stderr
+        )
+        return out, err, finished
+
+
+@dataclass
+class Shell:
+    """A cmd shell (WinRS) with the commands it has started and not yet forgotten."""
+
+    id: str
+    owner: str
+    commands: dict[str, Command] = field(default_factory=dict)
+
+
+class ShellStore:
+    """The shells of one listener; every method is thread-safe."""
+
+    def __init__(self, node: str, answer: Answer) -> None:
+        self.node = node
+        self.answer = answer
+        self._lock = threading.Lock()
+        self._shells: dict[str, Shell] = {}
+        self._workers: list[threading.Thread] = []
+
+    def create(self, owner: str) -> Shell:
+        shell = Shell(new_uuid(), owner)
+        with self._lock:
+            self._shells[shell.id] = shell
+        return shell
+
+    def get(self, shell_id: str) -> Shell | None:
+        with self._lock:
+            return self._shells.get(shell_id.upper())
+
+    def delete(self, shell_id: str) -> bool:
+        with self._lock:
+            shell = self._shells.pop(shell_id.upper(), None)
+        if shell is None:
+            return False
+        for command in shell.commands.values():
+            command.done.set()  # wakes a Receive still waiting on this shell
+        return True
+
+    def start(self, shell: Shell, args: list[str], command_id: str | None = None) -> Command:
+        """Decode the command line and run the answer in a worker thread."""
+        command = Command((command_id or new_uuid()).upper())
+        with self._lock:
+            shell.commands[command.id] = command
+        try:
+            script = decode_command_line(args)
+        except CommandLineError as exc:
+            command.finish(exc.outcome)
+            return command
+        worker = threading.Thread(
+            target=self._run, args=(command, script), name=f"wsman-{self.node}-cmd", daemon=True
+        )
+        command.thread = worker
+        with self._lock:
+            self._workers = [w for w in self._workers if w.is_alive()]
+            self._workers.append(worker)
+        worker.start()
+        return command
+
+    def _run(self, command: Command, script: str) -> None:
+        try:
+            outcome = self.answer(self.node, script)
+        except Exception as exc:
+            # The answer function failing is what a probe throwing looks like from the client.
+            outcome = CommandOutcome(1, b"", throw_stderr(str(exc) or type(exc).__name__, script))
+        command.finish(outcome)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Forget every shell, wake waiting receivers and give workers a moment to end."""
+        with self._lock:
+            shells = list(self._shells)
+            workers = list(self._workers)
+        for shell_id in shells:
+            self.delete(shell_id)
+        for worker in workers:
+            worker.join(timeout)
