@@ -1,0 +1,219 @@
+"""Serve a lab topology over WinRM on 127.0.0.1: one WS-Management listener per lab host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, Protocol, TextIO
+
+from harness.errors import LabOperationError
+from harness.lab.wsman import (
+    Answer,
+    CommandOutcome,
+    LabCredentials,
+    ListenerFaults,
+    NtlmUserStore,
+    WSManListener,
+)
+from harness.lab.wsman.auth import write_private
+from harness.lab.wsman.clixml import throw_stderr
+
+CREDENTIALS_FILE = "credentials.json"
+ENDPOINTS_FILE = "endpoints.json"
+
+
+class ProbeResponder(Protocol):
+    """The lab side of the probe seam (harness.lab.responder.LabResponder)."""
+
+    def answer(self, node: str, probe: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The probe document of `probe` run on `node`; LabOperationError for refusals."""
+        ...
+
+
+def make_answer(
+    responder: ProbeResponder,
+    parse: Callable[[str], tuple[str, dict[str, Any]]] | None = None,
+) -> Answer:
+    """The listener's answer function: parse the probe script, ask the responder, print JSON."""
+    if parse is None:
+        from harness.protocol import parse_script
+
+        parse = parse_script
+
+    def answer(node: str, script: str) -> CommandOutcome:
+        try:
+            probe, params = parse(script)
+            doc = responder.answer(node, probe, params)
+        except LabOperationError as exc:
+            return CommandOutcome(1, b"", throw_stderr(exc.message, script))
+        except ValueError as exc:
+            return CommandOutcome(1, b"", throw_stderr(str(exc), script))
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        # powershell.exe ends its output with CRLF.
+        return CommandOutcome(0, (text + "\r\n").encode("utf-8"), b"")
+
+    return answer
+
+
+def build_lab_responder(topology: Any, speed: float) -> ProbeResponder:
+    """LabResponder over a LabCluster running on scaled real time."""
+    from harness.lab.clock import ScaledClock
+    from harness.lab.model import LabCluster  # type: ignore[import-not-found,unused-ignore]
+    from harness.lab.responder import LabResponder  # type: ignore[import-not-found,unused-ignore]
+
+    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    responder: ProbeResponder = LabResponder(cluster)
+    return responder
+
+
+def _load_topology(file: str | None) -> Any:
+    from harness.lab.topology import load_default_topology, load_topology
+
+    return load_topology(file) if file else load_default_topology()
+
+
+class LabServer:
+    """A lab served in-process on background threads: start/stop, endpoints and credentials."""
+
+    def __init__(
+        self,
+        topology: Any | None = None,
+        *,
+        file: str | None = None,
+        speed: float = 20.0,
+        state_dir: str | None = None,
+        responder: ProbeResponder | None = None,
+        answer: Answer | None = None,
+        auth: tuple[str, ...] = ("ntlm", "basic"),
+        faults: ListenerFaults | None = None,
+    ) -> None:
+        self.topology = topology if topology is not None else _load_topology(file)
+        self.speed = speed
+        self.auth = auth
+        self.faults = faults
+        self._responder = responder
+        self._answer = answer
+        self._requested_state_dir = state_dir
+        self._created_state_dir = False
+        self.state_dir: Path | None = None
+        self.credentials: LabCredentials | None = None
+        self.credentials_path: Path | None = None
+        self.listeners: dict[str, WSManListener] = {}
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every lab host that gets a listener: cluster nodes (Up or not), then non-members."""
+        names = [n.name for n in self.topology.nodes]
+        names += [n.name for n in self.topology.non_members]
+        return names
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Host name -> http://127.0.0.1:<port>/wsman."""
+        return {name: listener.url for name, listener in self.listeners.items()}
+
+    def start(self) -> LabServer:
+        """Create the state dir and credentials, start one listener per host."""
+        if self.listeners:
+            return self
+        self._make_state_dir()
+        assert self.state_dir is not None
+        self.credentials = LabCredentials.generate()
+        self.credentials_path = self.credentials.write(self.state_dir / CREDENTIALS_FILE)
+        NtlmUserStore.register(self.credentials, str(self.state_dir))
+        answer = self._answer
+        if answer is None:
+            responder = self._responder or build_lab_responder(self.topology, self.speed)
+            answer = make_answer(responder)
+        try:
+            for host in self.hosts:
+                listener = WSManListener(
+                    host, answer, self.credentials, auth=self.auth, faults=self.faults
+                )
+                self.listeners[host] = listener.start()
+        except BaseException:
+            self.stop()
+            raise
+        doc = {"credentials_file": str(self.credentials_path), "endpoints": self.endpoints}
+        write_private(self.state_dir / ENDPOINTS_FILE, json.dumps(doc, indent=2) + "\n")
+        return self
+
+    def _make_state_dir(self) -> None:
+        if self._requested_state_dir:
+            path = Path(self._requested_state_dir)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.state_dir = path
+        else:
+            self.state_dir = Path(tempfile.mkdtemp(prefix="qmaudit-lab-"))  # mode 0700
+            self._created_state_dir = True
+
+    def stop(self) -> None:
+        """Stop every listener and remove the secrets this server wrote. Idempotent."""
+        for listener in self.listeners.values():
+            listener.stop()
+        self.listeners = {}
+        if self.credentials is not None:
+            NtlmUserStore.unregister(self.credentials)
+        if self.state_dir is not None:
+            if self._created_state_dir:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            else:
+                for name in (CREDENTIALS_FILE, ENDPOINTS_FILE):
+                    (self.state_dir / name).unlink(missing_ok=True)
+        self.state_dir = None
+
+    def __enter__(self) -> LabServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def print_banner(server: LabServer, out: TextIO) -> None:
+    """The endpoint table, the credentials file and the clock speed (never the password)."""
+    width = max((len(h) for h in server.hosts), default=4)
+    members = {n.name for n in server.topology.nodes}
+    out.write(f"qmaudit lab '{server.topology.cluster.name}' served over WinRM (HTTP, loopback)\n")
+    for host, url in server.endpoints.items():
+        role = "node" if host in members else "non-member"
+        out.write(f"  {host:<{width}}  {url}  ({role})\n")
+    out.write(f"credentials file: {server.credentials_path} (mode 0600)\n")
+    out.write(f"auth: {', '.join(server.auth)}; lab clock speed: {server.speed:g}x real time\n")
+    out.write("press Ctrl+C to stop\n")
+    out.flush()
+
+
+def serve_forever(file: str | None, speed: float = 20.0, state_dir: str | None = None) -> int:
+    """`qmaudit lab serve`: serve until SIGINT/SIGTERM, then shut down cleanly; exit code 0."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with LabServer(file=file, speed=speed, state_dir=state_dir) as server:
+            print_banner(server, sys.stdout)
+            while not stop.wait(0.5):
+                pass
+            sys.stdout.write("stopping the lab listeners\n")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    sys.stdout.flush()
+    return 0
+
+
+__all__ = ["LabServer", "ProbeResponder", "make_answer", "print_banner", "serve_forever"]
