@@ -88,5 +88,5 @@ def test_manifest_bad_run_id_is_not_written(tmp_path: Path) -> None:
 def test_manifest_unreadable_evidence_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "evidence").mkdir()
     (tmp_path / "evidence" / "001-bad.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(EvidenceError, match="001-bad.json"):
+    with pytest.raises(EvidenceError, match=r"001-bad\.json"):
         write_manifest(tmp_path, "20261127T231500Z-3f9a", {})
