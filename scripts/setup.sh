@@ -10,3 +10,9 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   -c "$repo/requirements-ci.txt" -e "$repo[dev]"
+# Optional: Allure 3 (pinned by tools/allure/package-lock.json) renders the HTML report offline.
+# Without Node.js the audit still writes its results; the HTML can be generated later.
+if command -v npm >/dev/null 2>&1 && [ ! -x "$repo/tools/allure/node_modules/.bin/allure" ]; then
+  npm ci --prefix "$repo/tools/allure" --no-audit --no-fund --silent >/dev/null 2>&1 \
+    || echo "warning: npm ci --prefix tools/allure failed; the Allure HTML report will be unavailable" >&2
+fi
