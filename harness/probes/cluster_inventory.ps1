@@ -1,0 +1,128 @@
+# qmaudit-probe: cluster_inventory
+# qmaudit-kind: read
+# The cluster as the cluster service sees it: nodes, CSVs, cluster disks with their owners and
+# mount points, VM roles with their VmID, priority and owners, and the Virtual Machine resource
+# type's MoveTypeThreshold (QM-02, QM-05, QM-12, QM-16, QM-18). Read only.
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+function ConvertTo-QmUtc([datetime] $Time) {
+    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
+}
+
+function ConvertTo-QmGuid($Value) {
+    $parsed = [guid]::Empty
+    if ($null -ne $Value -and [guid]::TryParse(([string]$Value).Trim(), [ref]$parsed)) {
+        return $parsed.ToString()
+    }
+    return $null
+}
+
+# Names of cluster objects; foreach over $null runs zero times, so a missing list gives nothing.
+function Get-QmNames($Items) {
+    foreach ($item in $Items) {
+        if ($null -ne $item) { [string]$item.Name }
+    }
+}
+
+function Get-QmParameterValue($Object, [string] $Name) {
+    $found = @($Object | Get-ClusterParameter | Where-Object { $_.Name -eq $Name })
+    if ($found.Count -eq 0) { return $null }
+    return $found[0].Value
+}
+
+try {
+    Import-Module -Name FailoverClusters
+} catch {
+    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
+}
+
+$cluster = Get-Cluster
+$vmType = Get-ClusterResourceType -Name 'Virtual Machine'
+$threshold = Get-QmParameterValue $vmType 'MoveTypeThreshold'
+if ($null -eq $threshold) {
+    throw "qmaudit: the 'Virtual Machine' resource type of cluster '$($cluster.Name)' has no MoveTypeThreshold parameter"
+}
+
+$nodes = @(foreach ($n in @(Get-ClusterNode)) {
+    [ordered]@{
+        name         = [string]$n.Name
+        id           = [string]$n.Id
+        state        = [string]$n.State
+        drain_status = [string]$n.DrainStatus
+    }
+})
+
+$csvIds = @{}
+$csvs = @(foreach ($c in @(Get-ClusterSharedVolume)) {
+    $csvIds[[string]$c.Id] = $true
+    # A CSV normally carries one partition; its FriendlyVolumeName is C:\ClusterStorage\<name>.
+    $info = @($c.SharedVolumeInfo)
+    $friendly = $null
+    if ($info.Count -gt 0) { $friendly = [string]$info[0].FriendlyVolumeName }
+    [ordered]@{
+        name                 = [string]$c.Name
+        id                   = ConvertTo-QmGuid $c.Id
+        friendly_volume_name = $friendly
+        owner_node           = [string]$c.OwnerNode.Name
+        state                = [string]$c.State
+    }
+})
+
+# Physical Disk resources outside CSV. Mount points come from the cluster's own WMI provider
+# (MSCluster_Disk -> MSCluster_DiskPartition), which answers for disks owned by any node.
+$diskResources = @(Get-ClusterResource | Where-Object {
+        $_.ResourceType.Name -eq 'Physical Disk' -and -not $csvIds.ContainsKey([string]$_.Id)
+    })
+$clusterDisks = @(foreach ($r in $diskResources) {
+    $cim = @(Get-CimInstance -Namespace 'root/MSCluster' -ClassName 'MSCluster_Resource' -Filter ("Id = '{0}'" -f [string]$r.Id))
+    $mounts = @(foreach ($res in $cim) {
+        foreach ($disk in @(Get-CimAssociatedInstance -InputObject $res -ResultClassName 'MSCluster_Disk')) {
+            foreach ($part in @(Get-CimAssociatedInstance -InputObject $disk -ResultClassName 'MSCluster_DiskPartition')) {
+                $points = @(foreach ($m in $part.MountPoints) { if ($m) { [string]$m } })
+                if ($points.Count -gt 0) { $points } elseif ($part.Path) { [string]$part.Path }
+            }
+        }
+    })
+    [ordered]@{
+        name            = [string]$r.Name
+        id              = ConvertTo-QmGuid $r.Id
+        owner_node      = [string]$r.OwnerNode.Name
+        owner_group     = [string]$r.OwnerGroup.Name
+        possible_owners = @(Get-QmNames ($r | Get-ClusterOwnerNode).OwnerNodes)
+        state           = [string]$r.State
+        mount_points    = $mounts
+    }
+})
+
+$vmGroups = @(foreach ($g in @(Get-ClusterGroup | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' })) {
+    $vmResource = @($g | Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Virtual Machine' })
+    # A VM role without its Virtual Machine resource is not a VM the audit can address.
+    if ($vmResource.Count -eq 0) { continue }
+    $res = $vmResource[0]
+    # The resource is named 'Virtual Machine <VM name>' when the role is made from a VM.
+    $vmName = [string]$g.Name
+    if ([string]$res.Name -like 'Virtual Machine *') { $vmName = ([string]$res.Name).Substring(16) }
+    [ordered]@{
+        name             = [string]$g.Name
+        vm_name          = $vmName
+        vm_id            = ConvertTo-QmGuid (Get-QmParameterValue $res 'VmID')
+        owner_node       = [string]$g.OwnerNode.Name
+        state            = [string]$g.State
+        priority         = [int]$g.Priority
+        preferred_owners = @(Get-QmNames ($g | Get-ClusterOwnerNode).OwnerNodes)
+        possible_owners  = @(Get-QmNames ($res | Get-ClusterOwnerNode).OwnerNodes)
+    }
+})
+
+$doc = [ordered]@{
+    node           = [string]$env:COMPUTERNAME
+    host_utc       = $null
+    cluster        = [ordered]@{ name = [string]$cluster.Name; move_type_threshold = [int]$threshold }
+    nodes          = $nodes
+    csvs           = $csvs
+    cluster_disks  = $clusterDisks
+    vm_groups      = $vmGroups
+}
+$doc.host_utc = ConvertTo-QmUtc ([DateTime]::UtcNow)
+ConvertTo-Json -InputObject $doc -Depth 8 -Compress

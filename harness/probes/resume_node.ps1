@@ -1,0 +1,47 @@
+# qmaudit-probe: resume_node
+# qmaudit-kind: action
+# Resumes a paused node after a drain (QM-18) without failing roles back to it, so the audit
+# alone decides what moves next: Resume-ClusterNode -Failback NoFailback. Cluster errors are
+# rethrown with their Win32 code.
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+function ConvertTo-QmUtc([datetime] $Time) {
+    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
+}
+
+function Get-QmWin32Code($ErrorRecord) {
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception) {
+        if ($exception -is [ComponentModel.Win32Exception]) { return [int]$exception.NativeErrorCode }
+        $exception = $exception.InnerException
+    }
+    return [int]($ErrorRecord.Exception.HResult -band 0xFFFF)
+}
+
+$nodeName = [string]$Params.node
+if ([string]::IsNullOrEmpty($nodeName)) { throw 'qmaudit: resume_node needs the parameter node' }
+
+try {
+    Import-Module -Name FailoverClusters
+} catch {
+    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
+}
+
+try {
+    $target = Resume-ClusterNode -Name $nodeName -Failback NoFailback
+} catch {
+    throw ("qmaudit: resuming '{0}' failed: {1} (Win32 error {2})" -f $nodeName, $_.Exception.Message, (Get-QmWin32Code $_))
+}
+
+$doc = [ordered]@{
+    node     = [string]$env:COMPUTERNAME
+    host_utc = $null
+    target   = [ordered]@{
+        name         = [string]$target.Name
+        state        = [string]$target.State
+        drain_status = [string]$target.DrainStatus
+    }
+}
+$doc.host_utc = ConvertTo-QmUtc ([DateTime]::UtcNow)
+ConvertTo-Json -InputObject $doc -Depth 8 -Compress

@@ -1,0 +1,101 @@
+# qmaudit-probe: vm_details
+# qmaudit-kind: read
+# One VM as Hyper-V on this node sees it: state, configuration version, memory, every path
+# (QM-04), disks (pass-through included, QM-21), MAC addresses (QM-14), uptime (QM-06), heartbeat,
+# integration services (QM-15) and its saved-state files with sizes (QM-02). found = false when
+# this node does not host the VM. Read only.
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+function ConvertTo-QmUtc([datetime] $Time) {
+    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
+}
+
+function ConvertTo-QmGuid($Value) {
+    $parsed = [guid]::Empty
+    if ($null -ne $Value -and [guid]::TryParse(([string]$Value).Trim(), [ref]$parsed)) {
+        return $parsed.ToString()
+    }
+    return $null
+}
+
+function ConvertTo-QmText($Value) {
+    if ($null -eq $Value) { return $null }
+    return [string]$Value
+}
+
+$vmId = ConvertTo-QmGuid $Params.vm_id
+if ($null -eq $vmId) { throw 'qmaudit: vm_details needs the parameter vm_id (a GUID)' }
+
+try {
+    Import-Module -Name Hyper-V
+} catch {
+    throw "qmaudit: the Hyper-V PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
+}
+
+# Filtering the full list instead of Get-VM -Id: a VM this node does not host is an answer
+# (found = false), not an error to be told apart from real failures.
+$vms = @(Get-VM | Where-Object { $_.Id.ToString() -eq $vmId })
+$vmDoc = $null
+if ($vms.Count -gt 0) {
+    $vm = $vms[0]
+    $disks = @(foreach ($d in @(Get-VMHardDiskDrive -VM $vm)) {
+        $passthrough = $null -ne $d.DiskNumber
+        $diskPath = $null
+        # A pass-through disk's Path is a description ("Disk 2 ... Lun 1"), not a file.
+        if (-not $passthrough) { $diskPath = ConvertTo-QmText $d.Path }
+        $diskNumber = $null
+        if ($passthrough) { $diskNumber = [int]$d.DiskNumber }
+        [ordered]@{ path = $diskPath; disk_number = $diskNumber; passthrough = $passthrough }
+    })
+    $adapters = @(foreach ($a in @(Get-VMNetworkAdapter -VM $vm)) {
+        [ordered]@{ name = [string]$a.Name; mac_address = ([string]$a.MacAddress).ToUpperInvariant() }
+    })
+    $services = @(foreach ($s in @(Get-VMIntegrationService -VM $vm)) {
+        [ordered]@{
+            name           = [string]$s.Name
+            enabled        = [bool]$s.Enabled
+            primary_status = ConvertTo-QmText $s.PrimaryStatusDescription
+        }
+    })
+    # Saved state lives beside the configuration: <VMId>.vmrs/.vmgs (version 6.2 and later) or
+    # <VMId>\<VMId>.bin/.vsv (version 5.0) under '<ConfigurationLocation>\Virtual Machines'.
+    $stateFolder = Join-Path -Path ([string]$vm.ConfigurationLocation) -ChildPath 'Virtual Machines'
+    $stateFiles = @()
+    if (Test-Path -LiteralPath $stateFolder -PathType Container) {
+        $stateFiles = @(foreach ($f in @(Get-ChildItem -LiteralPath $stateFolder -Recurse -File -Force)) {
+            $isState = @('.vmrs', '.vmgs', '.bin', '.vsv') -contains $f.Extension.ToLowerInvariant()
+            if ($isState -and $f.Name.StartsWith($vmId, [StringComparison]::OrdinalIgnoreCase)) {
+                [ordered]@{ path = [string]$f.FullName; bytes = [int64]$f.Length }
+            }
+        })
+    }
+    $vmDoc = [ordered]@{
+        name                   = [string]$vm.Name
+        id                     = $vm.Id.ToString()
+        state                  = [string]$vm.State
+        config_version         = [string]$vm.Version
+        memory_startup_bytes   = [int64]$vm.MemoryStartup
+        memory_assigned_bytes  = [int64]$vm.MemoryAssigned
+        path                   = [string]$vm.Path
+        configuration_location = [string]$vm.ConfigurationLocation
+        snapshot_file_location = ConvertTo-QmText $vm.SnapshotFileLocation
+        smart_paging_file_path = ConvertTo-QmText $vm.SmartPagingFilePath
+        hard_disks             = $disks
+        network_adapters       = $adapters
+        uptime_seconds         = [double]$vm.Uptime.TotalSeconds
+        heartbeat              = ConvertTo-QmText $vm.Heartbeat
+        integration_services   = $services
+        saved_state_files      = $stateFiles
+        is_clustered           = [bool]$vm.IsClustered
+    }
+}
+
+$doc = [ordered]@{
+    node     = [string]$env:COMPUTERNAME
+    host_utc = $null
+    found    = $null -ne $vmDoc
+    vm       = $vmDoc
+}
+$doc.host_utc = ConvertTo-QmUtc ([DateTime]::UtcNow)
+ConvertTo-Json -InputObject $doc -Depth 8 -Compress
