@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from harness.transport.clixml import decode_clixml
+from harness.transport.clixml import decode_clixml, error_message
 from harness.transport.endpoint import TRANSPORTS, Endpoint
 from harness.transport.session import ScriptResult, WinRMSession
 
-__all__ = ["TRANSPORTS", "Endpoint", "ScriptResult", "WinRMSession", "decode_clixml"]
+__all__ = [
+    "TRANSPORTS",
+    "Endpoint",
+    "ScriptResult",
+    "WinRMSession",
+    "decode_clixml",
+    "error_message",
+]

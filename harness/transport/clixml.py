@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 _HEADER = "#< CLIXML"
 _OBJS = re.compile(r"<Objs\b.*?</Objs>", re.DOTALL)
 # Fallback when a document is not well-formed: the string records, attributes in any order.
-_S_RECORD = re.compile(r"<S\b[^>]*\bS=\"([^\"]*)\"[^>]*>(.*?)</S>", re.DOTALL)
+_S_RECORD = re.compile(r"<S\b[^>]*\bS=\"([^\"]*)\"[^>]*>([^<]*)")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 # Which string streams a human wants to read; progress arrives as <Obj S="progress">.
 _KEEP = {"error": "", "warning": "WARNING: "}
@@ -55,3 +55,16 @@ def decode_clixml(data: bytes | str) -> str:
             lines.append(prefix + _unescape(raw))
     joined = "".join(lines).replace("\r\n", "\n").replace("\r", "\n")
     return joined.strip()
+
+
+# Where an error record's message ends: PowerShell appends the script position and category.
+_RECORD_TAIL = re.compile(
+    r"^(At (line:\d+|.+:\d+) char:\d+|\s+\+ (CategoryInfo|FullyQualifiedErrorId)\b)", re.MULTILINE
+)
+
+
+def error_message(text: str) -> str:
+    """The message of a decoded PowerShell error record, without position and category lines."""
+    match = _RECORD_TAIL.search(text)
+    head = text[: match.start()].strip() if match else text.strip()
+    return head or text.strip()
