@@ -1,0 +1,63 @@
+"""LabDriver: answers probes in-process from the lab model, validated exactly like over WinRM."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness.drivers.winrm import RecordingDriver, resolve_node, script_for
+from harness.errors import LabOperationError, ProbeFailedError
+from harness.schemas import parse_probe_output
+
+
+def serialise(doc: Any) -> str:
+    """The JSON text the lab's WinRM endpoint sends for a document (compact, non-ASCII kept)."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+class LabDriver(RecordingDriver):
+    """The lab cluster at the probe seam, no network: same names, errors and validation."""
+
+    def __init__(self, cluster: Any, responder: Any = None) -> None:
+        super().__init__()
+        if responder is None:
+            from harness.lab.responder import LabResponder
+
+            responder = LabResponder(cluster)
+        self.cluster = cluster
+        self._responder = responder
+        topology = cluster.topology
+        # Members first (the first member is the default node), then the non-members, which a
+        # real harness can also reach (QM-11 targets one).
+        self._nodes = [n.name for n in topology.nodes] + [h.name for h in topology.non_members]
+
+    @property
+    def nodes(self) -> list[str]:
+        """Cluster nodes (first = default) followed by non-member hosts."""
+        return list(self._nodes)
+
+    def run_probe(
+        self, name: str, params: dict[str, Any] | None = None, node: str | None = None
+    ) -> dict[str, Any]:
+        """Answer probe `name` on `node` from the model; the validated document."""
+        target = resolve_node(self._nodes, node)
+
+        def run(given: dict[str, Any], raw: list[str]) -> dict[str, Any]:
+            # Same checks as the WinRM path: unknown probes and unserialisable params fail here.
+            script_for(name, given, target)
+            try:
+                doc = self._responder.answer(target, name, given)
+            except (LabOperationError, ValueError) as exc:
+                # Over WinRM the endpoint throws str(exc); the decoded message is that text.
+                # Line breaks normalised the way the CLIXML round trip leaves them.
+                message = "\n".join(str(exc).splitlines()).strip() or type(exc).__name__
+                raw.append(message)
+                raise ProbeFailedError(name, target, message, 1) from None
+            text = serialise(doc)
+            raw.append(text)
+            return parse_probe_output(name, text)
+
+        return self._call(name, params, target, run)
+
+    def close(self) -> None:
+        """Nothing to release: the lab lives in this process."""
