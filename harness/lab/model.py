@@ -1,0 +1,260 @@
+"""LabCluster: the lab's state on its own clock, changed only by scheduled, timestamped rules.
+
+Refusal codes (Win32, raised as LabOperationError and changing nothing):
+  5005 ERROR_HOST_NODE_NOT_AVAILABLE  no node can take the role (no Best Possible Node)
+  5013 ERROR_GROUP_NOT_FOUND          unknown VM / role
+  5023 ERROR_INVALID_STATE            VM already moving; node busy; a rule switched off refuses
+  5042 ERROR_CLUSTER_NODE_NOT_FOUND   target not a cluster member (QM-11)
+  5050 ERROR_CLUSTER_NODE_DOWN        target (or drained node) is Down
+  5070 ERROR_CLUSTER_NODE_PAUSED      target is Paused
+  5071 ERROR_NODE_CANT_HOST_RESOURCE  target is not a possible owner of the VM or its disk
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from harness.errors import LabOperationError
+from harness.lab import paths
+from harness.lab.clock import LabClock
+from harness.lab.rules import RULE_IDS
+from harness.lab.state import FC, MESSAGES, PROVIDERS, Event, LinkEntry, NodeState, VMState
+from harness.lab.storage import StorageRef, resolve
+from harness.lab.topology import Topology
+
+LINKS_SUBFOLDER = "Microsoft\\Windows\\Hyper-V\\Virtual Machines"
+
+
+class LabCluster:
+    """A simulated failover cluster; every public read or action first applies due changes."""
+
+    def __init__(self, topology: Topology, clock: LabClock) -> None:
+        self.topology = topology
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.started = clock.now()
+        self._queue: list[tuple[datetime, int, Callable[[datetime], None]]] = []
+        self._seq = itertools.count()
+        self.nodes: dict[str, NodeState] = {}
+        for n in topology.nodes:
+            self.nodes[n.name.lower()] = NodeState(n.name, True, n.state, n.program_data)
+        for m in topology.non_members:
+            self.nodes[m.name.lower()] = NodeState(m.name, False, "Up", m.program_data)
+        self.disk_owner = {d.name: d.owner for d in topology.cluster_disks}
+        self.vms: dict[str, VMState] = {}
+        for spec in topology.vms:
+            boot = spec.guest_boot_time or (self.started - timedelta(days=3))
+            vm = VMState(
+                spec=spec,
+                state=spec.state,
+                owner=self.node(spec.owner).name,
+                folder=spec.folder,
+                vm_resource_id=spec.vm_resource_id,
+                config_resource_id=spec.config_resource_id,
+                macs=spec.mac_addresses,
+                guest_boot=boot,
+                clock_offset_s=spec.clock_offset_s,
+                time_sync_enabled=spec.time_sync_enabled,
+                kvp_host=spec.owner,
+            )
+            self.vms[spec.name] = vm
+            running = spec.state in ("Running", "Paused")
+            vm.group_state = "Online" if running else "Offline"
+            vm.resource_state = "Online" if running else "Offline"
+            vm.heartbeat_ok = spec.state == "Running"
+            self.register(vm, vm.owner)
+            if spec.state == "Saved":
+                from harness.lab.moves import saved_state_for
+
+                vm.saved = saved_state_for(vm, vm.folder, self.started, 1.0)
+                vm.saved.complete = True
+
+    # --- lookups -------------------------------------------------------------------------
+    def node(self, name: str) -> NodeState:
+        """A member or non-member host by name (case-insensitive); KeyError if unknown."""
+        return self.nodes[name.lower()]
+
+    def members(self) -> list[NodeState]:
+        """The cluster members in topology order."""
+        return [n for n in self.nodes.values() if n.member]
+
+    def vm(self, name: str) -> VMState:
+        """A VM by name (exact, then case-insensitive); LabOperationError 5013 if unknown."""
+        found = self.vms.get(name) or next(
+            (v for v in self.vms.values() if v.name.lower() == name.lower()), None
+        )
+        if found is None:
+            raise LabOperationError(5013, f"The cluster group '{name}' could not be found")
+        return found
+
+    def cluster_disk_of(self, vm: VMState) -> str | None:
+        """The name of the Cluster Disk holding the VM's files, if any."""
+        ref = resolve(self.topology, vm.spec.storage, vm.owner)
+        return ref.name if ref is not None and ref.kind == "cluster_disk" else None
+
+    def storage_of(self, path: str, node: str | None) -> StorageRef | None:
+        """The storage a path lies on as seen from node (includes rule-made local folders)."""
+        extra = [r for n in self.nodes.values() for r in n.extra_local]
+        return resolve(self.topology, path, node, extra)
+
+    def links_folder(self, node: NodeState, vm: VMState | None = None) -> str:
+        """Where `node` writes 5.0 links: its own ProgramData unless the QM-22 rule is off."""
+        root = node.program_data
+        if vm is not None and not self.rule_on("links_under_program_data", vm, (node.name,)):
+            root = "C:\\ProgramData"
+        return paths.join(root, LINKS_SUBFOLDER)
+
+    # --- rules ---------------------------------------------------------------------------
+    def _matching_off(self, rule_id: str, vm: VMState | str | None, nodes: Iterable[str]) -> Any:
+        if rule_id not in RULE_IDS:
+            raise KeyError(rule_id)
+        vm_name = vm.name if isinstance(vm, VMState) else vm
+        lowered = {n.lower() for n in nodes}
+        for entry in self.topology.rules_off:
+            if entry.rule != rule_id:
+                continue
+            if entry.vm is not None and entry.vm != vm_name:
+                continue
+            if entry.node is not None and entry.node.lower() not in lowered:
+                continue
+            return entry
+        return None
+
+    def rule_on(
+        self, rule_id: str, vm: VMState | str | None = None, nodes: Iterable[str] = ()
+    ) -> bool:
+        """False when rules_off names the rule for the cluster, this VM or one of the nodes."""
+        return self._matching_off(rule_id, vm, nodes) is None
+
+    def rule_params(
+        self, rule_id: str, vm: VMState | str | None = None, nodes: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """The params of the rules_off entry that switches the rule off here ({} if none)."""
+        entry = self._matching_off(rule_id, vm, nodes)
+        return dict(entry.params) if entry is not None else {}
+
+    # --- the clock -----------------------------------------------------------------------
+    def schedule(self, at: datetime, change: Callable[[datetime], None]) -> None:
+        """Apply `change(at)` once the lab clock reaches `at`."""
+        heapq.heappush(self._queue, (at, next(self._seq), change))
+
+    def apply_due(self) -> datetime:
+        """Apply every scheduled change that is due, in time order; returns the lab time."""
+        now = self.clock.now()
+        while self._queue and self._queue[0][0] <= now:
+            at, _, change = heapq.heappop(self._queue)
+            change(at)
+        return now
+
+    @contextmanager
+    def session(self) -> Iterator[datetime]:
+        """Hold the lock with all due changes applied; yields the lab time."""
+        with self.lock:
+            yield self.apply_due()
+
+    def next_change(self) -> datetime | None:
+        """When the next scheduled change is due (None when idle)."""
+        with self.lock:
+            return self._queue[0][0] if self._queue else None
+
+    def settle(self, limit_s: float = 86400.0) -> datetime:
+        """Sleep (on the lab clock) until nothing is scheduled any more; returns the lab time."""
+        deadline = self.clock.now() + timedelta(seconds=limit_s)
+        while (due := self.next_change()) is not None and due <= deadline:
+            self.clock.sleep_until(due)
+            with self.session():
+                pass
+        with self.session() as now:
+            return now
+
+    # --- primitive state changes used by the rules ------------------------------------
+    def log(self, node: str, event_id: int, at: datetime, *props: str) -> None:
+        """Write an event on a node's log, timestamped on the lab clock."""
+        message = MESSAGES[event_id].format(*props)
+        provider = PROVIDERS.get(event_id, FC)
+        self.node(node).events.append(Event(node, provider, event_id, at, message, props))
+
+    def register(self, vm: VMState, node_name: str) -> None:
+        """Register the VM on a node (data.vmcx entry; plus a symbolic link for 5.0)."""
+        node = self.node(node_name)
+        node.registered.add(vm.vm_id)
+        if vm.spec.config_version == "5.0":
+            config = paths.join(vm.folder, "Virtual Machines", f"{vm.vm_id.upper()}.xml")
+            if not self.rule_on("link_points_at_config", vm, (node.name,)):
+                params = self.rule_params("link_points_at_config", vm, (node.name,))
+                config = params.get("target") or paths.join(
+                    paths.drive(node.program_data), "VMs-old", vm.name, f"{vm.vm_id.upper()}.xml"
+                )
+            folder = self.links_folder(node, vm)
+            node.links[vm.vm_id] = LinkEntry(
+                folder, f"{vm.vm_id.upper()}.xml", "SymbolicLink", config
+            )
+
+    def unregister(self, vm: VMState, node_name: str) -> None:
+        """Remove the VM's registration (and 5.0 link) from a node."""
+        node = self.node(node_name)
+        node.registered.discard(vm.vm_id)
+        node.links.pop(vm.vm_id, None)
+
+    def count_network(self, source: str, target: str, size: int) -> None:
+        """Bytes sent from source to target over the cluster network."""
+        self.node(source).sent_bytes += size
+        self.node(target).received_bytes += size
+
+    def eventual_owner(self, vm: VMState) -> str:
+        """Where the VM is or is going."""
+        return vm.moving_to or vm.owner
+
+    # --- public actions (thin wrappers over harness.lab.moves) ---------------------------
+    def move_vms(
+        self, vm_names: list[str], node: str | None = None, method: str = "vm_role"
+    ) -> list[dict[str, Any]]:
+        """Quick-migrate VMs (-Wait 0); returns the at-once answer per VM."""
+        from harness.lab.moves import request_moves
+
+        return request_moves(self, vm_names, node, method)
+
+    def drain_node(self, node: str) -> dict[str, Any]:
+        """Suspend-ClusterNode -Drain."""
+        from harness.lab.nodeops import drain
+
+        return drain(self, node)
+
+    def resume_node(self, node: str) -> dict[str, Any]:
+        """Resume-ClusterNode (no failback)."""
+        from harness.lab.nodeops import resume
+
+        return resume(self, node)
+
+    def crash_node(self, node: str) -> None:
+        """Lab only: power loss of a node; its VMs fail over and start cold."""
+        from harness.lab.nodeops import crash
+
+        crash(self, node)
+
+    def power_on_node(self, node: str) -> None:
+        """Lab only: a crashed node comes back Up (no failback)."""
+        from harness.lab.nodeops import power_on
+
+        power_on(self, node)
+
+    def set_time_sync(self, vm_name: str, enabled: bool) -> None:
+        """Lab only: enable or disable the VM's Time Synchronization integration service."""
+        from harness.lab.moves import schedule_time_sync
+
+        with self.session() as now:
+            vm = self.vm(vm_name)
+            vm.time_sync_enabled = enabled
+            if enabled:
+                schedule_time_sync(self, vm, now)
+
+    def ground_truth(self, vm_name: str) -> list[Any]:
+        """Every move/failover of the VM so far (MoveRecord), oldest first."""
+        with self.session():
+            return list(self.vm(vm_name).history)

@@ -1,0 +1,375 @@
+"""The migration rules: quick (save, transfer, restore), registration-only, live; the request."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import LabOperationError
+from harness.lab import paths
+from harness.lab.placement import best_possible_node, check_target, loads
+from harness.lab.state import MoveRecord, SavedState
+from harness.lab.storage import StorageRef
+from harness.lab.topology import derived_guid, derived_mac
+
+if TYPE_CHECKING:
+    from harness.lab.model import LabCluster
+    from harness.lab.state import VMState
+
+METADATA_BYTES = 64 * 1024
+KVP_DELAY_S = 3.0
+TIME_SYNC_SAMPLE_S = 5.0
+MB = 1_000_000
+
+
+def state_location(c: LabCluster, vm: VMState, source: str) -> tuple[str, StorageRef]:
+    """The folder that receives the saved state, and the storage it lies on.
+
+    Rule saved_state_on_vm_storage off: a node-local folder that only looks shared,
+    `<source system drive>ClusterStorage\\Volume1-old\\<vm>` (or params.path).
+    """
+    node = c.node(source)
+    if c.rule_on("saved_state_on_vm_storage", vm, (node.name,)):
+        ref = c.storage_of(vm.folder, node.name)
+        if ref is None:
+            raise LabOperationError(5023, f"The storage of '{vm.name}' is not reachable")
+        return vm.folder, ref
+    params = c.rule_params("saved_state_on_vm_storage", vm, (node.name,))
+    root = str(
+        params.get("path")
+        or paths.join(paths.drive(node.program_data), "ClusterStorage\\Volume1-old")
+    )
+    ref = next((r for r in node.extra_local if paths.same(r.root, root)), None)
+    if ref is None:
+        disk = c.storage_of(paths.drive(root), node.name)
+        read, write = (disk.read_mb_s, disk.write_mb_s) if disk else (300.0, 200.0)
+        ref = StorageRef("local", root, root, read, write, node.name)
+        node.extra_local.append(ref)
+    return paths.join(root, vm.name), ref
+
+
+def saved_state_for(vm: VMState, folder: str, t0: datetime, write_bps: float) -> SavedState:
+    """Saved-state files by configuration version: .vmrs/.vmgs (9.0) or .bin/.vsv (5.0)."""
+    vm_dir = paths.join(folder, "Virtual Machines")
+    vid = vm.vm_id.upper()
+    if vm.spec.config_version == "5.0":
+        files = [
+            (paths.join(vm_dir, vid, f"{vid}.bin"), vm.memory_bytes),
+            (paths.join(vm_dir, vid, f"{vid}.vsv"), 20 * 1024 * 1024),
+        ]
+    else:
+        files = [
+            (paths.join(vm_dir, f"{vid}.vmrs"), vm.memory_bytes),
+            (paths.join(vm_dir, f"{vid}.vmgs"), 4 * 1024 * 1024),
+        ]
+    return SavedState(files, t0, write_bps)
+
+
+def _rates(
+    c: LabCluster, vm: VMState, ref: StorageRef, nodes: tuple[str, ...]
+) -> tuple[float, float]:
+    """(write, read) bytes/s; storage_speed_as_declared off: params.factor (10) times slower."""
+    factor = 1.0
+    if not c.rule_on("storage_speed_as_declared", vm, nodes):
+        factor = float(c.rule_params("storage_speed_as_declared", vm, nodes).get("factor", 10))
+    return ref.write_mb_s * MB / factor, ref.read_mb_s * MB / factor
+
+
+def schedule_time_sync(c: LabCluster, vm: VMState, at: datetime) -> None:
+    """Working time sync moves a lagging guest clock forward at its next 5 s sample."""
+
+    def correct(when: datetime) -> None:
+        if (
+            vm.time_sync_enabled
+            and vm.spec.time_sync_functional
+            and vm.frozen_guest is None
+            and vm.state == "Running"
+            and c.rule_on("time_sync_corrects", vm, (vm.owner,))
+            and vm.clock_offset_s < 0
+        ):
+            vm.clock_offset_s = 0.0
+
+    c.schedule(at + timedelta(seconds=TIME_SYNC_SAMPLE_S), correct)
+
+
+def schedule_kvp(c: LabCluster, vm: VMState, source: str, at: datetime) -> None:
+    """The guest's KVP PhysicalHostName follows the new host a few seconds after it runs."""
+    if not c.rule_on("kvp_host_updated", vm, (source, vm.owner)):
+        return
+
+    def update(when: datetime) -> None:
+        vm.kvp_host = vm.owner
+
+    c.schedule(at + timedelta(seconds=KVP_DELAY_S), update)
+
+
+def transfer(
+    c: LabCluster, vm: VMState, source: str, target: str, at: datetime, rec: MoveRecord
+) -> None:
+    """Ownership changes hands: registration, disk, owner; files, GUIDs and MACs stay."""
+    nodes = (source, target)
+    if not c.rule_on("files_stay", vm, nodes):
+        vm.folder = paths.join(vm.spec.storage, f"{vm.name}-{target}")
+    disk = c.cluster_disk_of(vm)
+    if c.rule_on("registration_copied_to_target", vm, nodes):
+        c.register(vm, target)
+    if c.rule_on("registration_removed_from_source", vm, nodes):
+        c.unregister(vm, source)
+    if disk is not None and c.rule_on("disk_ownership_follows", vm, nodes):
+        c.disk_owner[disk] = target
+    vm.owner = target
+    if not c.rule_on("resource_identity_stable", vm, nodes):
+        n = len(vm.history)
+        vm.vm_resource_id = derived_guid(vm.vm_resource_id, "moved", target, str(n))
+        vm.config_resource_id = derived_guid(vm.config_resource_id, "moved", target, str(n))
+    if not c.rule_on("guest_identity_stable", vm, nodes):
+        vm.macs = tuple(
+            derived_mac(vm.vm_id + target + str(len(vm.history)), i) for i in range(len(vm.macs))
+        )
+    c.count_network(source, target, METADATA_BYTES)
+    rec.network_bytes += METADATA_BYTES
+    rec.transferred_at = at
+
+
+def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datetime:
+    """Quick migration of a Running/Paused VM; returns when it completes (t2)."""
+    source = vm.owner
+    nodes = (source, target)
+    folder, ref = state_location(c, vm, source)
+    write_bps, read_bps = _rates(c, vm, ref, nodes)
+    disk = c.cluster_disk_of(vm)
+    disk_moves = disk is not None and c.rule_on("disk_ownership_follows", vm, nodes)
+    transfer_s = 0.5 + (1.5 if disk_moves else 0.0)
+    save_first = c.rule_on("save_before_move", vm, nodes)
+    t0 = now
+    t1 = t0 + timedelta(seconds=vm.memory_bytes / write_bps + (0 if save_first else transfer_s))
+    t_transfer = t1 + timedelta(seconds=transfer_s) if save_first else t0
+    t_resume = t_transfer if save_first else t1
+    t2 = t_resume + timedelta(seconds=vm.memory_bytes / read_bps)
+    before = vm.state
+    vm.saved = saved_state_for(vm, folder, t0, write_bps)
+    rec = MoveRecord(
+        vm.name,
+        "quick",
+        source,
+        target,
+        t0,
+        state_before=before,
+        saved_state_paths=tuple(p for p, _ in vm.saved.files),
+    )
+    vm.history.append(rec)
+    vm.moving_to = target
+    c.log(source, 1641, t0, vm.name, source, target)
+    c.log(source, 1203, t0, vm.name)
+    vm.group_state, vm.resource_state, vm.state = "Pending", "OfflinePending", "Saving"
+    if c.rule_on("unavailable_while_moving", vm, nodes):
+        vm.heartbeat_ok = False
+    if c.rule_on("guest_clock_frozen_while_saved", vm, nodes):
+        vm.frozen_guest = vm.guest_now(t0)
+    if not c.rule_on("metadata_only_network", vm, nodes):
+        c.count_network(source, target, vm.memory_bytes)
+        rec.network_bytes += vm.memory_bytes
+    if not save_first:
+        transfer(c, vm, source, target, t0, rec)
+
+    def saved(at: datetime) -> None:
+        vm.state, vm.resource_state = "Saved", "Offline"
+        assert vm.saved is not None
+        vm.saved.complete = True
+        rec.saved_at = at
+        c.log(vm.owner, 1204, at, vm.name)
+        c.log(vm.owner, 18510, at, vm.name)
+
+    def resume(at: datetime) -> None:
+        if save_first:
+            transfer(c, vm, source, target, at, rec)
+        restore = c.rule_on("restore_from_saved_state", vm, nodes)
+        vm.state = "Resuming" if restore else "Starting"
+        vm.resource_state = "OnlinePending"
+        c.log(target, 1200, at, vm.name)
+
+    def online(at: datetime) -> None:
+        restored = c.rule_on("restore_from_saved_state", vm, nodes)
+        keep = c.rule_on("state_restored", vm, nodes)
+        vm.saved = None
+        vm.moving_to = None
+        if restored and vm.frozen_guest is not None:
+            vm.clock_offset_s = (vm.frozen_guest - at).total_seconds()
+        if not restored:
+            vm.clock_offset_s, vm.guest_boot = 0.0, at
+        vm.frozen_guest = None
+        vm.state = before if keep else "Off"
+        running = vm.state in ("Running", "Paused")
+        vm.group_state = vm.resource_state = "Online" if running else "Offline"
+        vm.heartbeat_ok = vm.state == "Running"
+        rec.completed_at, rec.state_after = at, vm.state
+        if running:
+            c.log(target, 18596 if restored else 18500, at, vm.name)
+            c.log(target, 1201, at, vm.name)
+            schedule_kvp(c, vm, source, at)
+            schedule_time_sync(c, vm, at)
+
+    c.schedule(t1, saved)
+    c.schedule(t_resume, resume)
+    c.schedule(t2, online)
+    return t2
+
+
+def start_registration(c: LabCluster, vm: VMState, target: str, now: datetime) -> datetime:
+    """Off/Saved VM: only the registration (and disk ownership) moves; the state is kept."""
+    source = vm.owner
+    nodes = (source, target)
+    duration = 0.3
+    if not c.rule_on("off_vm_instant", vm, nodes):
+        ref = c.storage_of(vm.folder, source)
+        write_bps, read_bps = _rates(c, vm, ref, nodes) if ref else (MB * 100.0, MB * 100.0)
+        duration += vm.memory_bytes / write_bps + vm.memory_bytes / read_bps
+    before = vm.state
+    rec = MoveRecord(vm.name, "registration", source, target, now, state_before=before)
+    vm.history.append(rec)
+    vm.moving_to, vm.group_state = target, "Pending"
+    c.log(source, 1641, now, vm.name, source, target)
+
+    def done(at: datetime) -> None:
+        transfer(c, vm, source, target, at, rec)
+        if not c.rule_on("state_restored", vm, nodes):
+            vm.state, vm.saved = "Off", None
+        vm.group_state, vm.moving_to = "Offline", None
+        rec.completed_at, rec.state_after = at, vm.state
+
+    end = now + timedelta(seconds=duration)
+    c.schedule(end, done)
+    return end
+
+
+def start_live(c: LabCluster, vm: VMState, target: str, now: datetime) -> datetime:
+    """Live migration (drain, priority >= threshold): memory crosses the network, no Saved state."""
+    source = vm.owner
+    duration = vm.memory_bytes / (c.topology.cluster.network_mb_s * MB) + 0.5
+    rec = MoveRecord(vm.name, "live", source, target, now, state_before=vm.state)
+    vm.history.append(rec)
+    vm.moving_to, vm.group_state = target, "Pending"
+    c.log(source, 1641, now, vm.name, source, target)
+
+    def done(at: datetime) -> None:
+        transfer(c, vm, source, target, at, rec)
+        c.count_network(source, target, vm.memory_bytes)
+        rec.network_bytes += vm.memory_bytes
+        vm.group_state, vm.moving_to = "Online", None
+        rec.completed_at, rec.state_after = at, vm.state
+        schedule_kvp(c, vm, source, at)
+
+    end = now + timedelta(seconds=duration)
+    c.schedule(end, done)
+    return end
+
+
+def start_move(
+    c: LabCluster, vm: VMState, target: str, now: datetime, live: bool = False
+) -> datetime:
+    """Start the right kind of move for the VM's state; returns when it will be complete."""
+    if target.lower() == vm.owner.lower():
+        vm.history.append(
+            MoveRecord(
+                vm.name,
+                "noop",
+                vm.owner,
+                vm.owner,
+                now,
+                completed_at=now,
+                state_before=vm.state,
+                state_after=vm.state,
+            )
+        )
+        return now
+    if vm.state in ("Off", "Saved"):
+        return start_registration(c, vm, target, now)
+    if live and vm.state == "Running":
+        return start_live(c, vm, target, now)
+    return start_quick(c, vm, target, now)
+
+
+def _validate(c: LabCluster, vm: VMState, node: str | None) -> None:
+    if vm.moving_to is not None or vm.group_state == "Pending":
+        raise LabOperationError(
+            5023, f"The group '{vm.name}' is not in the correct state: a move is in progress"
+        )
+    nodes = (vm.owner,) if node is None else (vm.owner, node)
+    if vm.state != "Running" and not c.rule_on("any_state_movable", vm, nodes):
+        raise LabOperationError(5023, f"The group '{vm.name}' cannot be moved in state {vm.state}")
+    if vm.spec.passthrough_disk and not c.rule_on("passthrough_quick_migrates", vm, nodes):
+        raise LabOperationError(5023, f"The pass-through disk of '{vm.name}' could not be moved")
+
+
+def request_moves(
+    c: LabCluster, vm_names: list[str], node: str | None, method: str
+) -> list[dict[str, Any]]:
+    """Move-ClusterVirtualMachineRole / Move-ClusterGroup -Wait 0 for one or several VMs."""
+    if method not in ("vm_role", "cluster_group"):
+        raise ValueError(f"unknown move method {method!r}")
+    wait_until: datetime | None = None
+    with c.session() as now:
+        vms = list({v.name: v for v in (c.vm(name) for name in vm_names)}.values())
+        if not vms:
+            raise LabOperationError(5013, "No cluster group was named")
+        if len(vms) > 1:
+            vms = [
+                v
+                for i, v in enumerate(vms)
+                if i == 0 or c.rule_on("multi_vm_request", v, (v.owner,))
+            ]
+        for vm in vms:
+            _validate(c, vm, node)
+        if node is not None and (node.lower() not in c.nodes or not c.node(node).member):
+            broken = [v for v in vms if not c.rule_on("refuse_non_member", v, (v.owner,))]
+            for vm in broken:  # the broken cluster saves first and checks the target afterwards
+                if vm.state in ("Running", "Paused"):
+                    _save_in_place(c, vm, now)
+            raise LabOperationError(5042, "The cluster node was not found")
+        load = loads(c)
+        targets = {}
+        for vm in vms:
+            if node is not None:
+                targets[vm.name] = check_target(c, vm, node).name
+            else:
+                best = best_possible_node(c, vm, load)
+                if best is None:
+                    raise LabOperationError(
+                        5005, f"No cluster node is available to host '{vm.name}'"
+                    )
+                targets[vm.name] = best.name
+                load[best.name] = load.get(best.name, 0) + 1
+        for vm in vms:
+            end = start_move(c, vm, targets[vm.name], now)
+            if not c.rule_on("wait_zero_returns_pending", vm, (vm.owner, targets[vm.name])):
+                wait_until = max(end, wait_until or end)
+    if wait_until is not None:  # outside the lock: the broken -Wait 0 blocks until done
+        c.clock.sleep_until(wait_until)
+    with c.session():
+        return [
+            {"vm": v.name, "group": v.name, "owner_node": v.owner, "state": v.group_state}
+            for v in vms
+        ]
+
+
+def _save_in_place(c: LabCluster, vm: VMState, now: datetime) -> None:
+    """Rule refuse_non_member off: the VM is saved on its source before the refusal."""
+    folder, ref = state_location(c, vm, vm.owner)
+    write_bps, _ = _rates(c, vm, ref, (vm.owner,))
+    vm.saved = saved_state_for(vm, folder, now, write_bps)
+    vm.state, vm.group_state, vm.resource_state, vm.heartbeat_ok = (
+        "Saving",
+        "Pending",
+        "OfflinePending",
+        False,
+    )
+    vm.frozen_guest = vm.guest_now(now)
+    c.log(vm.owner, 1203, now, vm.name)
+
+    def saved(at: datetime) -> None:
+        assert vm.saved is not None
+        vm.saved.complete = True
+        vm.state, vm.group_state, vm.resource_state = "Saved", "Offline", "Offline"
+        c.log(vm.owner, 1204, at, vm.name)
+
+    c.schedule(now + timedelta(seconds=vm.memory_bytes / write_bps), saved)
