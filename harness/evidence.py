@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -21,7 +22,7 @@ import jsonschema  # type: ignore[import-untyped]
 
 from harness import __version__
 from harness.drivers.base import ProbeRecord, utc_now_iso
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 from harness.redact import redact
 
 Verdict = Literal["passed", "failed", "broken", "skipped"]
@@ -228,6 +229,15 @@ def redact_document(doc: Any) -> Any:
 
 def validate(stem: str, doc: dict[str, Any], label: str) -> None:
     """Check doc against harness/schemas/<stem>.schema.json; EvidenceError on the first problem."""
+    # Prefer the project's shared validator (one place resolving $refs between schemas) once
+    # harness.schemas provides it; until then jsonschema directly, with the same outcome.
+    shared = getattr(importlib.import_module("harness.schemas"), "validate_document", None)
+    if shared is not None:
+        try:
+            shared(stem, doc, label)
+        except InputError as exc:
+            raise EvidenceError(label, exc.location, exc.reason) from None
+        return
     try:
         _validator(stem).validate(doc)
     except jsonschema.ValidationError as exc:

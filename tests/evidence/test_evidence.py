@@ -231,3 +231,21 @@ def test_run_ids_sortable_unique_and_safe() -> None:
         assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{4}", run_id)
     paris = timezone(timedelta(hours=1))
     assert new_run_id(datetime(2026, 11, 28, 0, 15, tzinfo=paris)).startswith("20261127T231500Z-")
+
+
+def test_shared_validator_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from harness.errors import InputError
+
+    calls: list[tuple[str, str]] = []
+
+    def shared(stem: str, doc: dict[str, Any], source: str) -> None:
+        calls.append((stem, source))
+        raise InputError(source, "$.claim", "does not match")
+
+    schemas = importlib.import_module("harness.schemas")
+    monkeypatch.setattr(schemas, "validate_document", shared, raising=False)
+    with pytest.raises(EvidenceError, match=r"\$\.claim: does not match"):
+        validate("evidence", make_evidence().to_dict(), "record x")
+    assert calls == [("evidence", "record x")]
