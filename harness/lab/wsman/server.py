@@ -224,6 +224,7 @@ class WSManListener:
         self.faults = faults or ListenerFaults()
         self.stats = ListenerStats()
         self._requested_port = port
+        self._port: int | None = None
         self._store = ShellStore(node, answer)
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -234,9 +235,10 @@ class WSManListener:
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError(f"listener for {self.node} is not started")
-        return int(self._server.server_address[1])
+        """The bound port; still known after stop(), so tests can aim at a downed endpoint."""
+        if self._port is None:
+            raise RuntimeError(f"listener for {self.node} was never started")
+        return self._port
 
     @property
     def url(self) -> str:
@@ -250,6 +252,7 @@ class WSManListener:
         server = _Server((self.host, self._requested_port), _Handler)
         server.listener = self
         self._server = server
+        self._port = int(server.server_address[1])
         self._service = ShellService(self._store, self.url, self._stopping)
         self._thread = threading.Thread(
             target=server.serve_forever,

@@ -13,10 +13,10 @@ from harness.lab.wsman.shells import Command, Shell, ShellStore
 from harness.lab.wsman.soap import NS, SoapFault, WSManRequest
 
 _SIGNALS = {
-    f"{soap.SHELL_URI}/signal/terminate",
-    f"{soap.SHELL_URI}/signal/ctrl_c",
-    f"{soap.SHELL_URI}/signal/ctrl_break",
-    "powershell/signal/crtl_c",  # PSRP's (misspelt) signal, accepted like Windows does
+    f"{soap.SHELL_URI}/signal/terminate".lower(),
+    f"{soap.SHELL_URI}/signal/ctrl_c".lower(),
+    f"{soap.SHELL_URI}/signal/ctrl_break".lower(),
+    "powershell/signal/crtl_c",  # PSRP's (misspelt) signal code
 }
 _RESOURCE_NOT_FOUND = SoapFault(
     500,
@@ -154,7 +154,7 @@ class ShellService:
         if signal is None or signal.tag != f"{{{NS['rsp']}}}Signal":
             raise soap.invalid_xml_fault("Signal needs an rsp:Signal body")
         code = (signal.findtext("rsp:Code", "", NS) or "").strip()
-        if code not in _SIGNALS:
+        if code.lower() not in _SIGNALS:  # pypsrp sends .../signal/Terminate
             raise SoapFault(
                 500,
                 "s:Sender",
