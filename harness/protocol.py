@@ -8,7 +8,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 ProbeKind = Literal["read", "action", "lab-only"]
 
@@ -57,7 +57,7 @@ def probe_kind(name: str) -> ProbeKind:
     kind = kind_line[len(_KIND_PREFIX) :].strip()
     if kind not in _KINDS:
         raise ValueError(f"probe {name!r}: unknown kind {kind!r} (expected one of {_KINDS})")
-    return cast(ProbeKind, kind)
+    return kind
 
 
 def encode_params(params: dict[str, Any]) -> str:
@@ -84,7 +84,9 @@ def parse_script(text: str) -> tuple[str, dict[str, Any]]:
     lines = text.lstrip("\ufeff").split("\n", 2)
     header = lines[0].rstrip("\r")
     if not header.startswith(_HEADER_PREFIX):
-        raise ValueError(f"not a qmaudit probe script: first line must start with {_HEADER_PREFIX!r}")
+        raise ValueError(
+            f"not a qmaudit probe script: first line must start with {_HEADER_PREFIX!r}"
+        )
     name = header[len(_HEADER_PREFIX) :].strip()
     if name not in probe_names():
         raise ValueError(f"unknown probe {name!r} in script header")
@@ -105,5 +107,7 @@ def parse_script(text: str) -> tuple[str, dict[str, Any]]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"probe {name!r}: parameters are not UTF-8 JSON: {exc}") from exc
     if not isinstance(params, dict):
-        raise ValueError(f"probe {name!r}: parameters must be a JSON object, got {type(params).__name__}")
+        raise ValueError(
+            f"probe {name!r}: parameters must be a JSON object, got {type(params).__name__}"
+        )
     return name, params
