@@ -1,0 +1,327 @@
+"""The lab side of the probe seam: answers every probe of docs/contracts.md from the model.
+
+Failures a real host would report, as LabOperationError codes:
+  11001 WSAHOST_NOT_FOUND           unknown host name
+  1722  RPC_S_SERVER_UNAVAILABLE    the host is Down (powered off / crashed)
+  1060  ERROR_SERVICE_DOES_NOT_EXIST cluster probe on a host without the Cluster service
+  21    ERROR_NOT_READY             PowerShell Direct to a guest that is elsewhere or not running
+Refusals of actions come from the model (see harness/lab/model.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from harness.errors import LabOperationError
+from harness.lab import paths, views
+from harness.lab.model import LabCluster
+from harness.lab.state import NodeState, iso
+from harness.lab.storage import StorageRef
+from harness.lab.topology import derived_guid
+
+READ = {
+    "host_info",
+    "cluster_inventory",
+    "vm_details",
+    "vm_registration",
+    "vm_resources",
+    "guest_clock",
+    "guest_kvp",
+    "cluster_events",
+    "path_info",
+    "network_counters",
+    "move_status",
+}
+ACTION = {"move_vm", "drain_node", "resume_node"}
+LAB_ONLY = {"lab_crash_node", "lab_power_on_node", "lab_set_time_sync"}
+CLUSTER_PROBES = {"cluster_inventory", "vm_resources", "move_status"} | ACTION
+BACKGROUND_BPS = 2048  # cluster heartbeats etc. between nodes, per node
+
+
+def _param(params: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = params.get(key)
+    if not isinstance(value, kind):
+        raise ValueError(f"probe parameter {key!r} missing or of the wrong type: {value!r}")
+    return value
+
+
+class LabResponder:
+    """Answers probe `name` with `params` as host `node` of the lab would."""
+
+    def __init__(self, cluster: LabCluster) -> None:
+        self.cluster = cluster
+
+    def answer(self, node: str, probe: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The probe document (with `node` and `host_utc`), or LabOperationError / ValueError."""
+        params = dict(params or {})
+        if probe not in READ | ACTION | LAB_ONLY:
+            raise ValueError(f"unknown probe {probe!r}")
+        c = self.cluster
+        host = c.nodes.get(node.lower())
+        if host is None:
+            raise LabOperationError(11001, f"No such host is known: {node}")
+        if probe in ACTION | LAB_ONLY:
+            body = self._act(host, probe, params)
+        else:
+            with c.session() as now:
+                self._reachable(host, probe)
+                body = self._read(host, probe, params, now)
+        with c.session() as now:
+            return {"node": host.name, "host_utc": iso(now), **body}
+
+    def _reachable(self, host: NodeState, probe: str) -> None:
+        if host.state == "Down":
+            raise LabOperationError(1722, f"The RPC server is unavailable: {host.name} is down")
+        if probe in CLUSTER_PROBES and not host.member:
+            raise LabOperationError(
+                1060, f"The Cluster service is not installed on {host.name}: not a cluster member"
+            )
+
+    def _act(self, host: NodeState, probe: str, params: dict[str, Any]) -> dict[str, Any]:
+        c = self.cluster
+        if probe in LAB_ONLY:  # the lab controller: works whatever the state of `host`
+            if probe == "lab_set_time_sync":
+                name = _param(params, "vm_name", str)
+                enabled = _param(params, "enabled", bool)
+                c.set_time_sync(name, enabled)
+                return {"lab_only": True, "vm": c.vm(name).name, "enabled": enabled}
+            target = _param(params, "node", str)
+            if probe == "lab_crash_node":
+                c.crash_node(target)
+                return {"lab_only": True, "crashed": c.node(target).name}
+            c.power_on_node(target)
+            return {"lab_only": True, "powered_on": c.node(target).name}
+        with c.session():
+            self._reachable(host, probe)
+        if probe == "move_vm":
+            names = _param(params, "vm_names", list)
+            if not all(isinstance(n, str) for n in names):
+                raise ValueError("probe parameter 'vm_names' must be a list of strings")
+            target = params.get("node")
+            if target is not None and not isinstance(target, str):
+                raise ValueError(f"probe parameter 'node' must be a string or null: {target!r}")
+            method = params.get("method") or "vm_role"
+            return {"requested": c.move_vms(names, target, method)}
+        if probe == "drain_node":
+            return c.drain_node(_param(params, "node", str))
+        return c.resume_node(_param(params, "node", str))
+
+    def _read(
+        self, host: NodeState, probe: str, params: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        readers: dict[str, Callable[[], dict[str, Any]]] = {
+            "host_info": lambda: self._host_info(host),
+            "cluster_inventory": lambda: self._inventory(),
+            "vm_details": lambda: views.vm_details(
+                self.cluster, host, _param(params, "vm_id", str), now
+            ),
+            "vm_registration": lambda: views.vm_registration(
+                self.cluster, host, _param(params, "vm_id", str)
+            ),
+            "vm_resources": lambda: views.vm_resources(
+                self.cluster, host, _param(params, "vm_id", str)
+            ),
+            "guest_clock": lambda: views.guest_clock(
+                self.cluster, host, _param(params, "vm_name", str), now
+            ),
+            "guest_kvp": lambda: views.guest_kvp(
+                self.cluster, host, _param(params, "vm_name", str)
+            ),
+            "cluster_events": lambda: self._events(host, params),
+            "path_info": lambda: self._path_info(host, _param(params, "path", str)),
+            "network_counters": lambda: self._counters(host, now),
+            "move_status": lambda: self._move_status(_param(params, "vm_names", list)),
+        }
+        return readers[probe]()
+
+    def _host_info(self, host: NodeState) -> dict[str, Any]:
+        return {
+            "os_build": "20348",
+            "os_caption": "Microsoft Windows Server 2022 Datacenter",
+            "program_data": host.program_data,
+            "modules": {"failover_clusters": host.member, "hyper_v": True},
+            "cluster_name": self.cluster.topology.cluster.name if host.member else None,
+            "powershell_version": "5.1.20348.2849",
+        }
+
+    def _inventory(self) -> dict[str, Any]:
+        c = self.cluster
+        t = c.topology
+        members = c.members()
+        first_up = next((n.name for n in members if n.state != "Down"), members[0].name)
+        users = {c.cluster_disk_of(v): v.name for v in c.vms.values()}
+        disks = [
+            {
+                "name": d.name,
+                "id": derived_guid(t.cluster.name, "disk", d.name),
+                "owner_node": c.disk_owner[d.name],
+                "owner_group": users.get(d.name, "Available Storage"),
+                "possible_owners": list(d.possible_owners),
+                "state": "Online",
+                "mount_points": [d.mount],
+            }
+            for d in t.cluster_disks
+        ]
+        disks += [
+            {
+                "name": f"Pass-through Disk {v.name}",
+                "id": derived_guid(t.cluster.name, "passthrough", v.vm_id),
+                "owner_node": v.owner,
+                "owner_group": v.name,
+                "possible_owners": list(v.spec.possible_owners) or [n.name for n in members],
+                "state": "Online",
+                "mount_points": [],
+            }
+            for v in c.vms.values()
+            if v.spec.passthrough_disk
+        ]
+        return {
+            "cluster": {
+                "name": t.cluster.name,
+                "move_type_threshold": t.cluster.move_type_threshold,
+            },
+            "nodes": [
+                {"name": n.name, "id": str(i + 1), "state": n.state, "drain_status": n.drain_status}
+                for i, n in enumerate(members)
+            ],
+            "csvs": [
+                {
+                    "name": v.name,
+                    "id": derived_guid(t.cluster.name, "csv", v.name),
+                    "friendly_volume_name": v.path,
+                    "owner_node": first_up,
+                    "state": "Online",
+                }
+                for v in t.csvs
+            ],
+            "cluster_disks": disks,
+            "vm_groups": [
+                {
+                    "name": v.name,
+                    "vm_name": v.name,
+                    "vm_id": v.vm_id,
+                    "owner_node": v.owner,
+                    "state": v.group_state,
+                    "priority": v.spec.priority,
+                    "preferred_owners": list(v.spec.preferred_owners),
+                    "possible_owners": list(v.spec.possible_owners) or [n.name for n in members],
+                }
+                for v in c.vms.values()
+            ],
+        }
+
+    def _events(self, host: NodeState, params: dict[str, Any]) -> dict[str, Any]:
+        since_text = params.get("since_utc")
+        since = None
+        if since_text:
+            from harness.lab.topology import parse_utc
+
+            since = parse_utc(str(since_text))
+        ids = {int(i) for i in params.get("ids") or ()}
+        events = sorted(host.events, key=lambda e: e.time)
+        return {
+            "events": [
+                {
+                    "provider": e.provider,
+                    "id": e.id,
+                    "time_utc": iso(e.time),
+                    "message": e.message,
+                    "properties": list(e.properties),
+                }
+                for e in events
+                if (since is None or e.time >= since) and (not ids or e.id in ids)
+            ]
+        }
+
+    def _path_info(self, host: NodeState, path: str) -> dict[str, Any]:
+        c = self.cluster
+        missing = {"exists": False, "is_directory": False, "resolved_path": None}
+        ref = c.storage_of(path, host.name)
+        if paths.under(path, host.program_data):
+            ref = StorageRef("local", host.program_data, host.program_data, 1, 1, host.name)
+        if ref is None or not self._reaches(host, ref, path):
+            return missing
+        kind = self._known(host).get(paths.norm(path))
+        if kind is None:
+            return missing
+        return {"exists": True, "is_directory": kind == "dir", "resolved_path": path}
+
+    def _reaches(self, host: NodeState, ref: StorageRef, path: str) -> bool:
+        c = self.cluster
+        if ref.kind == "csv" and not host.member:
+            return False
+        if ref.kind == "cluster_disk" and c.disk_owner[ref.name] != host.name:
+            return False
+        if ref.shared:
+            vm = next((v for v in c.vms.values() if paths.under(path, v.folder)), None)
+            if not c.rule_on("storage_reachable_by_target", vm, (host.name,)):
+                return False
+        return True
+
+    def _known(self, host: NodeState) -> dict[str, str]:
+        """Every path that exists in the lab (as norm -> 'dir' | 'file'), parents included."""
+        c = self.cluster
+        found: dict[str, str] = {}
+
+        def add(p: str, kind: str) -> None:
+            found[paths.norm(p)] = kind
+            parent = p.rstrip("\\").rsplit("\\", 1)[0]
+            while parent and len(parent) >= 2 and paths.norm(parent) not in found:
+                found[paths.norm(parent)] = "dir"
+                if parent.startswith("\\\\") and parent.count("\\") <= 3:
+                    break
+                parent = parent.rsplit("\\", 1)[0] if "\\" in parent else ""
+
+        t = c.topology
+        for root in [x.path for x in t.csvs] + [d.mount for d in t.cluster_disks]:
+            add(root, "dir")
+        for share in t.smb_shares:
+            add(share.path, "dir")
+        for n in c.nodes.values():
+            for r in n.extra_local:
+                add(r.root, "dir")
+        for disk in t.node(host.name).local_disks if t.node(host.name) else ():
+            add(disk.path, "dir")
+        add(paths.join(host.program_data, "Microsoft\\Windows\\Hyper-V\\Virtual Machines"), "dir")
+        for entry in host.links.values():
+            add(paths.join(entry.folder, entry.name), "file")
+        for v in c.vms.values():
+            ext = "xml" if v.spec.config_version == "5.0" else "vmcx"
+            add(paths.join(v.folder, "Virtual Machines", f"{v.vm_id.upper()}.{ext}"), "file")
+            add(paths.join(v.folder, "Virtual Hard Disks", f"{v.name}.vhdx"), "file")
+            for p, _ in v.saved.files if v.saved is not None else ():
+                add(p, "file")
+        return found
+
+    def _counters(self, host: NodeState, now: datetime) -> dict[str, Any]:
+        c = self.cluster
+        index = list(c.nodes).index(host.name.lower())
+        background = int((now - c.started) / timedelta(seconds=1) * BACKGROUND_BPS)
+        base = 100_000_000 * (index + 1)
+        return {
+            "adapters": [
+                {
+                    "name": "Cluster",
+                    "sent_bytes": base + host.sent_bytes + background,
+                    "received_bytes": base + host.received_bytes + background,
+                }
+            ]
+        }
+
+    def _move_status(self, names: list[Any]) -> dict[str, Any]:
+        c = self.cluster
+        out = []
+        for name in names:
+            vm = c.vm(str(name))
+            out.append(
+                {
+                    "vm": vm.name,
+                    "group_state": vm.group_state,
+                    "owner_node": vm.owner,
+                    "vm_state": vm.state,
+                    "resource_state": vm.resource_state,
+                }
+            )
+        return {"vms": out}

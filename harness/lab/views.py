@@ -1,0 +1,189 @@
+"""Per-VM probe documents as one node sees the lab: details, registration, resources, guest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import LabOperationError
+from harness.lab import paths
+from harness.lab.state import iso
+from harness.lab.topology import derived_guid
+
+if TYPE_CHECKING:
+    from harness.lab.model import LabCluster
+    from harness.lab.state import NodeState, VMState
+
+# PowerShell Direct fails like this when the guest cannot be reached (ERROR_NOT_READY)
+GUEST_UNREACHABLE = 21
+
+
+def _by_id(c: LabCluster, vm_id: str) -> VMState | None:
+    wanted = vm_id.strip("{}").lower()
+    return next((v for v in c.vms.values() if v.vm_id == wanted), None)
+
+
+def _heartbeat(vm: VMState) -> str | None:
+    if vm.state in ("Off", "Saved"):
+        return None
+    return "OkApplicationsHealthy" if vm.heartbeat_ok else "LostCommunication"
+
+
+def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dict[str, Any]:
+    """Get-VM -Id on this node: found only where the VM is registered."""
+    vm = _by_id(c, vm_id)
+    if vm is None or vm.vm_id not in node.registered:
+        return {"found": False, "vm": None}
+    up = vm.state in ("Running", "Paused", "Saving", "Resuming", "Starting")
+    uptime = (vm.guest_now(now) - vm.guest_boot).total_seconds() if up else 0.0
+    disks: list[dict[str, Any]] = [
+        {
+            "path": paths.join(vm.folder, "Virtual Hard Disks", f"{vm.name}.vhdx"),
+            "disk_number": None,
+            "passthrough": False,
+        }
+    ]
+    if vm.spec.passthrough_disk:
+        number = 2 + [v.name for v in c.vms.values()].index(vm.name)
+        disks.append({"path": None, "disk_number": number, "passthrough": True})
+    saved = vm.saved.sizes(now) if vm.saved is not None else []
+    sync_status = "OK" if vm.spec.time_sync_functional else "No Contact"
+    return {
+        "found": True,
+        "vm": {
+            "name": vm.name,
+            "id": vm.vm_id,
+            "state": vm.state,
+            "config_version": vm.spec.config_version,
+            "memory_startup_bytes": vm.memory_bytes,
+            "memory_assigned_bytes": vm.memory_bytes if up else 0,
+            "path": vm.folder,
+            "configuration_location": vm.folder,
+            "snapshot_file_location": vm.folder,
+            "smart_paging_file_path": vm.folder,
+            "hard_disks": disks,
+            "network_adapters": [
+                {
+                    "name": "Network Adapter" if i == 0 else f"Network Adapter {i + 1}",
+                    "mac_address": m,
+                }
+                for i, m in enumerate(vm.macs)
+            ],
+            "uptime_seconds": max(0.0, uptime),
+            "heartbeat": _heartbeat(vm),
+            "integration_services": [
+                {
+                    "name": "Time Synchronization",
+                    "enabled": vm.time_sync_enabled,
+                    "primary_status": sync_status if vm.time_sync_enabled and up else None,
+                },
+                {"name": "Heartbeat", "enabled": True, "primary_status": "OK" if up else None},
+                {
+                    "name": "Key-Value Pair Exchange",
+                    "enabled": True,
+                    "primary_status": "OK" if up else None,
+                },
+            ],
+            "saved_state_files": [{"path": p, "bytes": b} for p, b in saved],
+            "is_clustered": True,
+        },
+    }
+
+
+def vm_registration(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
+    """The links folder from this node's %ProgramData% and whether Hyper-V here knows the VM."""
+    folder = paths.join(node.program_data, "Microsoft\\Windows\\Hyper-V\\Virtual Machines")
+    wanted = vm_id.strip("{}").lower()
+    entries = [
+        {"name": e.name, "link_type": e.link_type, "target": e.target}
+        for e in node.links.values()
+        if paths.same(e.folder, folder) and e.name.lower().startswith(wanted)
+    ]
+    return {
+        "program_data": node.program_data,
+        "links_folder": folder,
+        "folder_exists": True,
+        "entries": entries,
+        "data_vmcx_present": True,
+        "vm_known": wanted in node.registered,
+    }
+
+
+def vm_resources(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
+    """The VM's two cluster resources with HKLM\\Cluster\\Resources\\{id} as this node reads it.
+
+    Rule registry_view_consistent off for a node: that node's copy of the cluster database
+    is stale: it shows the VM resource with an old VmID.
+    """
+    vm = _by_id(c, vm_id)
+    if vm is None:
+        return {"resources": []}
+    consistent = c.rule_on("registry_view_consistent", vm, (node.name,))
+    out = []
+    for rid, name, rtype, state, action in (
+        (vm.vm_resource_id, f"Virtual Machine {vm.name}", "Virtual Machine", vm.resource_state, 1),
+        (
+            vm.config_resource_id,
+            f"Virtual Machine Configuration {vm.name}",
+            "Virtual Machine Configuration",
+            vm.config_state,
+            None,
+        ),
+    ):
+        seen_id = vm.vm_id
+        if not consistent and rtype == "Virtual Machine":
+            seen_id = derived_guid("stale-registry", vm.vm_id, node.name)
+        out.append(
+            {
+                "id": rid,
+                "name": name,
+                "resource_type": rtype,
+                "owner_group": vm.name,
+                "owner_node": vm.owner,
+                "state": state,
+                "offline_action": action,
+                "vm_id": vm.vm_id,
+                "registry": {"present": True, "name": name, "type": rtype, "vm_id": seen_id},
+            }
+        )
+    return {"resources": out}
+
+
+def _guest(c: LabCluster, node: NodeState, vm_name: str) -> VMState:
+    """PowerShell Direct: only on the owner, only while the guest runs."""
+    vm = c.vm(vm_name)
+    if vm.owner != node.name or vm.vm_id not in node.registered:
+        raise LabOperationError(
+            GUEST_UNREACHABLE, f"The virtual machine '{vm_name}' is not on host {node.name}"
+        )
+    if vm.state != "Running":
+        raise LabOperationError(
+            GUEST_UNREACHABLE, f"The virtual machine '{vm_name}' is not running ({vm.state})"
+        )
+    return vm
+
+
+def guest_clock(c: LabCluster, node: NodeState, vm_name: str, now: datetime) -> dict[str, Any]:
+    """The guest's UTC between two host readings (equal on the lab clock)."""
+    vm = _guest(c, node, vm_name)
+    return {
+        "host_utc_before": iso(now),
+        "guest_utc": iso(vm.guest_now(now)),
+        "host_utc_after": iso(now),
+        "guest_last_boot_utc": iso(vm.guest_boot),
+    }
+
+
+def guest_kvp(c: LabCluster, node: NodeState, vm_name: str) -> dict[str, Any]:
+    """HKLM\\SOFTWARE\\Microsoft\\Virtual Machine\\Guest\\Parameters inside the guest."""
+    vm = _guest(c, node, vm_name)
+    domain = f"{c.topology.cluster.name.lower()}.lab"
+    return {
+        "items": {
+            "HostName": vm.kvp_host,
+            "PhysicalHostName": vm.kvp_host,
+            "PhysicalHostNameFullyQualified": f"{vm.kvp_host}.{domain}",
+            "VirtualMachineName": vm.name,
+            "VirtualMachineId": vm.vm_id.upper(),
+        }
+    }
