@@ -148,7 +148,7 @@ def test_garbage_xml_is_transport_error(
     make_listener: MakeListener, make_session: MakeSession, transport: str
 ) -> None:
     listener = make_listener(echo, faults=ListenerFaults(mode="garbage"))
-    with pytest.raises(TransportError, match="malformed WS-Management response|WinRMError"):
+    with pytest.raises(TransportError, match=r"malformed WS-Management response|WinRMError"):
         make_session(listener, transport).run_script("x")
 
 
