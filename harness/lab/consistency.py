@@ -81,15 +81,15 @@ def check_consistency(t: Topology) -> None:
                         f"{disk.path!r} is declared both as a local disk and as shared storage "
                         f"({where})",
                     )
-    for i, disk in enumerate(t.cluster_disks):
-        member(f"$.storage.cluster_disks[{i}].owner", disk.owner, "disk owner")
-        for j, name in enumerate(disk.possible_owners):
+    for i, cdisk in enumerate(t.cluster_disks):
+        member(f"$.storage.cluster_disks[{i}].owner", cdisk.owner, "disk owner")
+        for j, name in enumerate(cdisk.possible_owners):
             member(f"$.storage.cluster_disks[{i}].possible_owners[{j}]", name, "possible owner")
-        if disk.owner.lower() not in {p.lower() for p in disk.possible_owners}:
+        if cdisk.owner.lower() not in {p.lower() for p in cdisk.possible_owners}:
             raise InputError(
                 src,
                 f"$.storage.cluster_disks[{i}].owner",
-                f"owner {disk.owner!r} is not among the disk's possible owners",
+                f"owner {cdisk.owner!r} is not among the disk's possible owners",
             )
     disk_users: dict[str, int] = {}
     for i, vm in enumerate(t.vms):
@@ -122,18 +122,18 @@ def check_consistency(t: Topology) -> None:
                     "a Physical Disk resource belongs to one group",
                 )
             disk_users[ref.name] = i
-            disk = next(d for d in t.cluster_disks if d.name == ref.name)
-            if disk.owner.lower() != vm.owner.lower():
+            held = next(d for d in t.cluster_disks if d.name == ref.name)
+            if held.owner.lower() != vm.owner.lower():
                 raise InputError(
                     src,
                     f"{at}.owner",
-                    f"the VM's cluster disk {disk.name!r} is owned by {disk.owner!r}, "
+                    f"the VM's cluster disk {held.name!r} is owned by {held.owner!r}, "
                     f"not by {vm.owner!r}",
                 )
-        node = t.node(vm.owner)
-        if node is not None and node.state == "Down" and vm.state in ("Running", "Paused"):
+        owner = t.node(vm.owner)
+        if owner is not None and owner.state == "Down" and vm.state in ("Running", "Paused"):
             raise InputError(
-                src, f"{at}.state", f"a {vm.state} VM cannot be owned by Down node {node.name!r}"
+                src, f"{at}.state", f"a {vm.state} VM cannot be owned by Down node {owner.name!r}"
             )
     vm_names = {v.name for v in t.vms}
     for i, entry in enumerate(t.rules_off):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -105,10 +106,14 @@ def crash(c: LabCluster, name: str) -> None:
                 vm.state, vm.heartbeat_ok = "Off", False
                 vm.resource_state = "Failed"
             vm.group_state, vm.moving_to = "Pending", node.name
-            c.schedule(
-                now + timedelta(seconds=FAILOVER_DELAY_S),
-                lambda at, vm=vm, before=before: _failover(c, vm, node, before, now, at),
-            )
+            later = now + timedelta(seconds=FAILOVER_DELAY_S)
+            c.schedule(later, _failover_at(c, vm, node, before, now))
+
+
+def _failover_at(
+    c: LabCluster, vm: VMState, dead: NodeState, before: str, crashed: datetime
+) -> Callable[[datetime], None]:
+    return lambda at: _failover(c, vm, dead, before, crashed, at)
 
 
 def _failover(

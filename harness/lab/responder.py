@@ -282,7 +282,8 @@ class LabResponder:
         for n in c.nodes.values():
             for r in n.extra_local:
                 add(r.root, "dir")
-        for disk in t.node(host.name).local_disks if t.node(host.name) else ():
+        spec = t.node(host.name)
+        for disk in spec.local_disks if spec is not None else ():
             add(disk.path, "dir")
         add(paths.join(host.program_data, "Microsoft\\Windows\\Hyper-V\\Virtual Machines"), "dir")
         for entry in host.links.values():
