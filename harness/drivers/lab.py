@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.drivers.winrm import RecordingDriver, resolve_node, script_for
 from harness.errors import LabOperationError, ProbeFailedError
 from harness.schemas import parse_probe_output
+from harness.transport.endpoint import Endpoint
 
 
 def serialise(doc: Any) -> str:
@@ -61,3 +63,25 @@ class LabDriver(RecordingDriver):
 
     def close(self) -> None:
         """Nothing to release: the lab lives in this process."""
+
+
+def lab_endpoints(server: Any, transport: str = "ntlm", **settings: Any) -> list[Endpoint]:
+    """Endpoints for every host of a started LabServer (HTTP on loopback; NTLM seals messages)."""
+    creds = server.credentials
+    endpoints = []
+    for host, url in server.endpoints.items():
+        parts = urlsplit(url)
+        endpoints.append(
+            Endpoint(
+                node=host,
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port,
+                scheme=parts.scheme,
+                path=parts.path,
+                transport=transport,
+                username=creds.qualified_username,
+                password=creds.password,
+                **settings,
+            )
+        )
+    return endpoints
