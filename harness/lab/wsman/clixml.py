@@ -30,18 +30,30 @@ def _ellipsize(text: str) -> str:
     return text if len(text) <= 40 else f"{text[:15]}...{text[-15:]}"
 
 
-def _position(script: str) -> tuple[int, int, str]:
-    """Line, column and source text of the first `throw` (where the error record points)."""
+def _position(script: str, message: str) -> tuple[int, int, str]:
+    """Line, column and text of the `throw` most likely to have raised `message`.
+
+    The error record points at the throw statement; the lab does not run the script, so it
+    picks the throw sharing most words with the message (the last one on a tie).
+    """
+    words = set(re.findall(r"\w+", message.lower()))
+    best: tuple[int, int, int, str] | None = None
     for number, line in enumerate(script.splitlines(), start=1):
         match = _THROW.search(line)
-        if match and not line.lstrip().startswith("#"):
-            return number, match.start() + 1, line.rstrip()
-    return 1, 1, script.splitlines()[0].rstrip() if script.strip() else ""
+        if not match or line.lstrip().startswith("#"):
+            continue
+        score = len(words & set(re.findall(r"\w+", line[match.end() :].lower())))
+        if best is None or score >= best[0]:
+            best = (score, number, match.start() + 1, line.rstrip())
+    if best is None:
+        first = script.splitlines()[0].rstrip() if script.strip() else ""
+        return 1, 1, first
+    return best[1], best[2], best[3]
 
 
 def error_lines(message: str, script: str) -> list[str]:
     """The console lines of an uncaught RuntimeException from `throw "<message>"`."""
-    line_no, column, source = _position(script)
+    line_no, column, source = _position(script, message)
     underline = " " * (column - 1) + "~" * max(1, len(source) - column + 1)
     flat = " ".join(message.split())
     return [
