@@ -14,6 +14,10 @@ from types import FrameType, TracebackType
 from typing import Any, Protocol, TextIO
 
 from harness.errors import LabOperationError
+from harness.lab.clock import ScaledClock
+from harness.lab.model import LabCluster
+from harness.lab.responder import LabResponder
+from harness.lab.topology import Topology, load_default_topology, load_topology
 from harness.lab.wsman import (
     Answer,
     CommandOutcome,
@@ -62,20 +66,14 @@ def make_answer(
     return answer
 
 
-def build_lab_responder(topology: Any, speed: float) -> ProbeResponder:
+def build_lab_responder(topology: Topology, speed: float) -> ProbeResponder:
     """LabResponder over a LabCluster running on scaled real time."""
-    from harness.lab.clock import ScaledClock
-    from harness.lab.model import LabCluster  # type: ignore[import-not-found,unused-ignore]
-    from harness.lab.responder import LabResponder  # type: ignore[import-not-found,unused-ignore]
-
     cluster = LabCluster(topology, ScaledClock(speed=speed))
     responder: ProbeResponder = LabResponder(cluster)
     return responder
 
 
-def _load_topology(file: str | None) -> Any:
-    from harness.lab.topology import load_default_topology, load_topology
-
+def _load_topology(file: str | None) -> Topology:
     return load_topology(file) if file else load_default_topology()
 
 
@@ -84,7 +82,7 @@ class LabServer:
 
     def __init__(
         self,
-        topology: Any | None = None,
+        topology: Topology | None = None,
         *,
         file: str | None = None,
         speed: float = 20.0,

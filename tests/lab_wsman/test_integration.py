@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import winrm
 
 from harness.lab.serve import LabServer
@@ -42,7 +43,8 @@ def test_lab_model_answers_probes_over_winrm() -> None:
         assert "5042" in refused.std_err.decode()
 
 
-def test_qmaudit_lab_serve_runs_until_interrupted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_qmaudit_lab_serve_runs_until_interrupted(tmp_path: Path, stop_signal: int) -> None:
     state = tmp_path / "state"
     exe = Path(sys.executable).with_name("qmaudit")
     proc = subprocess.Popen(
@@ -67,7 +69,7 @@ def test_qmaudit_lab_serve_runs_until_interrupted(tmp_path: Path) -> None:
         assert creds.password not in text
         result = run_probe(urls["HV-B"], creds, "host_info", {})
         assert json.loads(result.std_out)["node"] == "HV-B"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
