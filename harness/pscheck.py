@@ -112,9 +112,12 @@ def _unquote(literal: str) -> str:
     return literal
 
 
+def _base_name(name: str) -> str:
+    return name.lower().replace("/", "\\").rsplit("\\", 1)[-1]
+
+
 def _is_write_command(name: str) -> bool:
-    lowered = name.lower()
-    base = lowered.rsplit("\\", 1)[-1]
+    base = _base_name(name)
     if base in WRITE_COMMANDS:
         return True
     match = _VERB_RE.fullmatch(base)
@@ -128,7 +131,7 @@ def _command_findings(data: bytes, command: Node) -> Iterator[tuple[str, str]]:
         name = _text(data, name_node)
         if _is_write_command(name):
             yield "command", name
-        elif name.lower() in _REG_EXE:
+        elif _base_name(name) in _REG_EXE:
             words = [
                 _unquote(_text(data, c)).lower()
                 for c in _walk(command)
@@ -140,15 +143,17 @@ def _command_findings(data: bytes, command: Node) -> Iterator[tuple[str, str]]:
     expr = next((c for c in command.children if c.type == "command_name_expr"), None)
     if expr is None:
         return
-    inner = next((c for c in expr.children if c.type == "command_name"), None)
-    if inner is not None and _is_write_command(_text(data, inner)):
-        yield "command", _text(data, inner)
+    # `& Remove-Item` or `. .\x.ps1`: a plain name after the call operator.
+    inner = next((c for c in expr.children if c.type in ("command_name", "path_command_name")), None)
+    if inner is not None and not any(c.type == "variable" for c in _walk(inner)):
+        if _is_write_command(_text(data, inner)):
+            yield "command", _text(data, inner)
         return
     # `& 'Set-Item'` or `& "Remove-Item"`: the command name is hidden in a string.
     literal = next((c for c in _walk(expr) if c.type == "string_literal"), None)
     if literal is not None:
         name = _unquote(_text(data, literal))
-        if _is_write_command(name) or name.lower() in _REG_EXE:
+        if _is_write_command(name) or _base_name(name) in _REG_EXE:
             yield "dynamic", f"& {name} (invoked through a string)"
 
 
