@@ -1,4 +1,4 @@
-"""Topology loading: the default topology, derived identities, and bad input (exit 2, no traceback)."""
+"""Topology loading: the default topology, derived identities, bad input (exit 2)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,324 @@
+"""Every rule of harness/lab/rules.py: the behaviour with the rule on, and broken with it off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from harness.errors import LabOperationError
+from harness.lab import paths
+from harness.lab.model import LabCluster
+from harness.lab.responder import LabResponder
+from harness.lab.rules import RULE_IDS
+from tests.lab.conftest import advance, make_lab
+
+WEB = "web 01"  # 2048 MiB, 9.0, Running on HV-A, CSV
+
+
+def _moved(c: LabCluster, vm: str = WEB, node: str | None = "HV-B") -> LabCluster:
+    c.move_vms([vm], node)
+    c.settle()
+    return c
+
+
+def _save_before_move(c: LabCluster) -> bool:
+    c.move_vms([WEB], "HV-B")
+    advance(c, 1.0)
+    with c.session():
+        vm = c.vm(WEB)
+        return vm.state == "Saving" and vm.owner == "HV-A"
+
+
+def _saved_state_on_vm_storage(c: LabCluster) -> bool:
+    c.move_vms([WEB], "HV-B")
+    advance(c, 1.0)
+    r = LabResponder(c)
+    doc = r.answer("HV-A", "vm_details", {"vm_id": c.vm(WEB).vm_id})
+    files = [f["path"] for f in doc["vm"]["saved_state_files"]]
+    assert files
+    on_storage = all(paths.under(p, c.vm(WEB).spec.storage) for p in files)
+    shared = all((ref := c.storage_of(p, "HV-A")) is not None and ref.shared for p in files)
+    return on_storage and shared
+
+
+def _registration_copied(c: LabCluster) -> bool:
+    _moved(c)
+    return LabResponder(c).answer("HV-B", "vm_registration", {"vm_id": c.vm(WEB).vm_id})["vm_known"]
+
+
+def _registration_removed(c: LabCluster) -> bool:
+    _moved(c)
+    doc = LabResponder(c).answer("HV-A", "vm_registration", {"vm_id": c.vm(WEB).vm_id})
+    return not doc["vm_known"]
+
+
+def _link_points_at_config(c: LabCluster) -> bool:
+    _moved(c, "legacy01", "HV-A")
+    vm = c.vm("legacy01")
+    doc = LabResponder(c).answer("HV-A", "vm_registration", {"vm_id": vm.vm_id})
+    (entry,) = doc["entries"]
+    return bool(
+        entry["link_type"] == "SymbolicLink"
+        and paths.same(
+            entry["target"],
+            paths.join(vm.spec.folder, "Virtual Machines", f"{vm.vm_id.upper()}.xml"),
+        )
+    )
+
+
+def _files_stay(c: LabCluster) -> bool:
+    r = LabResponder(c)
+    before = r.answer("HV-A", "vm_details", {"vm_id": c.vm(WEB).vm_id})["vm"]
+    _moved(c)
+    after = r.answer("HV-B", "vm_details", {"vm_id": c.vm(WEB).vm_id})["vm"]
+    keys = ("path", "configuration_location", "snapshot_file_location", "hard_disks")
+    return all(before[k] == after[k] for k in keys)
+
+
+def _disk_ownership_follows(c: LabCluster) -> bool:
+    _moved(c, "db01", "HV-C")
+    return c.disk_owner["Cluster Disk 2"] == "HV-C"
+
+
+def _state_restored(c: LabCluster) -> bool:
+    return _moved(c).vm(WEB).state == "Running"
+
+
+def _restore_from_saved_state(c: LabCluster) -> bool:
+    boot = c.vm(WEB).guest_boot
+    return _moved(c).vm(WEB).guest_boot == boot
+
+
+def _any_state_movable(c: LabCluster) -> bool:
+    try:
+        _moved(c, "archive01", "HV-C")
+    except LabOperationError:
+        return False
+    return c.vm("archive01").owner == "HV-C"
+
+
+def _off_vm_instant(c: LabCluster) -> bool:
+    c.move_vms(["archive01"], "HV-C")
+    advance(c, 0.99)
+    with c.session():
+        return c.vm("archive01").owner == "HV-C"
+
+
+def _metadata_only_network(c: LabCluster) -> bool:
+    r = LabResponder(c)
+    before = r.answer("HV-A", "network_counters")["adapters"][0]["sent_bytes"]
+    started = c.clock.now()
+    _moved(c)
+    after = r.answer("HV-A", "network_counters")["adapters"][0]["sent_bytes"]
+    background = (c.clock.now() - started).total_seconds() * 2048 + 2048
+    return after - before - background < 1024 * 1024
+
+
+def _storage_speed(c: LabCluster) -> bool:
+    _moved(c)
+    (rec,) = c.ground_truth(WEB)
+    mem = 2048 * 1024 * 1024
+    expected = mem / 800e6 + 0.5 + mem / 1000e6
+    return abs(rec.downtime_s - expected) < 1e-3
+
+
+def _unavailable_while_moving(c: LabCluster) -> bool:
+    c.move_vms([WEB], "HV-B")
+    advance(c, 1.0)
+    doc = LabResponder(c).answer("HV-A", "vm_details", {"vm_id": c.vm(WEB).vm_id})
+    return doc["vm"]["heartbeat"] != "OkApplicationsHealthy"
+
+
+def _refuse_non_member(c: LabCluster) -> bool:
+    with pytest.raises(LabOperationError) as info:
+        c.move_vms([WEB], "HV-X")
+    assert info.value.code == 5042 and "The cluster node was not found" in info.value.message
+    c.settle()
+    vm = c.vm(WEB)
+    return vm.state == "Running" and vm.owner == "HV-A" and not vm.history
+
+
+def _storage_reachable(c: LabCluster) -> bool:
+    doc = LabResponder(c).answer("HV-B", "path_info", {"path": c.vm(WEB).folder})
+    return bool(doc["exists"])
+
+
+def _resource_identity_stable(c: LabCluster) -> bool:
+    r = LabResponder(c)
+    vm_id = c.vm(WEB).vm_id
+    before = [x["id"] for x in r.answer("HV-A", "vm_resources", {"vm_id": vm_id})["resources"]]
+    _moved(c)
+    after = [x["id"] for x in r.answer("HV-A", "vm_resources", {"vm_id": vm_id})["resources"]]
+    return before == after
+
+
+def _registry_view_consistent(c: LabCluster) -> bool:
+    r = LabResponder(c)
+    vm_id = c.vm(WEB).vm_id
+    views = [
+        [x["registry"] for x in r.answer(n, "vm_resources", {"vm_id": vm_id})["resources"]]
+        for n in ("HV-A", "HV-B", "HV-C")
+    ]
+    return all(v == views[0] for v in views) and all(reg["vm_id"] == vm_id for reg in views[0])
+
+
+def _guest_identity_stable(c: LabCluster) -> bool:
+    macs = c.vm(WEB).macs
+    return _moved(c).vm(WEB).macs == macs
+
+
+def _kvp_host_updated(c: LabCluster) -> bool:
+    _moved(c)
+    advance(c, 5)
+    doc = LabResponder(c).answer("HV-B", "guest_kvp", {"vm_name": WEB})
+    return bool(doc["items"]["PhysicalHostName"] == "HV-B")
+
+
+def _guest_lag(c: LabCluster, vm: str, node: str) -> float:
+    doc = LabResponder(c).answer(node, "guest_clock", {"vm_name": vm})
+    from harness.lab.topology import parse_utc
+
+    return (parse_utc(doc["host_utc_after"]) - parse_utc(doc["guest_utc"])).total_seconds()
+
+
+def _guest_clock_frozen(c: LabCluster) -> bool:
+    _moved(c, "nosync01", "HV-C")  # time sync disabled: the lag stays
+    advance(c, 40)
+    (rec,) = c.ground_truth("nosync01")
+    return abs(_guest_lag(c, "nosync01", "HV-C") - rec.downtime_s) < 1e-3
+
+
+def _time_sync_corrects(c: LabCluster) -> bool:
+    _moved(c)
+    advance(c, 30)
+    return abs(_guest_lag(c, WEB, "HV-B")) < 1e-3
+
+
+def _best_possible_node(c: LabCluster) -> bool:
+    (answer,) = c.move_vms([WEB], None)
+    c.settle()
+    return c.vm(WEB).owner not in ("HV-A",) and answer["state"] == "Pending"
+
+
+def _multi_vm_request(c: LabCluster) -> bool:
+    names = [WEB, "batch01", "app 02"]
+    c.move_vms(names, "HV-B")
+    c.settle()
+    return all(c.vm(n).owner == "HV-B" for n in names)
+
+
+def _drain_priority_split(c: LabCluster) -> bool:
+    c.drain_node("HV-A")
+    c.settle()
+    kinds = {n: c.ground_truth(n)[-1].kind for n in (WEB, "batch01")}
+    return kinds == {WEB: "live", "batch01": "quick"}
+
+
+def _drain_evacuates(c: LabCluster) -> bool:
+    c.drain_node("HV-A")
+    c.settle()
+    doc = LabResponder(c).answer("HV-B", "cluster_inventory")
+    node = next(n for n in doc["nodes"] if n["name"] == "HV-A")
+    left = [g["name"] for g in doc["vm_groups"] if g["owner_node"] == "HV-A"]
+    assert node["state"] == "Paused"
+    return node["drain_status"] == "Completed" and not left
+
+
+def _crash_cold_start(c: LabCluster) -> bool:
+    boot = c.vm(WEB).guest_boot
+    c.crash_node("HV-A")
+    c.settle()
+    vm = c.vm(WEB)
+    return vm.state == "Running" and vm.owner != "HV-A" and vm.guest_boot > boot
+
+
+def _wait_zero_returns_pending(c: LabCluster) -> bool:
+    (answer,) = c.move_vms([WEB], "HV-B")
+    return answer["state"] == "Pending" and c.clock.now() == c.started
+
+
+def _passthrough_quick_migrates(c: LabCluster) -> bool:
+    try:
+        _moved(c, "pt01", "HV-C")
+    except LabOperationError:
+        return False
+    return c.vm("pt01").owner == "HV-C" and c.ground_truth("pt01")[-1].kind == "quick"
+
+
+def _links_under_program_data(c: LabCluster) -> bool:
+    vm = c.vm("legacy01")  # 5.0 on HV-C, whose ProgramData is on D:
+    doc = LabResponder(c).answer("HV-C", "vm_registration", {"vm_id": vm.vm_id})
+    return doc["links_folder"].startswith("D:\\") and len(doc["entries"]) == 1
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    check: Callable[[LabCluster], bool]
+    off: dict[str, Any]
+
+
+CASES = [
+    Case("save_before_move", _save_before_move, {"vm": WEB}),
+    Case("saved_state_on_vm_storage", _saved_state_on_vm_storage, {"node": "HV-A"}),
+    Case("registration_copied_to_target", _registration_copied, {"node": "HV-B"}),
+    Case("registration_removed_from_source", _registration_removed, {"vm": WEB}),
+    Case("link_points_at_config", _link_points_at_config, {"vm": "legacy01"}),
+    Case("files_stay", _files_stay, {"vm": WEB}),
+    Case("disk_ownership_follows", _disk_ownership_follows, {}),
+    Case("state_restored", _state_restored, {"vm": WEB}),
+    Case("restore_from_saved_state", _restore_from_saved_state, {"vm": WEB}),
+    Case("any_state_movable", _any_state_movable, {}),
+    Case("off_vm_instant", _off_vm_instant, {"vm": "archive01"}),
+    Case("metadata_only_network", _metadata_only_network, {"vm": WEB}),
+    Case("storage_speed_as_declared", _storage_speed, {"vm": WEB, "params": {"factor": 4}}),
+    Case("unavailable_while_moving", _unavailable_while_moving, {"vm": WEB}),
+    Case("refuse_non_member", _refuse_non_member, {"vm": WEB}),
+    Case("storage_reachable_by_target", _storage_reachable, {"node": "HV-B"}),
+    Case("resource_identity_stable", _resource_identity_stable, {"vm": WEB}),
+    Case("registry_view_consistent", _registry_view_consistent, {"node": "HV-C"}),
+    Case("guest_identity_stable", _guest_identity_stable, {"vm": WEB}),
+    Case("kvp_host_updated", _kvp_host_updated, {"vm": WEB}),
+    Case("guest_clock_frozen_while_saved", _guest_clock_frozen, {"vm": "nosync01"}),
+    Case("time_sync_corrects", _time_sync_corrects, {"vm": WEB}),
+    Case("best_possible_node", _best_possible_node, {}),
+    Case("multi_vm_request", _multi_vm_request, {"vm": "batch01"}),
+    Case("drain_priority_split", _drain_priority_split, {"vm": "batch01"}),
+    Case("drain_evacuates", _drain_evacuates, {"node": "HV-A"}),
+    Case("crash_cold_start", _crash_cold_start, {"vm": WEB}),
+    Case("wait_zero_returns_pending", _wait_zero_returns_pending, {"vm": WEB}),
+    Case("passthrough_quick_migrates", _passthrough_quick_migrates, {"vm": "pt01"}),
+    Case("links_under_program_data", _links_under_program_data, {"node": "HV-C"}),
+]
+
+
+def test_every_rule_has_a_case() -> None:
+    assert {c.rule for c in CASES} == RULE_IDS
+    assert len(CASES) == len(RULE_IDS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_rule_on_shows_the_behaviour(case: Case) -> None:
+    assert case.check(make_lab()) is True
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_rule_off_breaks_it(case: Case) -> None:
+    assert case.check(make_lab([{"rule": case.rule, **case.off}])) is False
+
+
+BYSTANDER = [c for c in CASES if "vm" in c.off]
+
+
+@pytest.mark.parametrize("case", BYSTANDER, ids=[c.rule for c in BYSTANDER])
+def test_rule_off_for_another_vm_changes_nothing(case: Case) -> None:
+    """Switching a rule off for an uninvolved VM leaves the checked behaviour intact."""
+    assert case.check(make_lab([{"rule": case.rule, "vm": "report01"}])) is True
+
+
+def test_rule_off_for_an_uninvolved_node_changes_nothing() -> None:
+    lab = make_lab([{"rule": "saved_state_on_vm_storage", "node": "HV-C"}])
+    assert _saved_state_on_vm_storage(lab) is True
