@@ -1,0 +1,9 @@
+"""Root conftest: registers the step modules of the audit scenarios (pytest-bdd)."""
+
+pytest_plugins = [
+    "steps.common",
+    "steps.moves",
+    "steps.checks_move",
+    "steps.checks_identity",
+    "steps.checks_cluster",
+]

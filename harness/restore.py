@@ -1,0 +1,98 @@
+"""Leave the cluster as found: put every touched VM back on its owner, in its state."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from harness.catalog import VmFacts
+from harness.cluster import Cluster
+from harness.errors import HarnessError
+from harness.moves import settled
+
+
+@dataclass
+class Restorer:
+    """Remembers what a scenario touched and undoes it in reverse order."""
+
+    cluster: Cluster
+    timeout_s: float = 900.0
+    vms: dict[str, tuple[VmFacts, str, str]] = field(default_factory=dict)
+    drained: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+    def remember(self, vm: VmFacts) -> None:
+        """Record the VM's current owner and state (once: the first record is the original)."""
+        if vm.name in self.vms:
+            return
+        _, statuses = self.cluster.move_status([vm.name])
+        status = statuses[0]
+        state = status.get("vm_state") or vm.state
+        self.vms[vm.name] = (vm, status["owner_node"], state)
+
+    def remember_drain(self, node: str) -> None:
+        self.drained.append(node)
+
+    def remember_crash(self, node: str) -> None:
+        self.crashed.append(node)
+
+    def restore(self) -> list[str]:
+        """Undo everything; returns the problems that could not be fixed (empty = as found)."""
+        problems: list[str] = []
+        for node in self.crashed:
+            self._step(problems, f"power on {node}", lambda n=node: self.cluster.lab_power_on(n))
+        for node in self.drained:
+            self._step(problems, f"resume {node}", lambda n=node: self.cluster.resume(n))
+        if self.vms:
+            names = list(self.vms)
+            self._step(problems, "wait for moves to settle", lambda: self._settle(names))
+        for name, (_vm, owner, state) in self.vms.items():
+            self._step(problems, f"return {name} to {owner}", lambda n=name, o=owner: self._back(n, o))
+            _, statuses = self.cluster.move_status([name])
+            now_owner, now_state = statuses[0]["owner_node"], statuses[0].get("vm_state")
+            if now_owner != owner or (now_state is not None and now_state != state):
+                problems.append(
+                    f"VM {name!r} is on {now_owner} in state {now_state}, "
+                    f"expected {owner} in state {state}"
+                )
+            else:
+                self.log.append(f"{name}: on {owner}, {state}")
+        self.vms.clear()
+        self.drained.clear()
+        self.crashed.clear()
+        return problems
+
+    def _step(self, problems: list[str], what: str, action: object) -> None:
+        try:
+            action()  # type: ignore[operator]
+            self.log.append(what)
+        except HarnessError as exc:
+            problems.append(f"{what}: {exc.message}")
+
+    def _settle(self, names: list[str]) -> None:
+        requested, _ = self.cluster.move_status(names)
+        self.cluster.watch(names, {}, requested, {}, settled, self.timeout_s)
+
+    def _back(self, name: str, owner: str) -> None:
+        _, statuses = self.cluster.move_status([name])
+        if statuses[0]["owner_node"] == owner:
+            return
+        requested, reply = self.cluster.request_move([name], owner)
+        self.cluster.watch(
+            [name],
+            {},
+            requested,
+            reply,
+            lambda s: settled(s) and s["owner_node"] == owner,
+            self.timeout_s,
+        )
+
+
+def report_restore_problems(problems: list[str]) -> None:
+    """Say loudly that the cluster was not left as found."""
+    bar = "!" * 78
+    print(f"\n{bar}\nqmaudit: THE CLUSTER WAS NOT LEFT AS FOUND:", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    print(f"{bar}\n", file=sys.stderr)

@@ -1,0 +1,52 @@
+"""Audit thresholds with documented defaults; a target's configuration may override them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from harness.errors import InputError
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Bounds the scenarios judge against. Times are seconds of the target's own clock."""
+
+    # QM-09: downtime bound per GiB of memory when the storage throughput is not declared.
+    max_downtime_per_gib_s: float = 15.0
+    # QM-09: fixed allowance added to every downtime bound (cluster bookkeeping, resource online).
+    downtime_allowance_s: float = 5.0
+    # QM-09: measured downtime may exceed memory/write + memory/read by this factor.
+    throughput_tolerance: float = 1.5
+    # QM-09: minimum fit quality (R²) of downtime against memory size.
+    min_fit_r2: float = 0.9
+    # QM-09: bytes crossing the network during a quick migration, as a fraction of VM memory.
+    max_network_fraction: float = 0.05
+    # QM-08: a VM that is off must move within this bound.
+    off_vm_move_bound_s: float = 2.0
+    # QM-15: clock agreement tolerance, and lag tolerance around the measured downtime.
+    clock_tolerance_s: float = 2.0
+    # QM-15: time allowed for working time sync to correct the guest clock after resume.
+    time_sync_window_s: float = 60.0
+    # QM-14: time allowed for the KVP host name to show the new host.
+    kvp_update_timeout_s: float = 30.0
+    # QM-19: time allowed for a crashed node's VM to run again elsewhere.
+    failover_timeout_s: float = 120.0
+    # Any move or drain must complete within this time.
+    move_timeout_s: float = 900.0
+
+    def with_overrides(self, overrides: dict[str, Any], source: str) -> Thresholds:
+        """A copy with the given values; unknown names or non-positive values are InputErrors."""
+        known = {f.name for f in fields(self)}
+        values: dict[str, float] = {}
+        for key, value in overrides.items():
+            if key not in known:
+                raise InputError(source, f"$.thresholds.{key}", "unknown threshold")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise InputError(source, f"$.thresholds.{key}", "must be a positive number")
+            values[key] = float(value)
+        return replace(self, **values)
+
+    def as_dict(self) -> dict[str, float]:
+        """Name -> value."""
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}

@@ -1,0 +1,264 @@
+"""Then steps about the move itself: Saved state, storage, files, state, timing, interface."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then
+
+from harness.cluster import SAVE_STATES
+from harness.verdicts import check
+from steps.common import Scenario
+
+
+@then("the VM finished offline on its original owner before it came online on the target")
+def offline_before_online(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    offline = o.role_events(1204, o.source)
+    online = o.role_events(1200, o.final_owner)
+    check(
+        bool(offline) and bool(online) and offline[0].time <= online[0].time,
+        "the cluster must log the role offline (1204) on the source before online begins (1200) "
+        "on the target",
+        source=o.source,
+        target=o.final_owner,
+        offline=[e.time.isoformat() for e in offline],
+        online=[e.time.isoformat() for e in online],
+    )
+
+
+@then("the VM was Saving or Saved while its original owner still held it")
+def saved_on_source(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    states = [(s.owner_node, s.vm_state) for s in o.trace.samples_of(o.vm.name)] if o.trace else []
+    check(
+        o.saw_state(SAVE_STATES, o.source),
+        "a running VM must be put into Saved state on its source before ownership changes",
+        source=o.source,
+        observed=states,
+    )
+
+
+@then("the VM resource's offline action is Save")
+def offline_action_save(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    assert o.after is not None
+    actions = {
+        node: [r.get("offline_action") for r in res if r["resource_type"] == "Virtual Machine"]
+        for node, res in o.after.resources.items()
+    }
+    scn.evidence.observe("after", "offline_action", actions)
+    values = {a for acts in actions.values() for a in acts}
+    check(values == {1}, "the VM resource's OfflineAction must be 1 (Save)", offline_action=actions)
+
+
+@then("the VM is running on the target node")
+@then("polling shows the VM running on the target node")
+def running_on_target(scn: Scenario) -> None:
+    for o in scn.outcomes or [scn.need_outcome()]:
+        assert o.after is not None
+        expected = o.requested_node
+        state = o.after.details.state if o.after.details else None
+        check(
+            o.refused is None,
+            "the move must be accepted",
+            refusal=o.refused.target_message if o.refused else None,
+        )
+        check(
+            (expected is None or o.final_owner == expected) and o.final_owner != o.source,
+            f"VM {o.vm.name!r} must be owned by the target node after the move",
+            source=o.source,
+            target=expected,
+            owner=o.final_owner,
+        )
+        check(state == "Running", f"VM {o.vm.name!r} must be running after the move", state=state)
+
+
+@then("saved-state files were observed while the VM was being saved")
+def saved_files_seen(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    files = sorted({f for s in (o.trace.samples_of(o.vm.name) if o.trace else []) for f in s.saved_state_files})
+    scn.evidence.observe("during", "saved-state files", files)
+    check(bool(files), "the source must show saved-state files while the VM is saved", files=files)
+    scn.data["saved_files"] = files
+
+
+def _saved_files(scn: Scenario) -> list[str]:
+    files: list[str] = scn.data.get("saved_files", [])
+    return files
+
+
+@then("every saved-state file lies on storage the cluster reports as shared")
+def saved_files_shared(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    shared = o.before.inventory.shared_storage(o.vm.group)
+    kinds = {f: shared.classify(f) for f in _saved_files(scn)}
+    scn.evidence.observe("after", "saved-state storage", kinds)
+    check(
+        bool(kinds) and all(k != "local" for k in kinds.values()),
+        "saved state must be on a CSV, a Cluster Disk of the VM's group, or an SMB 3 share",
+        files=kinds,
+        csvs=list(shared.csv_roots),
+        group_disks=list(shared.group_disk_roots),
+    )
+
+
+@then("no saved-state file lies on a node-local disk")
+def saved_files_not_local(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    shared = o.before.inventory.shared_storage(o.vm.group)
+    local = [f for f in _saved_files(scn) if not shared.is_shared(f)]
+    check(not local, "no saved-state file may be on a node-local disk", local=local)
+
+
+@then("the VM's heartbeat was lost during the move")
+def heartbeat_lost(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    samples = o.trace.samples_of(o.vm.name) if o.trace else []
+    window = [s for s in samples if s.vm_state in SAVE_STATES | {"Resuming"}]
+    beats = [s.heartbeat for s in window]
+    check(bool(window), "the move must show a save/restore window", samples=len(samples))
+    check(
+        all(b not in ("OK", "Ok") for b in beats if b is not None),
+        "the guest must be unreachable (no heartbeat) while the VM is saved or restoring",
+        heartbeats=beats,
+    )
+
+
+@then("the measured unavailability window is reported")
+def window_reported(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    check(o.downtime_s is not None and o.downtime_s > 0, "a downtime must be measurable",
+          downtime_s=o.downtime_s)
+
+
+@then("the VM's configuration, snapshot, smart paging and virtual disk paths are unchanged")
+def paths_unchanged(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    assert o.after is not None
+    before, after = o.before.details, o.after.details
+    check(before is not None and after is not None, "the VM must be visible before and after")
+    assert before is not None and after is not None
+    check(
+        before.paths == after.paths and before.disk_paths == after.disk_paths,
+        "files must not move: every path must be identical before and after",
+        before={**before.paths, "disks": list(before.disk_paths)},
+        after={**after.paths, "disks": list(after.disk_paths)},
+    )
+
+
+@then("the Cluster Disk holding the VM is owned by the target node")
+@then("the pass-through disk's resource is owned by the target node")
+def disk_follows(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    assert o.after is not None
+    disks = o.after.inventory.disks_of_group(o.vm.group)
+    owners = {d.name: d.owner_node for d in disks}
+    check(bool(disks), "the VM's group must hold a Physical Disk resource", group=o.vm.group)
+    check(
+        all(owner == o.final_owner for owner in owners.values()),
+        "the Physical Disk resources of the VM's group must move to the target",
+        target=o.final_owner,
+        disk_owners=owners,
+    )
+
+
+@then("no Cluster Shared Volume changed owner because of the move")
+def csv_unchanged(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    assert o.after is not None
+    before = {c["name"]: c["owner_node"] for c in o.before.inventory.csvs}
+    after = {c["name"]: c["owner_node"] for c in o.after.inventory.csvs}
+    check(before == after, "CSV ownership is not transferred by a quick migration",
+          before=before, after=after)
+
+
+@given("the pass-through disk is a Physical Disk resource in the VM's cluster group")
+def passthrough_in_group(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    disks = scn.inventory().disks_of_group(vm.group)
+    scn.evidence.observe("before", "group disks", [d.name for d in disks])
+    check(bool(disks), "a pass-through disk must be a Physical Disk resource in the VM's group",
+          group=vm.group)
+
+
+@then("the target node reaches the VM's storage")
+def target_reaches(scn: Scenario) -> None:
+    vm, node = scn.need_vm(), scn.target_node
+    assert node is not None
+    info = scn.cluster.path_info(vm.path, node)
+    scn.evidence.observe("before", f"path_info on {node}", info)
+    if vm.storage == "Cluster Disk":
+        # Reached after the disk changes owner ("not necessarily simultaneously"): the target
+        # must be a possible owner of the disk, checked by the next step.
+        disks = scn.inventory().disks_of_group(vm.group)
+        check(bool(disks) and all(node in d.possible_owners for d in disks),
+              "the target must be able to take the VM's Cluster Disk", node=node,
+              disks={d.name: list(d.possible_owners) for d in disks})
+        return
+    check(bool(info["exists"]), "the target must reach the VM's storage", node=node, path=vm.path)
+
+
+@then("the target node is a possible owner of the VM's storage")
+def target_possible_owner(scn: Scenario) -> None:
+    vm, node = scn.need_vm(), scn.target_node
+    assert node is not None
+    inventory = scn.inventory()
+    group = inventory.group_of(vm.name)
+    disks = {d.name: list(d.possible_owners) for d in inventory.disks_of_group(vm.group)}
+    csvs = {c["name"]: c["state"] for c in inventory.csvs}
+    ok = (not group.possible_owners or node in group.possible_owners) and all(
+        node in owners for owners in disks.values()
+    )
+    if vm.storage == "CSV":
+        ok = ok and all(state == "Online" for state in csvs.values())
+    check(ok, "the target must be a possible owner of the VM and its storage", node=node,
+          vm_possible_owners=list(group.possible_owners), disks=disks, csvs=csvs)
+
+
+@then("the command returned while the VM's group was still pending")
+def returned_pending(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    assert o.trace is not None
+    states = {r["vm"]: r["state"] for r in o.trace.request["requested"]}
+    check(states.get(o.vm.name) == "Pending", "-Wait 0 must return with the group Pending",
+          returned=states)
+
+
+@then(parsers.parse("the VM is in state {state}"))
+def vm_in_state_after(scn: Scenario, state: str) -> None:
+    o = scn.need_outcome()
+    assert o.after is not None
+    now = o.after.details.state if o.after.details else None
+    check(now == state, "the VM must keep the state it had before the move", expected=state,
+          observed=now)
+
+
+@then("the VM is owned by the target node")
+def owned_by_target(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    check(o.refused is None and o.final_owner == o.requested_node,
+          "a quick migration works whatever the VM's state",
+          refusal=o.refused.target_message if o.refused else None, owner=o.final_owner,
+          target=o.requested_node)
+
+
+@then("the move took no longer than the bound for a VM that is off")
+def off_move_fast(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    bound = scn.thresholds.off_vm_move_bound_s
+    scn.evidence.threshold("off_vm_move_bound", bound, "s", "default")
+    check(o.move_time_s is not None and o.move_time_s <= bound,
+          "a VM that is off must move almost instantly", move_time_s=o.move_time_s, bound_s=bound)
+
+
+@then("the move time does not depend on the VM's memory size")
+def off_move_not_memory(scn: Scenario) -> None:
+    o = scn.need_outcome()
+    tp = scn.run.target.throughput_for(o.vm.path)
+    if tp is not None:
+        full = o.vm.memory_bytes / (tp.write_mb_s * 1e6) + o.vm.memory_bytes / (tp.read_mb_s * 1e6)
+    else:
+        full = o.vm.memory_gib * scn.thresholds.max_downtime_per_gib_s
+    scn.evidence.measure("save+restore time for this memory", full, "s")
+    check(o.move_time_s is not None and o.move_time_s < full / 2,
+          "an Off VM's move must take far less than saving and restoring its memory would",
+          move_time_s=o.move_time_s, memory_time_s=full)

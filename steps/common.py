@@ -1,0 +1,192 @@
+"""Shared scenario state and the Given steps that pick the VMs a scenario works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pytest_bdd import given, parsers
+
+from harness.catalog import Catalog, VmFacts, plain, running, storage_kind
+from harness.cluster import Cluster
+from harness.moves import MoveOutcome
+from harness.objects import Inventory
+from harness.restore import Restorer
+from harness.verdicts import check
+
+
+@dataclass
+class Scenario:
+    """What one scenario has picked and seen so far (a fixture: state never lives in globals)."""
+
+    run: Any
+    cluster: Cluster
+    catalog: Catalog
+    restorer: Restorer
+    vm: VmFacts | None = None
+    vms: list[VmFacts] = field(default_factory=list)
+    target_node: str | None = None
+    outcome: MoveOutcome | None = None
+    outcomes: list[MoveOutcome] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def evidence(self) -> Any:
+        return self.run.current
+
+    @property
+    def thresholds(self) -> Any:
+        return self.run.target.thresholds
+
+    def use(self, vm: VmFacts) -> VmFacts:
+        self.vm = vm
+        self.vms = [vm]
+        if self.evidence is not None and vm.name not in self.evidence.vms:
+            self.evidence.vms.append(vm.name)
+        return vm
+
+    def need_vm(self) -> VmFacts:
+        assert self.vm is not None, "no VM was picked by a Given step"
+        return self.vm
+
+    def need_outcome(self) -> MoveOutcome:
+        if self.outcome is None:
+            raise RuntimeError("no move was made by a When step")
+        return self.outcome
+
+    def inventory(self) -> Inventory:
+        return self.cluster.inventory()
+
+
+def skip_without(vm: VmFacts | None, what: str) -> VmFacts:
+    """No VM of the kind the scenario needs: not a verdict on the claim, so skip with the reason."""
+    if vm is None:
+        pytest.skip(f"the target has no VM the audit may move that is {what}")
+    return vm
+
+
+@pytest.fixture
+def scn(qm_run: Any, qm_cluster: Cluster, qm_catalog: Catalog, qm_restorer: Restorer) -> Scenario:
+    """The scenario's state."""
+    return Scenario(qm_run, qm_cluster, qm_catalog, qm_restorer)
+
+
+@given("the target cluster is reachable and healthy")
+def cluster_healthy(scn: Scenario) -> None:
+    inventory = scn.inventory()
+    up = inventory.up_nodes()
+    scn.evidence.observe("before", "nodes", {n.name: n.state for n in inventory.nodes})
+    check(len(up) >= 2, "a quick migration needs at least two nodes that are Up", up_nodes=up)
+    pending = [g.name for g in inventory.groups if g.state == "Pending"]
+    check(not pending, "no clustered role may be moving when the audit starts", pending=pending)
+
+
+@given(parsers.parse("a running VM on {storage} storage with configuration version {version}"))
+def running_vm_on_storage_version(scn: Scenario, storage: str, version: str) -> None:
+    kind = storage_kind(storage)
+    scn.use(
+        skip_without(
+            scn.catalog.pick(
+                "",
+                running,
+                plain,
+                lambda v: v.storage == kind,
+                lambda v: v.config_version == version,
+            ),
+            f"running on {storage} storage with configuration version {version}",
+        )
+    )
+
+
+@given(parsers.parse("a running VM on {storage} storage"))
+def running_vm_on_storage(scn: Scenario, storage: str) -> None:
+    kind = storage_kind(storage)
+    scn.use(
+        skip_without(
+            scn.catalog.pick("", running, plain, lambda v: v.storage == kind),
+            f"running on {storage} storage",
+        )
+    )
+
+
+@given(parsers.parse("a running VM with configuration version {version}"))
+def running_vm_version(scn: Scenario, version: str) -> None:
+    vm = scn.catalog.pick("", running, plain, lambda v: v.config_version == version)
+    scn.use(skip_without(vm, f"running with configuration version {version}"))
+
+
+@given(parsers.parse("a VM in state {state}"))
+def vm_in_state(scn: Scenario, state: str) -> None:
+    vm = scn.catalog.pick("", plain, lambda v: v.state == state)
+    scn.use(skip_without(vm, f"in state {state}"))
+
+
+@given("a running VM that has preferred owners")
+def running_vm_preferred(scn: Scenario) -> None:
+    vm = scn.catalog.pick("", running, plain, lambda v: len(v.preferred_owners) >= 2)
+    scn.use(skip_without(vm, "running with at least two preferred owners"))
+
+
+@given("a running VM without preferred owners")
+def running_vm_no_preferred(scn: Scenario) -> None:
+    vm = scn.catalog.pick("", running, plain, lambda v: not v.preferred_owners)
+    scn.use(skip_without(vm, "running without preferred owners"))
+
+
+@given("a running VM whose Time Synchronization service is disabled")
+def running_vm_no_time_sync(scn: Scenario) -> None:
+    vm = scn.catalog.pick("", running, plain, lambda v: v.time_sync_enabled is False)
+    scn.use(skip_without(vm, "running with Time Synchronization disabled"))
+
+
+@given("a running VM whose Time Synchronization service is enabled and working")
+def running_vm_time_sync(scn: Scenario) -> None:
+    vm = scn.catalog.pick(
+        "", running, plain, lambda v: v.time_sync_enabled is True and v.time_sync_status == "OK"
+    )
+    scn.use(skip_without(vm, "running with Time Synchronization enabled and OK"))
+
+
+@given("a running VM with a pass-through disk")
+def running_vm_passthrough(scn: Scenario) -> None:
+    vm = scn.catalog.pick("", running, lambda v: v.passthrough)
+    scn.use(skip_without(vm, "running with a pass-through disk"))
+
+
+@given(parsers.parse("{count:d} running VMs on the same node"))
+def running_vms_same_node(scn: Scenario, count: int) -> None:
+    candidates = scn.catalog.pick_all(running, plain)
+    by_owner: dict[str, list[VmFacts]] = {}
+    for vm in candidates:
+        by_owner.setdefault(vm.owner, []).append(vm)
+    group = max(by_owner.values(), key=len, default=[])
+    if len(candidates) < count:
+        pytest.skip(f"the target has fewer than {count} running VMs the audit may move")
+    if len(group) < count:
+        # Bring more VMs to the fullest node first; the restorer returns them afterwards.
+        from steps.moves import move_setup
+
+        node = group[0].owner if group else candidates[0].owner
+        extra = [v for v in candidates if v.owner != node][: count - len(group)]
+        for vm in extra:
+            move_setup(scn, vm, node)
+        group = group + extra
+    scn.vms = group[:count]
+    scn.vm = scn.vms[0]
+    scn.evidence.vms.extend(v.name for v in scn.vms)
+
+
+@given("running VMs of at least three different memory sizes on shared storage")
+def running_vms_sizes(scn: Scenario) -> None:
+    by_root: dict[str, dict[int, VmFacts]] = {}
+    for vm in scn.catalog.pick_all(running, plain, lambda v: v.storage != "local"):
+        root = scn.run.target.throughput_for(vm.path)
+        key = root.root if root is not None else vm.storage
+        by_root.setdefault(key, {}).setdefault(vm.memory_bytes, vm)
+    best = max(by_root.values(), key=len, default={})
+    if len(best) < 3:
+        pytest.skip("the target has no shared volume with running VMs of three memory sizes")
+    scn.vms = sorted(best.values(), key=lambda v: v.memory_bytes)
+    scn.vm = scn.vms[0]
+    scn.evidence.vms.extend(v.name for v in scn.vms)

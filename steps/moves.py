@@ -1,0 +1,170 @@
+"""The When steps: quick migrations, drains and crashes, recorded as evidence."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_bdd import given, parsers, when
+
+from harness.catalog import VmFacts
+from harness.errors import HarnessError
+from harness.moves import MoveOutcome, quick_migrate, settled
+from harness.objects import Inventory
+from steps.common import Scenario
+
+METHODS = {"Move-ClusterVirtualMachineRole": "vm_role", "Move-ClusterGroup": "cluster_group"}
+
+
+def candidate_targets(inventory: Inventory, vm: VmFacts, owner: str) -> list[str]:
+    """Up nodes other than the owner that may own the VM and the Cluster Disks of its group."""
+    allowed = {n.casefold() for n in vm.possible_owners} if vm.possible_owners else None
+    out = []
+    for node in inventory.up_nodes():
+        if node.casefold() == owner.casefold():
+            continue
+        if allowed is not None and node.casefold() not in allowed:
+            continue
+        disks = inventory.disks_of_group(vm.group)
+        if any(node not in d.possible_owners for d in disks):
+            continue
+        out.append(node)
+    return sorted(out)
+
+
+def pick_target(scn: Scenario, vm: VmFacts) -> str:
+    inventory = scn.inventory()
+    owner = inventory.group_of(vm.name).owner_node
+    targets = candidate_targets(inventory, vm, owner)
+    if not targets:
+        pytest.skip(f"no Up node other than {owner} may own VM {vm.name!r}")
+    return targets[0]
+
+
+def record(scn: Scenario, outcome: MoveOutcome) -> None:
+    """Put a move's before/during/after observations and timings into the evidence."""
+    ev = scn.evidence
+    name = outcome.vm.name
+    ev.observe("before", name, outcome.before.as_evidence())
+    if outcome.after is not None:
+        ev.observe("after", name, outcome.after.as_evidence())
+    if outcome.refused is not None:
+        ev.observe("after", f"{name}: refusal", outcome.refused.target_message)
+    if outcome.trace is not None:
+        ev.observe("during", f"{name}: move requested", outcome.trace.request)
+        for sample in outcome.trace.samples_of(name):
+            ev.observe("during", f"{name}: poll", sample.as_dict())
+    ev.observe(
+        "after",
+        f"{name}: cluster events",
+        [
+            {"node": e.node, "id": e.id, "time_utc": e.time.isoformat(), "properties": list(e.properties)}
+            for e in outcome.events
+        ],
+    )
+    truth = _ground_truth(scn, outcome)
+    if outcome.downtime_s is not None:
+        extra = {"detail": f"from {outcome.downtime_source}"}
+        if truth is not None:
+            ev.measure(f"{name}: downtime", outcome.downtime_s, "s", truth=truth, **extra)
+        else:
+            ev.measure(f"{name}: downtime", outcome.downtime_s, "s", **extra)
+    if outcome.move_time_s is not None:
+        ev.measure(f"{name}: move time", outcome.move_time_s, "s", detail="request to settled")
+
+
+def _ground_truth(scn: Scenario, outcome: MoveOutcome) -> float | None:
+    lab = scn.run.target.lab
+    if lab is None:
+        return None
+    history = lab.ground_truth(outcome.vm.name)
+    truth = history[-1].downtime_s if history else None
+    if truth is None:
+        return None
+    outcome.ground_truth_s = float(truth)
+    return float(truth)
+
+
+def migrate(scn: Scenario, vms: list[VmFacts], node: str | None, method: str = "vm_role") -> None:
+    for vm in vms:
+        scn.restorer.remember(vm)
+    outcomes = quick_migrate(scn.cluster, vms, node, method, scn.thresholds.move_timeout_s)
+    for outcome in outcomes:
+        record(scn, outcome)
+    scn.outcomes = outcomes
+    scn.outcome = outcomes[0]
+
+
+def move_setup(scn: Scenario, vm: VmFacts, node: str) -> None:
+    """Arrange a precondition by moving a VM (restored at teardown like any other move)."""
+    scn.restorer.remember(vm)
+    requested, reply = scn.cluster.request_move([vm.name], node)
+    scn.cluster.watch(
+        [vm.name],
+        {},
+        requested,
+        reply,
+        lambda s: settled(s) and s["owner_node"] == node,
+        scn.thresholds.move_timeout_s,
+    )
+    scn.evidence.observe("before", f"setup: {vm.name} moved to {node}", reply)
+
+
+@given("a target node chosen for the VM")
+def chosen_target(scn: Scenario) -> None:
+    scn.target_node = pick_target(scn, scn.need_vm())
+
+
+@when("the VM is quick-migrated to another node")
+def migrate_to_other(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    migrate(scn, [vm], pick_target(scn, vm))
+
+
+@when("the VM is quick-migrated to the chosen node")
+@when("the VM is quick-migrated to that node")
+def migrate_to_chosen(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    assert scn.target_node is not None, "no node was chosen"
+    owner = scn.inventory().group_of(vm.name).owner_node
+    if owner == scn.target_node:
+        move_setup(scn, vm, pick_target(scn, vm))
+    migrate(scn, [vm], scn.target_node)
+
+
+@when("the VM is quick-migrated to that host")
+def migrate_to_host(scn: Scenario) -> None:
+    assert scn.target_node is not None, "no host was chosen"
+    migrate(scn, [scn.need_vm()], scn.target_node)
+
+
+@when("the VM is quick-migrated without naming a node")
+def migrate_bpn(scn: Scenario) -> None:
+    migrate(scn, [scn.need_vm()], None)
+
+
+@when(parsers.parse("the VM is moved to another node with {command} without waiting"))
+def migrate_with(scn: Scenario, command: str) -> None:
+    vm = scn.need_vm()
+    migrate(scn, [vm], pick_target(scn, vm), METHODS[command])
+
+
+@when("each of those VMs is quick-migrated to another node in turn")
+def migrate_each(scn: Scenario) -> None:
+    outcomes: list[MoveOutcome] = []
+    for vm in scn.vms:
+        migrate(scn, [vm], pick_target(scn, vm))
+        outcomes.extend(scn.outcomes)
+    scn.outcomes = outcomes
+
+
+@when("those VMs are quick-migrated to another node in one request")
+def migrate_together(scn: Scenario) -> None:
+    inventory = scn.inventory()
+    owner = inventory.group_of(scn.vms[0].name).owner_node
+    common = set.intersection(*(set(candidate_targets(inventory, v, owner)) for v in scn.vms))
+    if not common:
+        pytest.skip("no node may own every one of those VMs")
+    migrate(scn, scn.vms, sorted(common)[0])
+
+
+def raise_broken(message: str) -> None:
+    raise HarnessError(message)
