@@ -14,7 +14,10 @@ from harness.schemas import load_schema
 CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
 # guest_user / guest_password: PowerShell Direct's Invoke-Command -VMName has a mandatory
 # -Credential, so the guest probes need them on a real cluster (reported to the lead).
-EXTRA_PARAMS = {"guest_clock": {"guest_user", "guest_password"}, "guest_kvp": {"guest_user", "guest_password"}}
+EXTRA_PARAMS = {
+    "guest_clock": {"guest_user", "guest_password"},
+    "guest_kvp": {"guest_user", "guest_password"},
+}
 
 PROBES = probe_names()
 READ_PROBES = [n for n in PROBES if probe_kind(n) == "read"]
@@ -24,14 +27,18 @@ RUNNABLE = [n for n in PROBES if probe_kind(n) != "lab-only"]
 def _contract_rows() -> dict[str, tuple[str, str, str]]:
     rows: dict[str, tuple[str, str, str]] = {}
     for line in CONTRACTS.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"\|\s*`([a-z_]+)`\s*\|\s*([a-z-]+)\s*\|\s*`(\{.*?\})`\s*\|(.*)\|\s*$", line)
+        match = re.match(
+            r"\|\s*`([a-z_]+)`\s*\|\s*([a-z-]+)\s*\|\s*`(\{.*?\})`\s*\|(.*)\|\s*$", line
+        )
         if match:
             rows[match.group(1)] = (match.group(2), match.group(3), match.group(4))
     return rows
 
 
 def _code_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def test_probe_set_matches_the_contract() -> None:
@@ -110,7 +117,9 @@ def test_schema_fields_are_the_contract_fields(name: str) -> None:
 @pytest.mark.parametrize("name", [n for n in PROBES if probe_kind(n) == "lab-only"])
 def test_lab_only_probe_only_refuses(name: str) -> None:
     code = _code_lines(load_body(name))
-    assert code == [f"throw 'qmaudit: {name} is a lab-only action and is never run on a real cluster'"]
+    assert code == [
+        f"throw 'qmaudit: {name} is a lab-only action and is never run on a real cluster'"
+    ]
 
 
 def test_action_probes_use_the_documented_cmdlets() -> None:
