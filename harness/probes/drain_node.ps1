@@ -20,6 +20,19 @@ function Get-QmWin32Code($ErrorRecord) {
     return [int]($ErrorRecord.Exception.HResult -band 0xFFFF)
 }
 
+# Every distinct message down the exception chain: the cluster cmdlets often wrap the Win32 text
+# ("The cluster node was not found") in a generic outer message.
+function Get-QmFailureText($ErrorRecord) {
+    $messages = [System.Collections.Generic.List[string]]::new()
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception) {
+        $text = ([string]$exception.Message).Trim()
+        if ($text -and -not $messages.Contains($text)) { $messages.Add($text) }
+        $exception = $exception.InnerException
+    }
+    return ($messages -join ' ')
+}
+
 $nodeName = [string]$Params.node
 if ([string]::IsNullOrEmpty($nodeName)) { throw 'qmaudit: drain_node needs the parameter node' }
 
@@ -32,7 +45,8 @@ try {
 try {
     $target = Suspend-ClusterNode -Name $nodeName -Drain -Wait:$false
 } catch {
-    throw ("qmaudit: draining '{0}' failed: {1} (Win32 error {2})" -f $nodeName, $_.Exception.Message, (Get-QmWin32Code $_))
+    $failure = $_
+    throw ("qmaudit: draining '{0}' failed: {1} (Win32 error {2})" -f $nodeName, (Get-QmFailureText $failure), (Get-QmWin32Code $failure))
 }
 
 $doc = [ordered]@{

@@ -28,6 +28,19 @@ function Get-QmWin32Code($ErrorRecord) {
     return [int]($ErrorRecord.Exception.HResult -band 0xFFFF)
 }
 
+# Every distinct message down the exception chain: the cluster cmdlets often wrap the Win32 text
+# ("The cluster node was not found") in a generic outer message.
+function Get-QmFailureText($ErrorRecord) {
+    $messages = [System.Collections.Generic.List[string]]::new()
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception) {
+        $text = ([string]$exception.Message).Trim()
+        if ($text -and -not $messages.Contains($text)) { $messages.Add($text) }
+        $exception = $exception.InnerException
+    }
+    return ($messages -join ' ')
+}
+
 $names = @(foreach ($n in $Params.vm_names) { if (-not [string]::IsNullOrEmpty([string]$n)) { [string]$n } })
 if ($names.Count -eq 0) { throw 'qmaudit: move_vm needs the parameter vm_names (a non-empty list)' }
 $method = [string]$Params.method
@@ -72,7 +85,7 @@ foreach ($name in $names) {
         $failure = $_
         $done = ''
         if ($requested.Count -gt 0) { $done = ' (already requested: ' + (@($requested | ForEach-Object { $_.vm }) -join ', ') + ')' }
-        throw ("qmaudit: moving '{0}' failed: {1} (Win32 error {2}){3}" -f $name, $failure.Exception.Message, (Get-QmWin32Code $failure), $done)
+        throw ("qmaudit: moving '{0}' failed: {1} (Win32 error {2}){3}" -f $name, (Get-QmFailureText $failure), (Get-QmWin32Code $failure), $done)
     }
     $requested.Add([ordered]@{
         vm         = $name
