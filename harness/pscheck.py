@@ -144,7 +144,8 @@ def _command_findings(data: bytes, command: Node) -> Iterator[tuple[str, str]]:
     if expr is None:
         return
     # `& Remove-Item` or `. .\x.ps1`: a plain name after the call operator.
-    inner = next((c for c in expr.children if c.type in ("command_name", "path_command_name")), None)
+    name_types = ("command_name", "path_command_name")
+    inner = next((c for c in expr.children if c.type in name_types), None)
     if inner is not None and not any(c.type == "variable" for c in _walk(inner)):
         if _is_write_command(_text(data, inner)):
             yield "command", _text(data, inner)
@@ -166,10 +167,14 @@ def _method_findings(data: bytes, node: Node) -> Iterator[str]:
     lowered = method.lower()
     if lowered in WRITE_METHODS:
         yield f".{method}()"
-    elif lowered in ("opensubkey", "openbasekey"):
+    elif lowered == "opensubkey":
+        # OpenSubKey(name, writable): any second argument may open the key for writing.
         args = next(c for c in node.children if c.type == "argument_list")
-        arg_count = sum(1 for c in _walk(args) if c.type == "argument_expression")
-        if lowered == "opensubkey" and arg_count >= 2:
+        lists = [c for c in args.children if c.type == "argument_expression_list"]
+        arg_count = (
+            sum(1 for c in lists[0].children if c.type == "argument_expression") if lists else 0
+        )
+        if arg_count >= 2:
             yield f".{method}(..., writable)"
 
 

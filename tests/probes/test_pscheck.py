@@ -101,6 +101,7 @@ def test_write_verbs_are_found(text: str, expected: list[str]) -> None:
         "Get-Help Set-Item",
         "reg query HKLM\\Cluster",
         "$k.OpenSubKey('Software')",
+        "$k.OpenSubKey([string]::Concat('Soft', 'ware'))",
         "Get-ItemProperty -LiteralPath 'HKLM:\\Cluster\\Resources'",
         "Get-VM | Where-Object { $_.State -eq 'Running' } | Sort-Object -Property Name",
         "$list.Add(1)",
