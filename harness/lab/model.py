@@ -216,7 +216,7 @@ class LabCluster:
         self, vm_names: list[str], node: str | None = None, method: str = "vm_role"
     ) -> list[dict[str, Any]]:
         """Quick-migrate VMs (-Wait 0); returns the at-once answer per VM."""
-        from harness.lab.moves import request_moves
+        from harness.lab.request import request_moves
 
         return request_moves(self, vm_names, node, method)
 

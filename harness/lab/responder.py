@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harness.errors import LabOperationError
-from harness.lab import paths, views
+from harness.lab import views
+from harness.lab.files import path_info
 from harness.lab.model import LabCluster
 from harness.lab.state import NodeState, iso
-from harness.lab.storage import StorageRef
 from harness.lab.topology import derived_guid
 
 READ = {
@@ -236,65 +236,7 @@ class LabResponder:
         }
 
     def _path_info(self, host: NodeState, path: str) -> dict[str, Any]:
-        c = self.cluster
-        missing = {"exists": False, "is_directory": False, "resolved_path": None}
-        ref = c.storage_of(path, host.name)
-        if paths.under(path, host.program_data):
-            ref = StorageRef("local", host.program_data, host.program_data, 1, 1, host.name)
-        if ref is None or not self._reaches(host, ref, path):
-            return missing
-        kind = self._known(host).get(paths.norm(path))
-        if kind is None:
-            return missing
-        return {"exists": True, "is_directory": kind == "dir", "resolved_path": path}
-
-    def _reaches(self, host: NodeState, ref: StorageRef, path: str) -> bool:
-        c = self.cluster
-        if ref.kind == "csv" and not host.member:
-            return False
-        if ref.kind == "cluster_disk" and c.disk_owner[ref.name] != host.name:
-            return False
-        if ref.shared:
-            vm = next((v for v in c.vms.values() if paths.under(path, v.folder)), None)
-            if not c.rule_on("storage_reachable_by_target", vm, (host.name,)):
-                return False
-        return True
-
-    def _known(self, host: NodeState) -> dict[str, str]:
-        """Every path that exists in the lab (as norm -> 'dir' | 'file'), parents included."""
-        c = self.cluster
-        found: dict[str, str] = {}
-
-        def add(p: str, kind: str) -> None:
-            found[paths.norm(p)] = kind
-            parent = p.rstrip("\\").rsplit("\\", 1)[0]
-            while parent and len(parent) >= 2 and paths.norm(parent) not in found:
-                found[paths.norm(parent)] = "dir"
-                if parent.startswith("\\\\") and parent.count("\\") <= 3:
-                    break
-                parent = parent.rsplit("\\", 1)[0] if "\\" in parent else ""
-
-        t = c.topology
-        for root in [x.path for x in t.csvs] + [d.mount for d in t.cluster_disks]:
-            add(root, "dir")
-        for share in t.smb_shares:
-            add(share.path, "dir")
-        for n in c.nodes.values():
-            for r in n.extra_local:
-                add(r.root, "dir")
-        spec = t.node(host.name)
-        for disk in spec.local_disks if spec is not None else ():
-            add(disk.path, "dir")
-        add(paths.join(host.program_data, "Microsoft\\Windows\\Hyper-V\\Virtual Machines"), "dir")
-        for entry in host.links.values():
-            add(paths.join(entry.folder, entry.name), "file")
-        for v in c.vms.values():
-            ext = "xml" if v.spec.config_version == "5.0" else "vmcx"
-            add(paths.join(v.folder, "Virtual Machines", f"{v.vm_id.upper()}.{ext}"), "file")
-            add(paths.join(v.folder, "Virtual Hard Disks", f"{v.name}.vhdx"), "file")
-            for p, _ in v.saved.files if v.saved is not None else ():
-                add(p, "file")
-        return found
+        return path_info(self.cluster, host, path)
 
     def _counters(self, host: NodeState, now: datetime) -> dict[str, Any]:
         c = self.cluster
