@@ -36,6 +36,18 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
     return serve_forever(args.file, speed=args.speed, state_dir=args.state_dir)
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import run_audit
+
+    return run_audit(
+        args.target,
+        keyword=args.k,
+        markers=args.m,
+        report=not args.no_report,
+        lab_speed=args.lab_speed,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
     parser = argparse.ArgumentParser(
@@ -44,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"qmaudit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="audit a target: every claim, evidence and Allure report")
+    run.add_argument(
+        "--target",
+        default="lab",
+        help="lab (default), lab:<topology.yaml>, lab+inproc[:<topology.yaml>]",
+    )
+    run.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
+    run.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
+    run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    run.add_argument(
+        "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
+    )
+    run.set_defaults(func=_cmd_run)
 
     lab = sub.add_parser("lab", help="the embedded lab cluster")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")

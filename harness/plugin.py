@@ -205,5 +205,16 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A cluster not left as found makes the run fail, whatever the scenarios said."""
     run = session.config.stash.get(_RUN_KEY, None)
-    if run is not None and run.restore_problems:
+    if run is None:
+        return
+    results = session.config.getoption("allure_report_dir", None)
+    if results:
+        from harness.report import write_allure_environment, write_categories
+
+        Path(results).mkdir(parents=True, exist_ok=True)
+        write_allure_environment(
+            Path(results), run.identity, {"transport": run.target.transport, "run_id": run.run_id}
+        )
+        write_categories(Path(results))
+    if run.restore_problems:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
