@@ -195,6 +195,55 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+# What the lab does instead when a topology switches a rule off (rules_off), by rule id.
+BROKEN: dict[str, str] = {
+    "save_before_move": ("the owner changes first; Saving/Saved happen on the target"),
+    "saved_state_on_vm_storage": (
+        "state files go to <source system drive>ClusterStorage\\Volume1-old\\<vm> "
+        "(node-local, only looks shared) or params.path"
+    ),
+    "registration_copied_to_target": (
+        "the target never learns the VM (no link, Get-VM -Id fails there)"
+    ),
+    "registration_removed_from_source": (
+        "the source keeps its registration: two nodes know the VM"
+    ),
+    "link_points_at_config": (
+        "the link points at <system drive>VMs-old\\<vm>\\<VMId>.xml (or params.target)"
+    ),
+    "files_stay": ("the VM's folder becomes <storage>\\<vm>-<target> after the move"),
+    "disk_ownership_follows": ("the Cluster Disk stays with the source node"),
+    "state_restored": ("a Running/Paused/Saved VM ends Off"),
+    "restore_from_saved_state": ("the VM boots cold on the target (Starting, boot time reset)"),
+    "any_state_movable": ("moving an Off/Saved/Paused VM is refused with 5023"),
+    "off_vm_instant": ("an Off/Saved move takes memory/write + memory/read seconds"),
+    "metadata_only_network": ("the VM's memory is also counted on the network counters"),
+    "storage_speed_as_declared": ("save and restore run params.factor (default 10) times slower"),
+    "unavailable_while_moving": ("the heartbeat stays OK during the save/restore window"),
+    "refuse_non_member": ("the VM is saved on the source before the 5042 refusal and stays Saved"),
+    "storage_reachable_by_target": (
+        "path_info from the node (or for the VM's folder) says the path does not exist"
+    ),
+    "resource_identity_stable": ("both resources get new GUIDs after each move"),
+    "registry_view_consistent": (
+        "the node's HKLM\\Cluster\\Resources view of the VM shows a stale VmID"
+    ),
+    "guest_identity_stable": ("the MAC addresses change after a move"),
+    "kvp_host_updated": ("PhysicalHostName keeps naming the source"),
+    "guest_clock_frozen_while_saved": ("the guest clock keeps running while saved (no lag)"),
+    "time_sync_corrects": ("the lag stays even with time sync enabled and working"),
+    "best_possible_node": ("with no target the cluster picks the source (a no-op move)"),
+    "multi_vm_request": ("VMs after the first of a request are silently ignored"),
+    "drain_priority_split": ("low-priority VMs are live-migrated too"),
+    "drain_evacuates": ("Off/Saved VMs stay on the drained node, yet the drain reports Completed"),
+    "crash_cold_start": ("failed-over VMs keep their uptime and clock (as if restored)"),
+    "wait_zero_returns_pending": ("the move call blocks until the move is done (group Online)"),
+    "passthrough_quick_migrates": ("moving a VM with a pass-through disk is refused with 5023"),
+    "links_under_program_data": (
+        "5.0 links are written under C:\\ProgramData whatever %ProgramData% is"
+    ),
+}
+
 RULE_IDS: frozenset[str] = frozenset(rule.id for rule in RULES)
 
 

@@ -322,3 +322,9 @@ def test_rule_off_for_another_vm_changes_nothing(case: Case) -> None:
 def test_rule_off_for_an_uninvolved_node_changes_nothing() -> None:
     lab = make_lab([{"rule": "saved_state_on_vm_storage", "node": "HV-C"}])
     assert _saved_state_on_vm_storage(lab) is True
+
+
+def test_every_rule_documents_its_broken_behaviour() -> None:
+    from harness.lab.rules import BROKEN
+
+    assert set(BROKEN) == RULE_IDS and all(BROKEN.values())
