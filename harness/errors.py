@@ -16,7 +16,7 @@ class HarnessError(Exception):
 
 
 class InputError(HarnessError):
-    """A file or argument given by the user is invalid: names the source, the place and the reason."""
+    """A file or argument given by the user is invalid: names the source, place and reason."""
 
     exit_code = 2
 

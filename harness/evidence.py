@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 
 from harness import __version__
 from harness.drivers.base import ProbeRecord, utc_now_iso

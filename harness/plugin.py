@@ -37,7 +37,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register every Gherkin tag as a marker (strict markers stay on)."""
+    """Register every Gherkin tag as a marker (strict markers stay on); check the target spec."""
+    from harness.errors import InputError
+    from harness.targets import check_spec
+
+    try:
+        check_spec(config.getoption("--qm-target"))
+    except InputError as exc:
+        raise pytest.UsageError(f"--qm-target: {exc.message}") from None
     for name, doc in TAG_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
     for claim in CLAIMS:
@@ -179,8 +186,13 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
 
 
 def pytest_bdd_step_error(
-    request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
-    step_func_args: Any, exception: BaseException,
+    request: pytest.FixtureRequest,
+    feature: Any,
+    scenario: Any,
+    step: Any,
+    step_func: Any,
+    step_func_args: Any,
+    exception: BaseException,
 ) -> None:
     """Remember why the scenario did not pass: failed (claim violated) or broken (no evidence)."""
     from harness.evidence import verdict_for

@@ -1,4 +1,4 @@
-"""`qmaudit run`: the audit suite in-process under pytest, then the report, manifest and verdicts."""
+"""`qmaudit run`: the audit suite in-process under pytest, then report, manifest, verdicts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 from harness.plugin import CLAIMS
 
 VERDICT_ORDER = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
@@ -57,8 +57,11 @@ class Progress:
             outcome = "BROKEN"
         elapsed = time.monotonic() - self.started
         name = report.nodeid.split("::")[-1]
-        print(f"[{self.done:>3}/{self.total}] {elapsed:6.1f}s {outcome:<7} {name}",
-              file=self.out, flush=True)
+        print(
+            f"[{self.done:>3}/{self.total}] {elapsed:6.1f}s {outcome:<7} {name}",
+            file=self.out,
+            flush=True,
+        )
         if not report.passed:
             print(f"      {_short(report)}", file=self.out, flush=True)
 
@@ -92,7 +95,11 @@ def run_audit(
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
     from harness.evidence import new_run_id, write_manifest
     from harness.report import generate_html
+    from harness.targets import check_spec
 
+    check_spec(target)
+    if lab_speed <= 0:
+        raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
     started = time.monotonic()
     run_id = new_run_id()
     run_dir = reports_root / run_id
@@ -105,9 +112,12 @@ def run_audit(
         f"--qm-run-id={run_id}",
         f"--alluredir={run_dir / 'allure-results'}",
         f"--junitxml={run_dir / 'junit.xml'}",
-        "-p", "no:terminal",
-        "-p", "no:cacheprovider",
-        "-p", "no:xdist",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
     ]
     if keyword:
         args += ["-k", keyword]
@@ -122,7 +132,7 @@ def run_audit(
     _print_table(verdicts, selected=bool(keyword or markers))
     html_msg = "HTML report skipped (--no-report)"
     if report:
-        ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report")
+        _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report")
     write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
     elapsed = time.monotonic() - started
     print(f"\nqmaudit: evidence  {run_dir / 'evidence'}")
@@ -132,7 +142,11 @@ def run_audit(
     bad = [c for c, v in verdicts.items() if v in ("failed", "broken")]
     if rc == pytest.ExitCode.USAGE_ERROR or rc == pytest.ExitCode.INTERNAL_ERROR:
         return 2
-    if rc not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+    if rc not in (
+        pytest.ExitCode.OK,
+        pytest.ExitCode.TESTS_FAILED,
+        pytest.ExitCode.NO_TESTS_COLLECTED,
+    ):
         return 1
     if rc == pytest.ExitCode.NO_TESTS_COLLECTED or not verdicts:
         print("qmaudit: no scenario ran", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Decide whether a path lies on storage the cluster shares, by asking the cluster, not by prefix."""
+"""Decide whether a path lies on storage the cluster shares: ask the cluster, not a prefix."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ class SharedStorage:
         group: str | None,
     ) -> SharedStorage:
         """Build from CSV friendly volume names and (mount point, owner group) of Cluster Disks."""
-        mine, others = [], []
+        mine: list[str] = []
+        others: list[str] = []
         for mount, owner_group in disks:
             (mine if group is not None and owner_group == group else others).append(mount)
         return cls(tuple(csvs), tuple(mine), tuple(others))

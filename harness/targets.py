@@ -131,22 +131,28 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     except BaseException:
         server.stop()
         raise
-    target = Target(spec=spec, driver=driver, transport="WinRM over HTTP, NTLM with message encryption", **common)
+    target = Target(
+        spec=spec,
+        driver=driver,
+        transport="WinRM over HTTP, NTLM with message encryption",
+        **common,
+    )
     target.closers.append(server.stop)
     return target
 
 
-def open_target(spec: str, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
-    """Open the target named by `spec` (see README "Targets")."""
+def check_spec(spec: str) -> None:
+    """Validate a target spec (and its topology file) without opening anything: InputError."""
     text = spec.strip()
-    if text == "lab" or text.startswith("lab:"):
-        return open_lab(text[4:] or None, served=True, speed=lab_speed)
-    if text == "lab+inproc" or text.startswith("lab+inproc:"):
-        return open_lab(text[11:] or None, served=False, speed=lab_speed)
-    path = Path(text)
-    if path.suffix.lower() in {".yaml", ".yml"}:
+    for prefix in ("lab+inproc", "lab"):
+        if text == prefix:
+            return
+        if text.startswith(prefix + ":"):
+            _load_lab_topology(text[len(prefix) + 1 :])
+            return
+    if Path(text).suffix.lower() in {".yaml", ".yml"}:
         raise InputError(
-            str(path),
+            text,
             "",
             "auditing a real cluster from an inventory file is not available in this version "
             "(only the embedded lab targets are)",
@@ -157,3 +163,14 @@ def open_target(spec: str, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
         "unknown target: use lab, lab:<topology.yaml>, lab+inproc[:<topology.yaml>] or an "
         "inventory file (.yaml)",
     )
+
+
+def open_target(spec: str, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """Open the target named by `spec` (see README "Targets")."""
+    text = spec.strip()
+    if text == "lab" or text.startswith("lab:"):
+        return open_lab(text[4:] or None, served=True, speed=lab_speed)
+    if text == "lab+inproc" or text.startswith("lab+inproc:"):
+        return open_lab(text[11:] or None, served=False, speed=lab_speed)
+    check_spec(text)
+    raise AssertionError("unreachable: check_spec accepts only lab specs")

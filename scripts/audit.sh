@@ -5,4 +5,4 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${QM_VENV:-$repo/.venv}
 QM_VENV=$venv bash "$repo/scripts/setup.sh"
 cd "$repo"
-exec "$venv/bin/qmaudit" lab show "$@"
+exec "$venv/bin/qmaudit" run "$@"

@@ -1,4 +1,4 @@
-"""Then steps about the cluster's behaviour: downtime, membership, clocks, placement, drain, crash."""
+"""Then steps on the cluster's behaviour: downtime, membership, clocks, placement, drain, crash."""
 
 from __future__ import annotations
 
@@ -40,8 +40,12 @@ def still_on_source(scn: Scenario) -> None:
     o = scn.need_outcome()
     assert o.after is not None
     state = o.after.details.state if o.after.details else None
-    check(o.after.owner == o.source and state == "Running",
-          "a refused move leaves the VM running where it was", owner=o.after.owner, state=state)
+    check(
+        o.after.owner == o.source and state == "Running",
+        "a refused move leaves the VM running where it was",
+        owner=o.after.owner,
+        state=state,
+    )
 
 
 @then("the VM's registration, cluster resources and file paths are unchanged")
@@ -65,17 +69,24 @@ def no_reboot(scn: Scenario) -> None:
     b, a = o.before.clock, o.after.clock
     check(b is not None and a is not None, "the guest clock must be readable before and after")
     assert b is not None and a is not None
-    check(b.guest_last_boot == a.guest_last_boot, "the guest's last boot time must not change",
-          before=b.guest_last_boot.isoformat(), after=a.guest_last_boot.isoformat())
+    check(
+        b.guest_last_boot == a.guest_last_boot,
+        "the guest's last boot time must not change",
+        before=b.guest_last_boot.isoformat(),
+        after=a.guest_last_boot.isoformat(),
+    )
 
 
 @then("the VM's uptime continued")
 def uptime_continued(scn: Scenario) -> None:
     o = scn.need_outcome()
     assert o.after is not None and o.before.details and o.after.details
-    check(o.after.details.uptime_s >= o.before.details.uptime_s,
-          "the VM's uptime must continue across the move",
-          before=o.before.details.uptime_s, after=o.after.details.uptime_s)
+    check(
+        o.after.details.uptime_s >= o.before.details.uptime_s,
+        "the VM's uptime must continue across the move",
+        before=o.before.details.uptime_s,
+        after=o.after.details.uptime_s,
+    )
 
 
 @given("the guest clock's offset from the host clock is recorded")
@@ -96,9 +107,13 @@ def lag_is_downtime(scn: Scenario) -> None:
     scn.evidence.measure("clock lag gained", lag, "s")
     check(o.downtime_s is not None, "the downtime must be measured", downtime=o.downtime_s)
     assert o.downtime_s is not None
-    check(abs(lag - o.downtime_s) <= tol,
-          "without time sync the guest loses the time it spent saved",
-          lag_gained_s=lag, downtime_s=o.downtime_s, tolerance_s=tol)
+    check(
+        abs(lag - o.downtime_s) <= tol,
+        "without time sync the guest loses the time it spent saved",
+        lag_gained_s=lag,
+        downtime_s=o.downtime_s,
+        tolerance_s=tol,
+    )
 
 
 @then("the lag is still there after the time-sync window has passed")
@@ -110,8 +125,12 @@ def lag_stays(scn: Scenario) -> None:
     assert o.before.clock is not None and o.downtime_s is not None
     lag = clock.lag_s - o.before.clock.lag_s
     scn.evidence.measure("clock lag after the window", lag, "s")
-    check(abs(lag - o.downtime_s) <= scn.thresholds.clock_tolerance_s,
-          "with time sync off nothing corrects the guest clock", lag_s=lag, downtime=o.downtime_s)
+    check(
+        abs(lag - o.downtime_s) <= scn.thresholds.clock_tolerance_s,
+        "with time sync off nothing corrects the guest clock",
+        lag_s=lag,
+        downtime=o.downtime_s,
+    )
 
 
 @then("the guest clock agrees with the host clock within the time-sync window")
@@ -126,8 +145,13 @@ def clock_corrected(scn: Scenario) -> None:
         return lag if abs(lag) <= tol else None
 
     lag = scn.cluster.wait_until(corrected, window, "time sync", o.final_owner)
-    check(lag is not None, "working time sync must correct the guest clock after resume",
-          window_s=window, tolerance_s=tol, downtime_s=o.downtime_s)
+    check(
+        lag is not None,
+        "working time sync must correct the guest clock after resume",
+        window_s=window,
+        tolerance_s=tol,
+        downtime_s=o.downtime_s,
+    )
 
 
 @then("each VM's downtime is measured from the cluster's own event timestamps")
@@ -145,12 +169,18 @@ def downtime_bounded(scn: Scenario) -> None:
         tp = scn.run.target.throughput_for(o.vm.path)
         bound = th.max_downtime_per_gib_s * gib + th.downtime_allowance_s
         if tp is not None:
-            model = o.vm.memory_bytes / (tp.write_mb_s * 1e6) + o.vm.memory_bytes / (tp.read_mb_s * 1e6)
+            model = o.vm.memory_bytes / (tp.write_mb_s * 1e6) + o.vm.memory_bytes / (
+                tp.read_mb_s * 1e6
+            )
             bound = min(bound, model * th.throughput_tolerance + th.downtime_allowance_s)
         scn.evidence.threshold(f"{o.vm.name}: downtime bound", bound, "s", "default")
-        check(o.downtime_s is not None and o.downtime_s <= bound,
-              f"VM {o.vm.name!r}: downtime must follow memory size and storage throughput",
-              downtime_s=o.downtime_s, bound_s=bound, memory_gib=gib)
+        check(
+            o.downtime_s is not None and o.downtime_s <= bound,
+            f"VM {o.vm.name!r}: downtime must follow memory size and storage throughput",
+            downtime_s=o.downtime_s,
+            bound_s=bound,
+            memory_gib=gib,
+        )
 
 
 @then("downtime grows linearly with memory size")
@@ -164,8 +194,13 @@ def downtime_linear(scn: Scenario) -> None:
     path = scn.run.run_dir / "downtime-vs-memory.png"
     downtime_plot(points, (slope, intercept, r2), path)
     attach_png(path, "downtime vs memory")
-    check(slope > 0 and r2 >= scn.thresholds.min_fit_r2,
-          "downtime must grow linearly with memory", slope=slope, r2=r2, points=points)
+    check(
+        slope > 0 and r2 >= scn.thresholds.min_fit_r2,
+        "downtime must grow linearly with memory",
+        slope=slope,
+        r2=r2,
+        points=points,
+    )
 
 
 @then("the bytes sent between the nodes during each move are a small fraction of the VM's memory")
@@ -176,8 +211,13 @@ def network_small(scn: Scenario) -> None:
         sent = o.after.network[o.source][0] - o.before.network[o.source][0]
         fraction = sent / o.vm.memory_bytes
         scn.evidence.measure(f"{o.vm.name}: bytes sent by the source", sent, "bytes")
-        check(fraction <= limit, f"VM {o.vm.name!r}: memory must not cross the network",
-              sent_bytes=sent, memory_bytes=o.vm.memory_bytes, limit_fraction=limit)
+        check(
+            fraction <= limit,
+            f"VM {o.vm.name!r}: memory must not cross the network",
+            sent_bytes=sent,
+            memory_bytes=o.vm.memory_bytes,
+            limit_fraction=limit,
+        )
 
 
 @then("the VM is running on a node that is up, a possible owner and not its original owner")
@@ -188,10 +228,15 @@ def bpn_valid(scn: Scenario) -> None:
     possible = o.vm.possible_owners
     state = o.after.details.state if o.after.details else None
     check(
-        node is not None and node.state == "Up" and o.final_owner != o.source
-        and (not possible or o.final_owner in possible) and state == "Running",
+        node is not None
+        and node.state == "Up"
+        and o.final_owner != o.source
+        and (not possible or o.final_owner in possible)
+        and state == "Running",
         "the Best Possible Node is Up, a possible owner and not the source",
-        source=o.source, chosen=o.final_owner, state=state,
+        source=o.source,
+        chosen=o.final_owner,
+        state=state,
     )
 
 
@@ -202,11 +247,18 @@ def bpn_preferred(scn: Scenario) -> None:
     preferred = [n for n in o.vm.preferred_owners if n in up and n != o.source]
     scn.evidence.observe("before", "preferred owners", list(o.vm.preferred_owners))
     if preferred:
-        check(o.final_owner == preferred[0], "the first available preferred owner is chosen",
-              preferred=preferred, chosen=o.final_owner)
+        check(
+            o.final_owner == preferred[0],
+            "the first available preferred owner is chosen",
+            preferred=preferred,
+            chosen=o.final_owner,
+        )
     else:
-        check(o.final_owner in up - {o.source}, "with no preferred owner any other Up node",
-              chosen=o.final_owner)
+        check(
+            o.final_owner in up - {o.source},
+            "with no preferred owner any other Up node",
+            chosen=o.final_owner,
+        )
 
 
 @then("every one of those VMs is running on the target node")
@@ -219,8 +271,11 @@ def all_running(scn: Scenario) -> None:
 @then("every one of those VMs passed through Saved state")
 def all_saved(scn: Scenario) -> None:
     for o in scn.outcomes:
-        check(bool(o.role_events(1204, o.source)) or o.saw_state(SAVE_STATES, o.source),
-              f"VM {o.vm.name!r} must pass through Saved state", events=len(o.events))
+        check(
+            bool(o.role_events(1204, o.source)) or o.saw_state(SAVE_STATES, o.source),
+            f"VM {o.vm.name!r} must pass through Saved state",
+            events=len(o.events),
+        )
 
 
 @given("a node that owns a running VM below the move-type threshold and one at or above it")
@@ -228,10 +283,12 @@ def drain_setup(scn: Scenario) -> None:
     from steps.moves import move_setup
 
     threshold = scn.inventory().move_type_threshold
-    low = scn.catalog.pick_all(lambda v: v.state == "Running" and not v.passthrough
-                               and v.priority < threshold)
-    high = scn.catalog.pick_all(lambda v: v.state == "Running" and not v.passthrough
-                                and v.priority >= threshold)
+    low = scn.catalog.pick_all(
+        lambda v: v.state == "Running" and not v.passthrough and v.priority < threshold
+    )
+    high = scn.catalog.pick_all(
+        lambda v: v.state == "Running" and not v.passthrough and v.priority >= threshold
+    )
     if not low or not high:
         pytest.skip("the target has no running VMs on both sides of the move-type threshold")
     node = low[0].owner
@@ -268,8 +325,11 @@ def drain(scn: Scenario) -> None:
 @then("the drain completes")
 def drain_completed(scn: Scenario) -> None:
     info = scn.inventory().node(scn.target_node or "")
-    check(info is not None and info.drain_status == "Completed", "the drain must complete",
-          status=info.drain_status if info else None)
+    check(
+        info is not None and info.drain_status == "Completed",
+        "the drain must complete",
+        status=info.drain_status if info else None,
+    )
 
 
 def _saved_roles(scn: Scenario) -> set[str]:
@@ -295,9 +355,12 @@ def drained_node(scn: Scenario) -> None:
     inv = scn.inventory()
     node = inv.node(scn.target_node or "")
     roles = [g.name for g in inv.roles_on(scn.target_node or "")]
-    check(node is not None and node.state == "Paused" and not roles,
-          "a drained node ends Paused with no roles", state=node.state if node else None,
-          roles=roles)
+    check(
+        node is not None and node.state == "Paused" and not roles,
+        "a drained node ends Paused with no roles",
+        state=node.state if node else None,
+        roles=roles,
+    )
 
 
 @when("the VM's owner node crashes")
@@ -317,8 +380,9 @@ def crash(scn: Scenario) -> None:
         return s["owner_node"] != owner and settled(s) and s["vm_state"] == "Running"
 
     scn.cluster.wait_until(running_elsewhere, scn.thresholds.failover_timeout_s, "failover")
-    scn.data["events"] = scn.cluster.events(crashed_at, [n.name for n in scn.inventory().nodes
-                                                         if n.state == "Up"])
+    scn.data["events"] = scn.cluster.events(
+        crashed_at, [n.name for n in scn.inventory().nodes if n.state == "Up"]
+    )
 
 
 @then("the VM is running on another node within the failover time")
@@ -327,8 +391,11 @@ def failed_over(scn: Scenario) -> None:
     _, statuses = scn.cluster.move_status([vm.name])
     s = statuses[0]
     scn.evidence.observe("after", "status", s)
-    check(s["owner_node"] != scn.data["source"] and s["vm_state"] == "Running",
-          "the VM must run on another node after its host crashed", status=s)
+    check(
+        s["owner_node"] != scn.data["source"] and s["vm_state"] == "Running",
+        "the VM must run on another node after its host crashed",
+        status=s,
+    )
     scn.data["owner_after"] = s["owner_node"]
 
 
@@ -337,10 +404,12 @@ def booted_again(scn: Scenario) -> None:
     vm = scn.need_vm()
     clock = scn.cluster.guest_clock(vm.name, scn.data["owner_after"])
     scn.data["after_clock"] = clock
-    check(clock.guest_last_boot > scn.data["before_clock"].guest_last_boot,
-          "the guest must boot cold after a host crash",
-          boot_before=scn.data["before_clock"].guest_last_boot.isoformat(),
-          boot_after=clock.guest_last_boot.isoformat())
+    check(
+        clock.guest_last_boot > scn.data["before_clock"].guest_last_boot,
+        "the guest must boot cold after a host crash",
+        boot_before=scn.data["before_clock"].guest_last_boot.isoformat(),
+        boot_after=clock.guest_last_boot.isoformat(),
+    )
 
 
 @then("no saved state was used to start the VM")
@@ -348,6 +417,9 @@ def no_saved_state(scn: Scenario) -> None:
     vm = scn.need_vm()
     clock = scn.data["after_clock"]
     saved = [e for e in scn.data["events"] if e.id == 1204 and e.role == vm.group]
-    check(not saved and abs(clock.lag_s) <= scn.thresholds.clock_tolerance_s,
-          "a crashed host cannot save its VMs: the guest starts cold with the host's clock",
-          saved_events=len(saved), lag_s=clock.lag_s)
+    check(
+        not saved and abs(clock.lag_s) <= scn.thresholds.clock_tolerance_s,
+        "a crashed host cannot save its VMs: the guest starts cold with the host's clock",
+        saved_events=len(saved),
+        lag_s=clock.lag_s,
+    )

@@ -28,16 +28,24 @@ def registered_on_owner(scn: Scenario) -> None:
     nodes = [n.name for n in inventory.nodes if n.state != "Down"]
     regs = scn.cluster.registrations(vm.id, nodes)
     scn.evidence.observe("before", "registered on", _registered(regs))
-    check(_registered(regs) == [owner], "before the move only the owner registers the VM",
-          owner=owner, registered_on=_registered(regs))
+    check(
+        _registered(regs) == [owner],
+        "before the move only the owner registers the VM",
+        owner=owner,
+        registered_on=_registered(regs),
+    )
 
 
 def _check_single_registration(o: MoveOutcome) -> None:
     __tracebackhide__ = True
     assert o.after is not None
     where = _registered(o.after.registrations)
-    check(where == [o.final_owner], f"VM {o.vm.name!r} must be registered on exactly one node, "
-          "its new owner", owner=o.final_owner, registered_on=where)
+    check(
+        where == [o.final_owner],
+        f"VM {o.vm.name!r} must be registered on exactly one node, its new owner",
+        owner=o.final_owner,
+        registered_on=where,
+    )
 
 
 @then("the VM is registered on exactly one node, its new owner")
@@ -52,9 +60,13 @@ def source_clean(scn: Scenario) -> None:
     o = scn.need_outcome()
     assert o.after is not None
     reg = o.after.registrations.get(o.source)
-    check(reg is not None and not reg.registered, "the source must no longer register the VM",
-          source=o.source, links=list(reg.links) if reg else None,
-          vm_known=reg.vm_known if reg else None)
+    check(
+        reg is not None and not reg.registered,
+        "the source must no longer register the VM",
+        source=o.source,
+        links=list(reg.links) if reg else None,
+        vm_known=reg.vm_known if reg else None,
+    )
 
 
 @then("a version 5.0 VM's link on the new owner points at its configuration file")
@@ -68,14 +80,15 @@ def link_target(scn: Scenario) -> None:
     reg = o.after.registrations[o.final_owner]
     expected = f"{o.vm.id}.xml".casefold()
     links = [x for x in reg.links if x[0].casefold() == expected]
-    check(bool(links) and links[0][1] == "SymbolicLink", "the new owner must hold a symbolic link "
-          "<VMId>.xml", links=list(reg.links))
+    check(
+        bool(links) and links[0][1] == "SymbolicLink",
+        "the new owner must hold a symbolic link <VMId>.xml",
+        links=list(reg.links),
+    )
     target = links[0][2] or ""
     config = o.after.details.paths["configuration_location"] if o.after.details else None
     check(
-        target.casefold().endswith(expected)
-        and config is not None
-        and is_under(target, config),
+        target.casefold().endswith(expected) and config is not None and is_under(target, config),
         "the link must point at the VM's own .xml under its configuration location",
         link_target=target,
         configuration_location=config,
@@ -94,7 +107,7 @@ def node_programdata_not_c(scn: Scenario) -> None:
             scn.target_node = node
             scn.data["program_data"] = info["program_data"]
             scn.evidence.observe("before", f"ProgramData of {node}", info["program_data"])
-            if node not in candidate_targets(inventory, vm, "") :
+            if node not in candidate_targets(inventory, vm, ""):
                 import pytest
 
                 pytest.skip(f"node {node} may not own VM {vm.name!r}")
@@ -114,7 +127,7 @@ def link_under_programdata(scn: Scenario) -> None:
     check(
         reg.links_folder.casefold() == expected_folder.casefold()
         and any(x[0].casefold() == name for x in reg.links),
-        "the link must be in <that node's ProgramData>\\Microsoft\\Windows\\Hyper-V\\Virtual Machines",
+        "the link must be in the Hyper-V links folder under that node's own ProgramData",
         expected_folder=expected_folder,
         links_folder=reg.links_folder,
         links=list(reg.links),
@@ -128,8 +141,13 @@ def _resource_identity(resources: list[dict[str, Any]]) -> list[tuple[str, str, 
 def _registry_views(resources: dict[str, list[dict[str, Any]]]) -> dict[str, list[Any]]:
     return {
         node: sorted(
-            (r["id"], r["registry"]["present"], r["registry"]["name"], r["registry"]["type"],
-             r["registry"]["vm_id"])
+            (
+                r["id"],
+                r["registry"]["present"],
+                r["registry"]["name"],
+                r["registry"]["type"],
+                r["registry"]["vm_id"],
+            )
             for r in res
         )
         for node, res in resources.items()
@@ -148,8 +166,11 @@ def registry_consistent(scn: Scenario) -> None:
     views = _registry_views(resources)
     scn.evidence.observe("after" if scn.outcome else "before", "registry views", views)
     distinct = {repr(v) for v in views.values()}
-    check(len(distinct) == 1 and all(p for v in views.values() for (_i, p, *_r) in v),
-          "HKLM\\Cluster\\Resources must read the same on every node", views=views)
+    check(
+        len(distinct) == 1 and all(p for v in views.values() for (_i, p, *_r) in v),
+        "HKLM\\Cluster\\Resources must read the same on every node",
+        views=views,
+    )
 
 
 @then("the VM's cluster resources have the same GUIDs, names and types as before")
@@ -160,8 +181,12 @@ def resource_identity(scn: Scenario) -> None:
     after = {n: _resource_identity(r) for n, r in o.after.resources.items()}
     flat_before = {repr(v) for v in before.values()}
     flat_after = {repr(v) for v in after.values()}
-    check(flat_before == flat_after and len(flat_after) == 1,
-          "the VM's cluster resources keep their GUID, name and type", before=before, after=after)
+    check(
+        flat_before == flat_after and len(flat_after) == 1,
+        "the VM's cluster resources keep their GUID, name and type",
+        before=before,
+        after=after,
+    )
 
 
 @then("the registry entries name the VM's VMId")
@@ -172,9 +197,12 @@ def registry_vmid(scn: Scenario) -> None:
         node: [r["registry"]["vm_id"] for r in res if r["resource_type"] == "Virtual Machine"]
         for node, res in o.after.resources.items()
     }
-    check(all(v == [o.vm.id] for v in ids.values()),
-          "Parameters\\VmID of the Virtual Machine resource must be the VM's VMId",
-          vm_id=o.vm.id, registry=ids)
+    check(
+        all(v == [o.vm.id] for v in ids.values()),
+        "Parameters\\VmID of the Virtual Machine resource must be the VM's VMId",
+        vm_id=o.vm.id,
+        registry=ids,
+    )
 
 
 @then("the VM has the same VMId and MAC addresses as before")
@@ -182,8 +210,12 @@ def guest_identity(scn: Scenario) -> None:
     o = scn.need_outcome()
     assert o.after is not None and o.before.details and o.after.details
     b, a = o.before.details, o.after.details
-    check(b.id == a.id and b.macs == a.macs, "the guest keeps its VMId and MAC addresses",
-          before={"id": b.id, "macs": list(b.macs)}, after={"id": a.id, "macs": list(a.macs)})
+    check(
+        b.id == a.id and b.macs == a.macs,
+        "the guest keeps its VMId and MAC addresses",
+        before={"id": b.id, "macs": list(b.macs)},
+        after={"id": a.id, "macs": list(a.macs)},
+    )
 
 
 @then("the guest's KVP host name shows the target node within the allowed time")
@@ -199,5 +231,9 @@ def kvp_updated(scn: Scenario) -> None:
         return items if host.casefold() == o.final_owner.casefold() else None
 
     found = scn.cluster.wait_until(shows_target, timeout, "KVP host name", o.final_owner)
-    check(bool(found), "KVP PhysicalHostName must show the new host", target=o.final_owner,
-          timeout_s=timeout)
+    check(
+        bool(found),
+        "KVP PhysicalHostName must show the new host",
+        target=o.final_owner,
+        timeout_s=timeout,
+    )

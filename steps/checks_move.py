@@ -75,7 +75,9 @@ def running_on_target(scn: Scenario) -> None:
 @then("saved-state files were observed while the VM was being saved")
 def saved_files_seen(scn: Scenario) -> None:
     o = scn.need_outcome()
-    files = sorted({f for s in (o.trace.samples_of(o.vm.name) if o.trace else []) for f in s.saved_state_files})
+    files = sorted(
+        {f for s in (o.trace.samples_of(o.vm.name) if o.trace else []) for f in s.saved_state_files}
+    )
     scn.evidence.observe("during", "saved-state files", files)
     check(bool(files), "the source must show saved-state files while the VM is saved", files=files)
     scn.data["saved_files"] = files
@@ -126,8 +128,11 @@ def heartbeat_lost(scn: Scenario) -> None:
 @then("the measured unavailability window is reported")
 def window_reported(scn: Scenario) -> None:
     o = scn.need_outcome()
-    check(o.downtime_s is not None and o.downtime_s > 0, "a downtime must be measurable",
-          downtime_s=o.downtime_s)
+    check(
+        o.downtime_s is not None and o.downtime_s > 0,
+        "a downtime must be measurable",
+        downtime_s=o.downtime_s,
+    )
 
 
 @then("the VM's configuration, snapshot, smart paging and virtual disk paths are unchanged")
@@ -167,8 +172,12 @@ def csv_unchanged(scn: Scenario) -> None:
     assert o.after is not None
     before = {c["name"]: c["owner_node"] for c in o.before.inventory.csvs}
     after = {c["name"]: c["owner_node"] for c in o.after.inventory.csvs}
-    check(before == after, "CSV ownership is not transferred by a quick migration",
-          before=before, after=after)
+    check(
+        before == after,
+        "CSV ownership is not transferred by a quick migration",
+        before=before,
+        after=after,
+    )
 
 
 @given("the pass-through disk is a Physical Disk resource in the VM's cluster group")
@@ -176,8 +185,11 @@ def passthrough_in_group(scn: Scenario) -> None:
     vm = scn.need_vm()
     disks = scn.inventory().disks_of_group(vm.group)
     scn.evidence.observe("before", "group disks", [d.name for d in disks])
-    check(bool(disks), "a pass-through disk must be a Physical Disk resource in the VM's group",
-          group=vm.group)
+    check(
+        bool(disks),
+        "a pass-through disk must be a Physical Disk resource in the VM's group",
+        group=vm.group,
+    )
 
 
 @then("the target node reaches the VM's storage")
@@ -190,9 +202,12 @@ def target_reaches(scn: Scenario) -> None:
         # Reached after the disk changes owner ("not necessarily simultaneously"): the target
         # must be a possible owner of the disk, checked by the next step.
         disks = scn.inventory().disks_of_group(vm.group)
-        check(bool(disks) and all(node in d.possible_owners for d in disks),
-              "the target must be able to take the VM's Cluster Disk", node=node,
-              disks={d.name: list(d.possible_owners) for d in disks})
+        check(
+            bool(disks) and all(node in d.possible_owners for d in disks),
+            "the target must be able to take the VM's Cluster Disk",
+            node=node,
+            disks={d.name: list(d.possible_owners) for d in disks},
+        )
         return
     check(bool(info["exists"]), "the target must reach the VM's storage", node=node, path=vm.path)
 
@@ -210,8 +225,14 @@ def target_possible_owner(scn: Scenario) -> None:
     )
     if vm.storage == "CSV":
         ok = ok and all(state == "Online" for state in csvs.values())
-    check(ok, "the target must be a possible owner of the VM and its storage", node=node,
-          vm_possible_owners=list(group.possible_owners), disks=disks, csvs=csvs)
+    check(
+        ok,
+        "the target must be a possible owner of the VM and its storage",
+        node=node,
+        vm_possible_owners=list(group.possible_owners),
+        disks=disks,
+        csvs=csvs,
+    )
 
 
 @then("the command returned while the VM's group was still pending")
@@ -219,8 +240,11 @@ def returned_pending(scn: Scenario) -> None:
     o = scn.need_outcome()
     assert o.trace is not None
     states = {r["vm"]: r["state"] for r in o.trace.request["requested"]}
-    check(states.get(o.vm.name) == "Pending", "-Wait 0 must return with the group Pending",
-          returned=states)
+    check(
+        states.get(o.vm.name) == "Pending",
+        "-Wait 0 must return with the group Pending",
+        returned=states,
+    )
 
 
 @then(parsers.parse("the VM is in state {state}"))
@@ -228,17 +252,24 @@ def vm_in_state_after(scn: Scenario, state: str) -> None:
     o = scn.need_outcome()
     assert o.after is not None
     now = o.after.details.state if o.after.details else None
-    check(now == state, "the VM must keep the state it had before the move", expected=state,
-          observed=now)
+    check(
+        now == state,
+        "the VM must keep the state it had before the move",
+        expected=state,
+        observed=now,
+    )
 
 
 @then("the VM is owned by the target node")
 def owned_by_target(scn: Scenario) -> None:
     o = scn.need_outcome()
-    check(o.refused is None and o.final_owner == o.requested_node,
-          "a quick migration works whatever the VM's state",
-          refusal=o.refused.target_message if o.refused else None, owner=o.final_owner,
-          target=o.requested_node)
+    check(
+        o.refused is None and o.final_owner == o.requested_node,
+        "a quick migration works whatever the VM's state",
+        refusal=o.refused.target_message if o.refused else None,
+        owner=o.final_owner,
+        target=o.requested_node,
+    )
 
 
 @then("the move took no longer than the bound for a VM that is off")
@@ -246,8 +277,12 @@ def off_move_fast(scn: Scenario) -> None:
     o = scn.need_outcome()
     bound = scn.thresholds.off_vm_move_bound_s
     scn.evidence.threshold("off_vm_move_bound", bound, "s", "default")
-    check(o.move_time_s is not None and o.move_time_s <= bound,
-          "a VM that is off must move almost instantly", move_time_s=o.move_time_s, bound_s=bound)
+    check(
+        o.move_time_s is not None and o.move_time_s <= bound,
+        "a VM that is off must move almost instantly",
+        move_time_s=o.move_time_s,
+        bound_s=bound,
+    )
 
 
 @then("the move time does not depend on the VM's memory size")
@@ -259,6 +294,9 @@ def off_move_not_memory(scn: Scenario) -> None:
     else:
         full = o.vm.memory_gib * scn.thresholds.max_downtime_per_gib_s
     scn.evidence.measure("save+restore time for this memory", full, "s")
-    check(o.move_time_s is not None and o.move_time_s < full / 2,
-          "an Off VM's move must take far less than saving and restoring its memory would",
-          move_time_s=o.move_time_s, memory_time_s=full)
+    check(
+        o.move_time_s is not None and o.move_time_s < full / 2,
+        "an Off VM's move must take far less than saving and restoring its memory would",
+        move_time_s=o.move_time_s,
+        memory_time_s=full,
+    )

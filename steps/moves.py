@@ -56,7 +56,12 @@ def record(scn: Scenario, outcome: MoveOutcome) -> None:
         "after",
         f"{name}: cluster events",
         [
-            {"node": e.node, "id": e.id, "time_utc": e.time.isoformat(), "properties": list(e.properties)}
+            {
+                "node": e.node,
+                "id": e.id,
+                "time_utc": e.time.isoformat(),
+                "properties": list(e.properties),
+            }
             for e in outcome.events
         ],
     )

@@ -1,0 +1,54 @@
+"""Shared-storage classification: asks the cluster's volumes, never trusts a prefix."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.storage import SharedStorage, is_unc, is_under
+
+SHARED = SharedStorage.from_inventory(
+    ["C:\\ClusterStorage\\Volume1"],
+    [("E:\\", "db01"), ("F:\\", "other")],
+    "db01",
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("C:\\ClusterStorage\\Volume1\\web\\x.vmrs", "CSV"),
+        ("c:/clusterstorage/volume1/web/x.vmrs", "CSV"),
+        ("C:\\ClusterStorage\\Volume1", "CSV"),
+        ("C:\\ClusterStorage\\Volume1-old\\web\\x.vmrs", "local"),
+        ("C:\\ClusterStorage\\Volume10\\x.vmrs", "local"),
+        ("C:\\ClusterStorageX\\Volume1\\x", "local"),
+        ("E:\\db01\\Virtual Machines\\a.vmrs", "Cluster Disk"),
+        ("F:\\vm\\a.vmrs", "local"),  # a Cluster Disk of another group is not this VM's
+        ("\\\\FS1\\VMs\\app\\a.vmrs", "SMB 3"),
+        ("\\\\?\\C:\\ClusterStorage\\Volume1\\x", "local"),
+        ("\\\\FS1", "local"),
+        ("D:\\VMs\\a.vmrs", "local"),
+    ],
+)
+def test_classify(path: str, kind: str) -> None:
+    assert SHARED.classify(path) == kind
+    assert SHARED.is_shared(path) == (kind != "local")
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "expected"),
+    [
+        ("C:\\A\\B", "C:\\A", True),
+        ("C:\\AB", "C:\\A", False),
+        ("C:\\A", "C:\\A\\", True),
+        ("C:\\A", "", False),
+    ],
+)
+def test_is_under(path: str, root: str, expected: bool) -> None:
+    assert is_under(path, root) is expected
+
+
+def test_is_unc() -> None:
+    assert is_unc("\\\\server\\share\\x")
+    assert not is_unc("\\\\.\\pipe\\x")
+    assert not is_unc("C:\\x")
