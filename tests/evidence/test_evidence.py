@@ -168,7 +168,8 @@ def test_write_names_and_content(tmp_path: Path) -> None:
     second = writer.write(make_evidence(), attach=False)
     assert first.parent == tmp_path / "evidence"
     assert re.fullmatch(
-        r"001-QM-02-saved-state-lands-on-a-cluster-shared-volume-(gw[0-9]+-)?[0-9a-f]{6}\.json", first.name
+        r"001-QM-02-saved-state-lands-on-a-cluster-shared-volume-(gw[0-9]+-)?[0-9a-f]{6}\.json",
+        first.name,
     )
     assert second.name.startswith("002-QM-02-")
     assert json.loads(first.read_text(encoding="utf-8"))["claim"] == "QM-02"
