@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fnmatch
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,36 @@ class Throughput:
     write_mb_s: float
 
 
+def first_match(name: str, patterns: Sequence[str]) -> str | None:
+    """The first pattern matching `name`; fnmatch, case-insensitive like Windows VM names."""
+    folded = name.casefold()
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(folded, pattern.casefold()):
+            return pattern
+    return None
+
+
+@dataclass(frozen=True)
+class VmPolicy:
+    """Which VMs the audit may move (allow patterns) and which it must never touch."""
+
+    allow: tuple[str, ...] = ()
+    never: tuple[str, ...] = ()
+
+    def refusal(self, vm_name: str) -> str | None:
+        """Why `vm_name` must not be touched, or None when the audit may move it."""
+        hit = first_match(vm_name, self.never)
+        if hit is not None:
+            return f"VM {vm_name!r} is on the inventory's never-touch list (vms.never: {hit!r})"
+        if first_match(vm_name, self.allow) is None:
+            return f"VM {vm_name!r} is not in the inventory's allowlist (vms.allow)"
+        return None
+
+    def allows(self, vm_name: str) -> bool:
+        """True when the audit may move `vm_name`."""
+        return self.refusal(vm_name) is None
+
+
 @dataclass
 class Target:
     """An opened target: the driver plus what the audit needs to know about it."""
@@ -41,6 +72,23 @@ class Target:
     transport: str = "in-process"
     allow_vm: Callable[[str], bool] = lambda _name: True
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # Lab-only actions (crash a node) are offered: the embedded lab, or an inventory that says so.
+    lab_actions: bool = False
+    vm_policy: VmPolicy | None = None
+    guest_credentials: tuple[str, str] | None = field(default=None, repr=False)
+
+    def refusal(self, vm_name: str) -> str | None:
+        """Why the audit must not move or disturb `vm_name` on this target, or None if it may."""
+        if self.vm_policy is not None:
+            return self.vm_policy.refusal(vm_name)
+        return None if self.allow_vm(vm_name) else f"VM {vm_name!r} is not allowed on this target"
+
+    def guest_params(self) -> dict[str, str]:
+        """PowerShell Direct credentials for the guest probes (empty for the lab)."""
+        if self.guest_credentials is None:
+            return {}
+        user, password = self.guest_credentials
+        return {"guest_user": user, "guest_password": password}
 
     def throughput_for(self, path: str) -> Throughput | None:
         """The declared throughput of the storage holding `path`, if the target declares it."""
@@ -66,7 +114,7 @@ class Target:
         return __version__
 
 
-def _lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
+def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
     out = [Throughput(c.path, c.read_mb_s, c.write_mb_s) for c in topology.csvs]
     out += [Throughput(d.mount, d.read_mb_s, d.write_mb_s) for d in topology.cluster_disks]
     out += [Throughput(s.path, s.read_mb_s, s.write_mb_s) for s in topology.smb_shares]
@@ -92,9 +140,10 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     common: dict[str, Any] = {
         "kind": "lab",
         "lab": cluster,
+        "lab_actions": True,
         "allow_destructive": True,
         "non_member_host": non_member,
-        "throughputs": _lab_throughputs(topology),
+        "throughputs": lab_throughputs(topology),
         "poll_interval_s": poll,
     }
     spec = ("lab" if served else "lab+inproc") + (f":{file}" if file else "")
@@ -141,6 +190,11 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     return target
 
 
+def is_inventory_spec(spec: str) -> bool:
+    """True when the spec names an inventory file (.yaml, .yml or .json)."""
+    return Path(spec.strip()).suffix.lower() in {".yaml", ".yml", ".json"}
+
+
 def check_spec(spec: str) -> None:
     """Validate a target spec (and its topology file) without opening anything: InputError."""
     text = spec.strip()
@@ -150,13 +204,11 @@ def check_spec(spec: str) -> None:
         if text.startswith(prefix + ":"):
             _load_lab_topology(text[len(prefix) + 1 :])
             return
-    if Path(text).suffix.lower() in {".yaml", ".yml"}:
-        raise InputError(
-            text,
-            "",
-            "auditing a real cluster from an inventory file is not available in this version "
-            "(only the embedded lab targets are)",
-        )
+    if is_inventory_spec(text):
+        from harness.inventory import check_inventory_spec
+
+        check_inventory_spec(text)
+        return
     raise InputError(
         "--target",
         repr(spec),
@@ -172,5 +224,9 @@ def open_target(spec: str, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
         return open_lab(text[4:] or None, served=True, speed=lab_speed)
     if text == "lab+inproc" or text.startswith("lab+inproc:"):
         return open_lab(text[11:] or None, served=False, speed=lab_speed)
+    if is_inventory_spec(text):
+        from harness.inventory import open_inventory
+
+        return open_inventory(text)
     check_spec(text)
-    raise AssertionError("unreachable: check_spec accepts only lab specs")
+    raise AssertionError("unreachable: check_spec accepts only lab and inventory specs")

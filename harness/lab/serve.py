@@ -13,6 +13,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Protocol, TextIO
 
+import yaml
+
 from harness.errors import LabOperationError
 from harness.lab.clock import ScaledClock
 from harness.lab.model import LabCluster
@@ -31,6 +33,10 @@ from harness.lab.wsman.clixml import throw_stderr
 
 CREDENTIALS_FILE = "credentials.json"
 ENDPOINTS_FILE = "endpoints.json"
+INVENTORY_FILE = "inventory.yaml"
+# The inventory names these variables; their values are in the credentials file only.
+USER_ENV = "QM_LAB_USER"
+PASSWORD_ENV = "QM_LAB_PASSWORD"
 
 
 class ProbeResponder(Protocol):
@@ -103,6 +109,7 @@ class LabServer:
         self.state_dir: Path | None = None
         self.credentials: LabCredentials | None = None
         self.credentials_path: Path | None = None
+        self.inventory_path: Path | None = None
         self.listeners: dict[str, WSManListener] = {}
 
     @property
@@ -141,6 +148,9 @@ class LabServer:
             raise
         doc = {"credentials_file": str(self.credentials_path), "endpoints": self.endpoints}
         write_private(self.state_dir / ENDPOINTS_FILE, json.dumps(doc, indent=2) + "\n")
+        self.inventory_path = write_private(
+            self.state_dir / INVENTORY_FILE, lab_inventory_text(self)
+        )
         return self
 
     def _make_state_dir(self) -> None:
@@ -163,9 +173,10 @@ class LabServer:
             if self._created_state_dir:
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             else:
-                for name in (CREDENTIALS_FILE, ENDPOINTS_FILE):
+                for name in (CREDENTIALS_FILE, ENDPOINTS_FILE, INVENTORY_FILE):
                     (self.state_dir / name).unlink(missing_ok=True)
         self.state_dir = None
+        self.inventory_path = None
 
     def __enter__(self) -> LabServer:
         return self.start()
@@ -179,6 +190,60 @@ class LabServer:
         self.stop()
 
 
+def lab_inventory(server: LabServer) -> dict[str, Any]:
+    """The inventory document of a started server: a cluster target reached like a real one."""
+    from harness.targets import lab_throughputs
+
+    members = {n.name for n in server.topology.nodes}
+    nodes = []
+    for host, listener in server.listeners.items():
+        if host in members:
+            port = int(listener.url.split(":")[2].split("/")[0])
+            nodes.append({"name": host, "host": "127.0.0.1", "port": port})
+    non_members = server.topology.non_members
+    return {
+        "cluster": server.topology.cluster.name,
+        # The lab listens on plain HTTP on loopback only; a real cluster uses https.
+        "defaults": {"scheme": "http", "transport": "ntlm", "retries": 1},
+        "credentials": {"username_env": USER_ENV, "password_env": PASSWORD_ENV},
+        "nodes": nodes,
+        "vms": {"allow": ["*"], "never": []},
+        # The lab can be crashed and powered on again at no cost: allow what a real cluster
+        # would only allow by explicit opt-in.
+        "allow_destructive": True,
+        "lab_actions": True,
+        "non_member_host": non_members[0].name if non_members else None,
+        "storage_throughput": [
+            {"path": t.root, "read_mb_s": t.read_mb_s, "write_mb_s": t.write_mb_s}
+            for t in lab_throughputs(server.topology)
+        ],
+        # Poll often enough to see a few samples inside a save window at this clock speed.
+        "poll_interval_s": max(0.005, min(0.5, 0.4 / server.speed)),
+    }
+
+
+def lab_inventory_text(server: LabServer) -> str:
+    """The inventory as YAML with a header comment (credentials by variable name only)."""
+    header = (
+        f"# qmaudit inventory for the lab '{server.topology.cluster.name}' served on loopback.\n"
+        f"# Credentials: environment variables {USER_ENV} and {PASSWORD_ENV}; their values\n"
+        f"# are in {server.credentials_path}.\n"
+    )
+    body = yaml.safe_dump(lab_inventory(server), sort_keys=False, allow_unicode=True)
+    return header + body
+
+
+def export_lines(server: LabServer) -> list[str]:
+    """The shell lines that set the inventory's variables (the password is read from its file)."""
+    assert server.credentials is not None and server.credentials_path is not None
+    user = server.credentials.qualified_username.replace("'", "'\\''")
+    reader = "import json,sys; print(json.load(open(sys.argv[1]))['password'])"
+    return [
+        f"export {USER_ENV}='{user}'",
+        f'export {PASSWORD_ENV}="$({sys.executable} -c "{reader}" {server.credentials_path})"',
+    ]
+
+
 def print_banner(server: LabServer, out: TextIO) -> None:
     """The endpoint table, the credentials file and the clock speed (never the password)."""
     width = max((len(h) for h in server.hosts), default=4)
@@ -188,6 +253,11 @@ def print_banner(server: LabServer, out: TextIO) -> None:
         role = "node" if host in members else "non-member"
         out.write(f"  {host:<{width}}  {url}  ({role})\n")
     out.write(f"credentials file: {server.credentials_path} (mode 0600)\n")
+    out.write(f"inventory file: {server.inventory_path}\n")
+    out.write("to audit it as a cluster target, in another shell:\n")
+    for line in export_lines(server):
+        out.write(f"  {line}\n")
+    out.write(f"  qmaudit check-inventory {server.inventory_path}\n")
     out.write(f"auth: {', '.join(server.auth)}; lab clock speed: {server.speed:g}x real time\n")
     out.write("press Ctrl+C to stop\n")
     out.flush()
@@ -214,4 +284,12 @@ def serve_forever(file: str | None, speed: float = 20.0, state_dir: str | None =
     return 0
 
 
-__all__ = ["LabServer", "ProbeResponder", "make_answer", "print_banner", "serve_forever"]
+__all__ = [
+    "LabServer",
+    "ProbeResponder",
+    "export_lines",
+    "lab_inventory",
+    "make_answer",
+    "print_banner",
+    "serve_forever",
+]
