@@ -36,8 +36,17 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
     return serve_forever(args.file, speed=args.speed, state_dir=args.state_dir)
 
 
+def _cmd_check_inventory(args: argparse.Namespace) -> int:
+    from harness.preflight import check_inventory
+
+    return check_inventory(args.file)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.inventory import check_run_selection
     from harness.runner import run_audit
+
+    check_run_selection(args.target, args.m)
 
     return run_audit(
         args.target,
@@ -61,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--target",
         default="lab",
-        help="lab (default), lab:<topology.yaml>, lab+inproc[:<topology.yaml>]",
+        help="lab (default), lab:<topology.yaml>, lab+inproc[:<topology.yaml>], inventory.yaml",
     )
     run.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
     run.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
@@ -70,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
     )
     run.set_defaults(func=_cmd_run)
+
+    check = sub.add_parser(
+        "check-inventory", help="validate an inventory file and preflight its nodes (read-only)"
+    )
+    check.add_argument("file", help="inventory YAML file")
+    check.set_defaults(func=_cmd_check_inventory)
 
     lab = sub.add_parser("lab", help="the embedded lab cluster")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
