@@ -214,13 +214,16 @@ def parse_inventory_text(text: str, source: str) -> Inventory:
     return parse_inventory(parse_yaml(text, source), source)
 
 
-def resolve_secret(env_name: str, source: str, json_path: str, what: str) -> str:
-    """The value of `env_name`; prompt without echo on a terminal; else an InputError."""
+def resolve_secret(
+    env_name: str, source: str, json_path: str, what: str, *, secret: bool = True
+) -> str:
+    """The value of `env_name`; prompt on a terminal (no echo for secrets); else an InputError."""
     value = os.environ.get(env_name)
     if value is None:
         value = _prompted.get(env_name)
     if value is None and sys.stdin is not None and sys.stdin.isatty():
-        value = getpass.getpass(f"{what} ({env_name}): ")
+        prompt = f"{what} ({env_name}): "
+        value = getpass.getpass(prompt) if secret else input(prompt)
         _prompted[env_name] = value
     if value is None:
         raise InputError(
@@ -228,7 +231,8 @@ def resolve_secret(env_name: str, source: str, json_path: str, what: str) -> str
             json_path,
             f"environment variable {env_name} is not set (and no terminal to prompt on)",
         )
-    register_secret(value)
+    if secret:
+        register_secret(value)
     return value
 
 
@@ -240,7 +244,11 @@ def resolve_credentials(ref: CredentialRef | None, source: str, what: str) -> tu
     user = ""
     if ref.username_env:
         user = resolve_secret(
-            ref.username_env, source, f"{ref.json_path}.username_env", f"{what} user"
+            ref.username_env,
+            source,
+            f"{ref.json_path}.username_env",
+            f"{what} user name",
+            secret=False,
         )
     return user, password
 
