@@ -176,8 +176,9 @@ def _check_vms(result: Preflight, doc: dict[str, Any], driver: InventoryDriver) 
             result.vms.append(row)
 
 
-def run_preflight(spec: str, out: TextIO = sys.stdout) -> Preflight:
+def run_preflight(spec: str, out: TextIO | None = None) -> Preflight:
     """Validate the file (InputError), then check every node and allowed VM, read-only."""
+    out = out or sys.stdout
     inventory = check_inventory_spec(spec)
     endpoints = endpoints_for(inventory)
     guest = resolve_credentials(inventory.guest_credentials, inventory.source, "guest password")
@@ -241,8 +242,9 @@ def render(result: Preflight) -> str:
     return redact("\n".join(lines))
 
 
-def check_inventory(spec: str, out: TextIO = sys.stdout) -> int:
+def check_inventory(spec: str, out: TextIO | None = None) -> int:
     """The check-inventory command: 0 if the audit can run, 1 if not (InputError -> 2)."""
+    out = out or sys.stdout
     result = run_preflight(spec, out)
     print(render(result), file=out, flush=True)
     return 0 if result.ok else 1
