@@ -88,7 +88,9 @@ class Cluster:
                 return node
         raise HarnessError("no node of the target is reachable")
 
-    def probe(self, name: str, params: dict[str, Any] | None = None, node: str | None = None) -> dict[str, Any]:
+    def probe(
+        self, name: str, params: dict[str, Any] | None = None, node: str | None = None
+    ) -> dict[str, Any]:
         """Run a probe; cluster-wide probes go to a node believed to be up."""
         return self.driver.run_probe(name, params or {}, node or self._control_node())
 
@@ -155,7 +157,11 @@ class Cluster:
             )
             found.extend(
                 ClusterEvent(
-                    node, e["provider"], int(e["id"]), parse_utc(e["time_utc"]), tuple(e["properties"])
+                    node,
+                    e["provider"],
+                    int(e["id"]),
+                    parse_utc(e["time_utc"]),
+                    tuple(e["properties"]),
                 )
                 for e in doc["events"]
             )
@@ -196,7 +202,11 @@ class Cluster:
             settled = True
             for status in statuses:
                 sample = MoveSample(
-                    now, status["vm"], status["owner_node"], status["group_state"], status["vm_state"]
+                    now,
+                    status["vm"],
+                    status["owner_node"],
+                    status["group_state"],
+                    status["vm_state"],
                 )
                 vm_id = (vm_ids or {}).get(status["vm"])
                 source = sources.get(status["vm"])

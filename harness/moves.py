@@ -39,8 +39,11 @@ class Snapshot:
             "macs": list(d.macs) if d else None,
             "uptime_s": d.uptime_s if d else None,
             "registrations": {
-                n: {"vm_known": r.vm_known, "links": [list(x) for x in r.links],
-                    "links_folder": r.links_folder}
+                n: {
+                    "vm_known": r.vm_known,
+                    "links": [list(x) for x in r.links],
+                    "links_folder": r.links_folder,
+                }
                 for n, r in self.registrations.items()
             },
             "resources": self.resources,

@@ -48,7 +48,9 @@ class Restorer:
             names = list(self.vms)
             self._step(problems, "wait for moves to settle", lambda: self._settle(names))
         for name, (_vm, owner, state) in self.vms.items():
-            self._step(problems, f"return {name} to {owner}", lambda n=name, o=owner: self._back(n, o))
+            self._step(
+                problems, f"return {name} to {owner}", lambda n=name, o=owner: self._back(n, o)
+            )
             _, statuses = self.cluster.move_status([name])
             now_owner, now_state = statuses[0]["owner_node"], statuses[0].get("vm_state")
             if now_owner != owner or (now_state is not None and now_state != state):
