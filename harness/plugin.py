@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,8 @@ def qm_cluster(qm_run: RunContext) -> Any:
     """The Cluster facade over the target's driver."""
     from harness.cluster import Cluster
 
-    return Cluster(qm_run.target.driver, poll_interval_s=qm_run.target.poll_interval_s)
+    sleep = getattr(qm_run.target, "sleep", None) or time.sleep
+    return Cluster(qm_run.target.driver, poll_interval_s=qm_run.target.poll_interval_s, sleep=sleep)
 
 
 @pytest.fixture(scope="session")
