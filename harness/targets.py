@@ -198,7 +198,7 @@ def is_inventory_spec(spec: str) -> bool:
 def check_spec(spec: str) -> None:
     """Validate a target spec (and its topology file) without opening anything: InputError."""
     text = spec.strip()
-    for prefix in ("lab+inproc", "lab"):
+    for prefix in ("lab+sim", "lab+inproc", "lab"):
         if text == prefix:
             return
         if text.startswith(prefix + ":"):
@@ -222,6 +222,10 @@ def open_target(spec: str, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
     text = spec.strip()
     if text == "lab" or text.startswith("lab:"):
         return open_lab(text[4:] or None, served=True, speed=lab_speed)
+    if text == "lab+sim" or text.startswith("lab+sim:"):
+        from harness.simlab import open_sim_lab
+
+        return open_sim_lab(text[8:] or None)
     if text == "lab+inproc" or text.startswith("lab+inproc:"):
         return open_lab(text[11:] or None, served=False, speed=lab_speed)
     if is_inventory_spec(text):
