@@ -90,7 +90,7 @@ class Catalog:
             possible_owners=group.possible_owners,
         )
 
-    def pick(self, what: str, *conditions: Callable[[VmFacts], bool]) -> VmFacts | None:
+    def pick(self, *conditions: Callable[[VmFacts], bool]) -> VmFacts | None:
         """The first allowed VM (by name) meeting every condition, or None."""
         for vm in self.vms:
             if self.allowed(vm.name) and all(cond(vm) for cond in conditions):

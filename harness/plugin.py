@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -211,7 +212,17 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
         return
     evidence, run.current = run.current, None
     if evidence.finished_utc is None:
-        evidence.finish("passed")
+        # Called from pytest-bdd's `finally`: the exception in flight, if any, is still visible.
+        # A skip (no VM of the needed kind) is not a pass; step_error saw every other exception.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, pytest.skip.Exception):
+            evidence.finish("skipped", str(exc.msg) if hasattr(exc, "msg") else str(exc))
+        elif exc is not None:
+            from harness.evidence import verdict_for
+
+            evidence.finish(verdict_for(exc), f"{type(exc).__name__}: {exc}")
+        else:
+            evidence.finish("passed")
     run.writer.write(evidence)
 
 

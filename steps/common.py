@@ -88,7 +88,6 @@ def running_vm_on_storage_version(scn: Scenario, storage: str, version: str) -> 
     scn.use(
         skip_without(
             scn.catalog.pick(
-                "",
                 running,
                 plain,
                 lambda v: v.storage == kind,
@@ -104,7 +103,7 @@ def running_vm_on_storage(scn: Scenario, storage: str) -> None:
     kind = storage_kind(storage)
     scn.use(
         skip_without(
-            scn.catalog.pick("", running, plain, lambda v: v.storage == kind),
+            scn.catalog.pick(running, plain, lambda v: v.storage == kind),
             f"running on {storage} storage",
         )
     )
@@ -112,45 +111,45 @@ def running_vm_on_storage(scn: Scenario, storage: str) -> None:
 
 @given(parsers.parse("a running VM with configuration version {version}"))
 def running_vm_version(scn: Scenario, version: str) -> None:
-    vm = scn.catalog.pick("", running, plain, lambda v: v.config_version == version)
+    vm = scn.catalog.pick(running, plain, lambda v: v.config_version == version)
     scn.use(skip_without(vm, f"running with configuration version {version}"))
 
 
 @given(parsers.parse("a VM in state {state}"))
 def vm_in_state(scn: Scenario, state: str) -> None:
-    vm = scn.catalog.pick("", plain, lambda v: v.state == state)
+    vm = scn.catalog.pick(plain, lambda v: v.state == state)
     scn.use(skip_without(vm, f"in state {state}"))
 
 
 @given("a running VM that has preferred owners")
 def running_vm_preferred(scn: Scenario) -> None:
-    vm = scn.catalog.pick("", running, plain, lambda v: len(v.preferred_owners) >= 2)
+    vm = scn.catalog.pick(running, plain, lambda v: len(v.preferred_owners) >= 2)
     scn.use(skip_without(vm, "running with at least two preferred owners"))
 
 
 @given("a running VM without preferred owners")
 def running_vm_no_preferred(scn: Scenario) -> None:
-    vm = scn.catalog.pick("", running, plain, lambda v: not v.preferred_owners)
+    vm = scn.catalog.pick(running, plain, lambda v: not v.preferred_owners)
     scn.use(skip_without(vm, "running without preferred owners"))
 
 
 @given("a running VM whose Time Synchronization service is disabled")
 def running_vm_no_time_sync(scn: Scenario) -> None:
-    vm = scn.catalog.pick("", running, plain, lambda v: v.time_sync_enabled is False)
+    vm = scn.catalog.pick(running, plain, lambda v: v.time_sync_enabled is False)
     scn.use(skip_without(vm, "running with Time Synchronization disabled"))
 
 
 @given("a running VM whose Time Synchronization service is enabled and working")
 def running_vm_time_sync(scn: Scenario) -> None:
     vm = scn.catalog.pick(
-        "", running, plain, lambda v: v.time_sync_enabled is True and v.time_sync_status == "OK"
+        running, plain, lambda v: v.time_sync_enabled is True and v.time_sync_status == "OK"
     )
     scn.use(skip_without(vm, "running with Time Synchronization enabled and OK"))
 
 
 @given("a running VM with a pass-through disk")
 def running_vm_passthrough(scn: Scenario) -> None:
-    vm = scn.catalog.pick("", running, lambda v: v.passthrough)
+    vm = scn.catalog.pick(running, lambda v: v.passthrough)
     scn.use(skip_without(vm, "running with a pass-through disk"))
 
 

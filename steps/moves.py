@@ -6,7 +6,6 @@ import pytest
 from pytest_bdd import given, parsers, when
 
 from harness.catalog import VmFacts
-from harness.errors import HarnessError
 from harness.moves import MoveOutcome, quick_migrate, settled
 from harness.objects import Inventory
 from steps.common import Scenario
@@ -169,7 +168,3 @@ def migrate_together(scn: Scenario) -> None:
     if not common:
         pytest.skip("no node may own every one of those VMs")
     migrate(scn, scn.vms, sorted(common)[0])
-
-
-def raise_broken(message: str) -> None:
-    raise HarnessError(message)

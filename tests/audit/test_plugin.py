@@ -1,0 +1,62 @@
+"""The plugin end to end on a small lab: skips are recorded as skips, evidence is schema-valid."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TOPOLOGY = r"""
+cluster: {name: "TINY 'Ω'", move_type_threshold: 2000, network_mb_s: 1250}
+nodes:
+  - {name: "N1", program_data: 'C:\ProgramData', local_disks: [{path: 'C:\', read_mb_s: 300, write_mb_s: 200}]}
+  - {name: "N-2", program_data: 'C:\ProgramData', local_disks: [{path: 'C:\', read_mb_s: 300, write_mb_s: 200}]}
+storage:
+  csvs: [{name: 'Cluster Disk 1', path: 'C:\ClusterStorage\Volume1', read_mb_s: 900, write_mb_s: 700}]
+vms:
+  - {name: "vm 'a'", memory_mib: 1024, config_version: '9.0', state: Running, owner: "N1",
+     storage: 'C:\ClusterStorage\Volume1', priority: 2000}
+rules_off: []
+"""
+
+
+def test_skips_and_passes_are_recorded(tmp_path: Path) -> None:
+    topology = tmp_path / "tiny.yaml"
+    topology.write_text(TOPOLOGY, encoding="utf-8")
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "features"),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-q",
+            f"--qm-target=lab+inproc:{topology}",
+            "--qm-lab-speed=40",
+            f"--qm-run-dir={run_dir}",
+            "-k",
+            "SMB or QM-13 or Resource",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sorted((run_dir / "evidence").glob("*.json"))]
+    verdicts = {(r["claim"], r["verdict"]) for r in records}
+    # No SMB share in this lab: those scenarios are skipped, with the reason, never "passed".
+    smb = [r for r in records if r["params"].get("storage") == "SMB 3"]
+    assert smb and all(r["verdict"] == "skipped" and "SMB 3" in r["failure"] for r in smb)
+    assert ("QM-13", "passed") in verdicts
+    qm13 = next(r for r in records if r["claim"] == "QM-13")
+    assert qm13["target"]["cluster"] == "TINY 'Ω'"
+    assert qm13["vms"] == ["vm 'a'"] and qm13["transcript"]
