@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from harness.drivers.base import Driver
 from harness.errors import HarnessError, ProbeFailedError, TransportError
+from harness.guard import ActionGuard, ActionRequest, VmPlace, places
 from harness.objects import (
     ClusterEvent,
     GuestClock,
@@ -75,11 +77,15 @@ class Cluster:
         driver: Driver,
         poll_interval_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        guard: ActionGuard | None = None,
     ) -> None:
         self.driver = driver
         self.poll_interval_s = poll_interval_s
         self._sleep = sleep
         self._down: set[str] = set()
+        # Every action passes the guard; without one nothing is refused, locked or journalled.
+        self.guard = guard or ActionGuard()
+        self._in_action = 0
 
     # ----- plumbing -------------------------------------------------------------------------
     def _control_node(self) -> str:
@@ -172,11 +178,75 @@ class Cluster:
         return parse_utc(doc["host_utc"]), list(doc["vms"])
 
     # ----- actions --------------------------------------------------------------------------
+    # Every action passes the guard first (policy, stop flag, cluster lock, journal). A request
+    # that returns at once (move -Wait 0, drain, crash) stays guarded until the next watch() or
+    # wait_until() ends, so the lock covers the whole move; `action()` makes that explicit.
+    def vm_places(self, vm_names: Sequence[str]) -> list[VmPlace]:
+        """Where the VMs are and in which state, as the cluster reports now."""
+        return places(self.move_status(list(vm_names))[1]) if vm_names else []
+
+    def node_places(self, node: str) -> list[VmPlace]:
+        """Every clustered VM owned by `node` (a drain or crash touches all of them)."""
+        return self.vm_places([g.vm_name for g in self.inventory().roles_on(node)])
+
+    @contextmanager
+    def action(
+        self,
+        kind: str,
+        vms: Sequence[str] = (),
+        nodes: Sequence[str] = (),
+        to: str | None = None,
+        restoring: bool = False,
+    ) -> Iterator[ActionRequest | None]:
+        """Hold the guard (lock + journal entry) for everything done inside the block."""
+        if self._in_action:
+            yield None
+            return
+        request = self.guard.before(
+            ActionRequest(kind, self.vm_places(vms), list(nodes), to, restoring)
+        )
+        self._in_action += 1
+        ok = False
+        try:
+            yield request
+            ok = True
+        finally:
+            self._in_action -= 1
+            self.guard.after(request, ok)
+
+    def _begin(
+        self, kind: str, vms: list[VmPlace], nodes: list[str], to: str | None, restoring: bool
+    ) -> ActionRequest | None:
+        if self._in_action:
+            return None
+        return self.guard.before(ActionRequest(kind, vms, nodes, to, restoring))
+
+    def _end_implicit(self, ok: bool) -> None:
+        if not self._in_action:
+            self.guard.close_open(ok)
+
+    def _guarded(self, request: ActionRequest | None, run: Callable[[], dict[str, Any]]) -> Any:
+        """Run the action's probe; a refused or failed request ends the guarded action."""
+        try:
+            return run()
+        except BaseException:
+            if request is not None:
+                self.guard.after(request, False)
+            raise
+
     def request_move(
-        self, vm_names: Sequence[str], node: str | None, method: str = "vm_role"
+        self,
+        vm_names: Sequence[str],
+        node: str | None,
+        method: str = "vm_role",
+        restoring: bool = False,
     ) -> tuple[datetime, dict[str, Any]]:
         """Ask for a quick migration with -Wait 0; returns the target time and the reply."""
-        doc = self.probe("move_vm", {"vm_names": list(vm_names), "node": node, "method": method})
+        request = None
+        if not self._in_action:
+            request = self._begin("move", self.vm_places(vm_names), [], node, restoring)
+        params = {"vm_names": list(vm_names), "node": node, "method": method}
+        doc = self._guarded(request, lambda: self.probe("move_vm", params))
         return parse_utc(doc["host_utc"]), doc
 
     def watch(
@@ -195,6 +265,24 @@ class Cluster:
         details are read there too (saved-state files, heartbeat), so a Saving/Saved window is
         caught even when the cluster-level status only says Pending.
         """
+        ok = False
+        try:
+            trace = self._watch(vm_names, sources, requested_utc, request, done, timeout_s, vm_ids)
+            ok = True
+            return trace
+        finally:
+            self._end_implicit(ok)
+
+    def _watch(
+        self,
+        vm_names: Sequence[str],
+        sources: dict[str, str],
+        requested_utc: datetime,
+        request: dict[str, Any],
+        done: Callable[[dict[str, Any]], bool],
+        timeout_s: float,
+        vm_ids: dict[str, str] | None,
+    ) -> MoveTrace:
         trace = MoveTrace(requested_utc, request, dict(sources))
         deadline = requested_utc + timedelta(seconds=timeout_s)
         while True:
@@ -238,15 +326,23 @@ class Cluster:
         what: str,
         node: str | None = None,
     ) -> Any:
-        """Call `check` until it returns a truthy value or `timeout_s` of target time passed."""
-        start = self.now(node)
-        while True:
-            result = check()
-            if result:
-                return result
-            if (self.now(node) - start).total_seconds() > timeout_s:
-                return result
-            self._sleep(self.poll_interval_s)
+        """Call `check` until it returns a truthy value or `timeout_s` of target time passed.
+
+        A drain or crash requested just before stays guarded (lock held) until this wait ends.
+        """
+        ok = False
+        try:
+            start = self.now(node)
+            while True:
+                result = check()
+                if result:
+                    ok = True
+                    return result
+                if (self.now(node) - start).total_seconds() > timeout_s:
+                    return result
+                self._sleep(self.poll_interval_s)
+        finally:
+            self._end_implicit(ok)
 
     def wait_target_seconds(self, seconds: float, node: str | None = None) -> datetime:
         """Let `seconds` of the target's time pass; returns the target time at the end."""
@@ -258,18 +354,26 @@ class Cluster:
             self._sleep(self.poll_interval_s)
 
     def drain(self, node: str) -> dict[str, Any]:
-        return self.probe("drain_node", {"node": node})
+        """Drain a node: every VM it owns moves, so every one of them must be allowed."""
+        request = self._begin("drain", self.node_places(node), [node], None, False)
+        return dict(self._guarded(request, lambda: self.probe("drain_node", {"node": node})))
 
-    def resume(self, node: str) -> dict[str, Any]:
-        return self.probe("resume_node", {"node": node})
+    def resume(self, node: str, restoring: bool = False) -> dict[str, Any]:
+        with self.action("resume", nodes=[node], restoring=restoring):
+            return self.probe("resume_node", {"node": node})
 
     def lab_crash(self, node: str) -> dict[str, Any]:
-        doc = self.probe("lab_crash_node", {"node": node}, self._other_than(node))
+        """Crash a lab node: every VM it owns fails over, so every one must be allowed."""
+        request = self._begin("crash", self.node_places(node), [node], None, False)
+        doc = self._guarded(
+            request, lambda: self.probe("lab_crash_node", {"node": node}, self._other_than(node))
+        )
         self.mark_down(node)
-        return doc
+        return dict(doc)
 
-    def lab_power_on(self, node: str) -> dict[str, Any]:
-        doc = self.probe("lab_power_on_node", {"node": node}, self._other_than(node))
+    def lab_power_on(self, node: str, restoring: bool = False) -> dict[str, Any]:
+        with self.action("power_on", nodes=[node], restoring=restoring):
+            doc = self.probe("lab_power_on_node", {"node": node}, self._other_than(node))
         self.mark_down(node, False)
         return doc
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from harness.catalog import VmFacts
 from harness.cluster import Cluster
@@ -30,47 +32,63 @@ class Restorer:
         status = statuses[0]
         state = status.get("vm_state") or vm.state
         self.vms[vm.name] = (vm, status["owner_node"], state)
+        # Journalled before the action that needs it, so `qmaudit recover` knows the original.
+        self.cluster.guard.remember_vm(vm.name, status["owner_node"], state)
 
     def remember_drain(self, node: str) -> None:
         self.drained.append(node)
+        self.cluster.guard.remember_node(node, "resume")
 
     def remember_crash(self, node: str) -> None:
         self.crashed.append(node)
+        self.cluster.guard.remember_node(node, "power_on")
 
     def restore(self) -> list[str]:
         """Undo everything; returns the problems that could not be fixed (empty = as found)."""
         problems: list[str] = []
+        guard = self.cluster.guard
         for node in self.crashed:
-            self._step(problems, f"power on {node}", lambda n=node: self.cluster.lab_power_on(n))
+            ok = self._step(
+                problems,
+                f"power on {node}",
+                partial(self.cluster.lab_power_on, node, restoring=True),
+            )
+            guard.restored(node=node, ok=ok, detail="powered on" if ok else problems[-1])
         for node in self.drained:
-            self._step(problems, f"resume {node}", lambda n=node: self.cluster.resume(n))
+            ok = self._step(
+                problems, f"resume {node}", partial(self.cluster.resume, node, restoring=True)
+            )
+            guard.restored(node=node, ok=ok, detail="resumed" if ok else problems[-1])
         if self.vms:
             names = list(self.vms)
             self._step(problems, "wait for moves to settle", lambda: self._settle(names))
         for name, (_vm, owner, state) in self.vms.items():
-            self._step(
-                problems, f"return {name} to {owner}", lambda n=name, o=owner: self._back(n, o)
-            )
+            self._step(problems, f"return {name} to {owner}", partial(self._back, name, owner))
             _, statuses = self.cluster.move_status([name])
             now_owner, now_state = statuses[0]["owner_node"], statuses[0].get("vm_state")
             if now_owner != owner or (now_state is not None and now_state != state):
-                problems.append(
+                problem = (
                     f"VM {name!r} is on {now_owner} in state {now_state}, "
                     f"expected {owner} in state {state}"
                 )
+                problems.append(problem)
+                guard.restored(vm=name, ok=False, detail=problem)
             else:
                 self.log.append(f"{name}: on {owner}, {state}")
+                guard.restored(vm=name, ok=True, detail=f"on {owner}, {state}")
         self.vms.clear()
         self.drained.clear()
         self.crashed.clear()
         return problems
 
-    def _step(self, problems: list[str], what: str, action: object) -> None:
+    def _step(self, problems: list[str], what: str, action: Callable[[], object]) -> bool:
         try:
-            action()  # type: ignore[operator]
+            action()
             self.log.append(what)
+            return True
         except HarnessError as exc:
             problems.append(f"{what}: {exc.message}")
+            return False
 
     def _settle(self, names: list[str]) -> None:
         requested, _ = self.cluster.move_status(names)
@@ -80,15 +98,16 @@ class Restorer:
         _, statuses = self.cluster.move_status([name])
         if statuses[0]["owner_node"] == owner:
             return
-        requested, reply = self.cluster.request_move([name], owner)
-        self.cluster.watch(
-            [name],
-            {},
-            requested,
-            reply,
-            lambda s: settled(s) and s["owner_node"] == owner,
-            self.timeout_s,
-        )
+        with self.cluster.action("move", [name], to=owner, restoring=True):
+            requested, reply = self.cluster.request_move([name], owner, restoring=True)
+            self.cluster.watch(
+                [name],
+                {},
+                requested,
+                reply,
+                lambda s: settled(s) and s["owner_node"] == owner,
+                self.timeout_s,
+            )
 
 
 def report_restore_problems(problems: list[str]) -> None:

@@ -1,0 +1,123 @@
+"""The run journal: JSON lines fsynced before every disruptive action, read back by recover."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+JOURNAL_FILE = "journal.jsonl"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Journal:
+    """Append-only JSON lines; every entry is written in one write and fsynced before returning.
+
+    One `os.write` per entry on an O_APPEND descriptor keeps entries of several writers (pytest
+    workers of one run) whole; `seq` numbers the entries of this writer.
+    """
+
+    def __init__(self, path: Path, writer: str = "main") -> None:
+        self.path = path
+        self.writer = writer
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def write(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Append one entry and flush it to disk; returns the entry."""
+        with self._lock:
+            self._seq += 1
+            entry = {"seq": self._seq, "utc": utc_now(), "writer": self.writer, "kind": kind}
+            entry.update(fields)
+            data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+            os.write(self._fd, data)
+            os.fsync(self._fd)
+            return entry
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """Every whole entry of a journal; a torn line (the run was killed mid-write) is skipped."""
+    entries: list[dict[str, Any]] = []
+    for line in path.read_bytes().split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "kind" in entry:
+            entries.append(entry)
+    return entries
+
+
+@dataclass
+class Original:
+    """Where a VM was (or what a node was) before the run touched it."""
+
+    name: str
+    owner: str | None = None
+    state: str | None = None
+    undo: str | None = None  # nodes: "resume" (drained) or "power_on" (crashed)
+
+
+@dataclass
+class JournalState:
+    """What a journal says is still to be undone."""
+
+    header: dict[str, Any] = field(default_factory=dict)
+    vms: dict[str, Original] = field(default_factory=dict)
+    nodes: dict[str, Original] = field(default_factory=dict)
+    open_actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Every remembered VM and node was restored and no action was left in flight."""
+        return not self.vms and not self.nodes and not self.open_actions
+
+
+def journal_state(entries: list[dict[str, Any]]) -> JournalState:
+    """Fold the entries in file order: the first remembered original of a VM is the true one."""
+    state = JournalState()
+    open_by_id: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        kind = entry["kind"]
+        if kind == "header" and not state.header:
+            state.header = entry
+        elif kind == "remember" and entry.get("vm"):
+            state.vms.setdefault(
+                entry["vm"], Original(entry["vm"], entry.get("owner"), entry.get("state"))
+            )
+        elif kind == "remember" and entry.get("node"):
+            state.nodes.setdefault(entry["node"], Original(entry["node"], undo=entry.get("undo")))
+        elif kind == "action":
+            state.actions += 1
+            open_by_id[str(entry.get("id"))] = entry
+        elif kind == "done":
+            open_by_id.pop(str(entry.get("id")), None)
+        elif kind == "restored" and entry.get("ok"):
+            if entry.get("vm"):
+                state.vms.pop(entry["vm"], None)
+            if entry.get("node"):
+                state.nodes.pop(entry["node"], None)
+    state.open_actions = list(open_by_id.values())
+    return state
+
+
+def load_state(path: Path) -> JournalState:
+    return journal_state(read_journal(path))
