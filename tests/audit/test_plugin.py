@@ -12,10 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = r"""
 cluster: {name: "TINY 'Ω'", move_type_threshold: 2000, network_mb_s: 1250}
 nodes:
-  - {name: "N1", program_data: 'C:\ProgramData', local_disks: [{path: 'C:\', read_mb_s: 300, write_mb_s: 200}]}
-  - {name: "N-2", program_data: 'C:\ProgramData', local_disks: [{path: 'C:\', read_mb_s: 300, write_mb_s: 200}]}
+  - {name: "N1", program_data: 'C:\ProgramData',
+     local_disks: [{path: 'C:\', read_mb_s: 300, write_mb_s: 200}]}
+  - {name: "N-2", program_data: 'C:\ProgramData',
+     local_disks: [{path: 'C:\', read_mb_s: 300, write_mb_s: 200}]}
 storage:
-  csvs: [{name: 'Cluster Disk 1', path: 'C:\ClusterStorage\Volume1', read_mb_s: 900, write_mb_s: 700}]
+  csvs:
+    - {name: 'Cluster Disk 1', path: 'C:\ClusterStorage\Volume1', read_mb_s: 900,
+       write_mb_s: 700}
 vms:
   - {name: "vm 'a'", memory_mib: 1024, config_version: '9.0', state: Running, owner: "N1",
      storage: 'C:\ClusterStorage\Volume1', priority: 2000}
