@@ -43,8 +43,8 @@ def _cmd_check_inventory(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.inventory import check_run_selection
     from harness.runner import run_audit
+    from harness.selection import check_run_selection
 
     check_run_selection(args.target, args.m)
 

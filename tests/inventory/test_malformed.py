@@ -12,7 +12,8 @@ import yaml
 
 from harness.cli import main
 from harness.errors import InputError
-from harness.inventory import check_run_selection, load_inventory
+from harness.inventory import load_inventory
+from harness.selection import check_run_selection
 
 VALID: dict[str, Any] = {
     "cluster": "PRODCLU1",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.drivers.winrm import MASK
-from harness.inventory import _scenario_markers, selects_disruptive
 from harness.runner import features_dir
+from harness.selection import scenario_markers, selects_disruptive
 from harness.targets import Target, VmPolicy, open_target
 
 POLICY = VmPolicy(allow=("web*", "App01", "db0[12]"), never=("dc01", "sql*", "web-prod"))
@@ -57,7 +57,7 @@ def test_lab_target_refuses_nothing_and_has_lab_actions() -> None:
 
 
 def test_scenario_markers_of_the_real_features() -> None:
-    scenarios = _scenario_markers(features_dir())
+    scenarios = scenario_markers(features_dir())
     assert len(scenarios) >= 22
     assert all("claim" in s for s in scenarios)
     assert any({"disruptive", "destructive", "lab-only", "QM-19"} <= s for s in scenarios)
@@ -95,7 +95,7 @@ def features(tmp_path: Path) -> Path:
 
 
 def test_scenario_markers_parse_feature_and_scenario_tags(features: Path) -> None:
-    scenarios = sorted(_scenario_markers(features), key=sorted)
+    scenarios = sorted(scenario_markers(features), key=sorted)
     assert {"disruptive", "core", "claim", "claim:QM-02", "QM-02"} in scenarios
     assert {"disruptive", "claim", "claim:QM-07", "QM-07"} in scenarios
     assert {"core", "claim", "claim:QM-13", "QM-13"} in scenarios
