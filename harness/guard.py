@@ -143,6 +143,12 @@ class ActionGuard:
         if self.open is not None:
             self.after(self.open, ok)
 
+    def close(self) -> None:
+        """End of the run: release anything still held, close the journal."""
+        self.close_open(None)
+        if self.journal is not None:
+            self.journal.close()
+
     # ----- what the Restorer records ------------------------------------------------------
     def remember_vm(self, vm: str, owner: str, state: str | None) -> None:
         if self.journal is not None:

@@ -120,12 +120,14 @@ _RUN_KEY = pytest.StashKey[RunContext]()
 
 
 @pytest.fixture(scope="session")
-def qm_cluster(qm_run: RunContext) -> Any:
-    """The Cluster facade over the target's driver."""
-    from harness.cluster import Cluster
+def qm_cluster(request: pytest.FixtureRequest, qm_run: RunContext) -> Iterator[Any]:
+    """The Cluster facade over the target's driver; every action passes the run's guard."""
+    from harness.runguard import guarded_cluster
 
     sleep = getattr(qm_run.target, "sleep", None) or time.sleep
-    return Cluster(qm_run.target.driver, poll_interval_s=qm_run.target.poll_interval_s, sleep=sleep)
+    cluster = guarded_cluster(request.config, qm_run, sleep)
+    yield cluster
+    cluster.guard.close()
 
 
 @pytest.fixture(scope="session")

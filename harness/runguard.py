@@ -1,0 +1,61 @@
+"""The run's guarded Cluster: journal, cluster lock, stop flag and plan mode wired together."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cluster import Cluster
+from harness.guard import ActionGuard, StopFlag
+from harness.journal import JOURNAL_FILE, Journal
+from harness.lock import ClusterLock
+
+STOP_PLUGIN = "qm_stop"
+PLAN_PLUGIN = "qm_plan"
+
+
+def recorded_spec(spec: str) -> str:
+    """The target spec as `recover` must reopen it from another working folder."""
+    from harness.targets import is_inventory_spec
+
+    text = spec.strip()
+    if is_inventory_spec(text):
+        return str(Path(text).resolve())
+    return text
+
+
+def guarded_cluster(
+    config: pytest.Config, run: Any, sleep: Callable[[float], None] = time.sleep
+) -> Cluster:
+    """A Cluster whose every action passes the run's guard (plan mode: the plan recorder)."""
+    target = run.target
+    stop_plugin = config.pluginmanager.get_plugin(STOP_PLUGIN)
+    stop: StopFlag = getattr(stop_plugin, "flag", None) or StopFlag()
+    planner = config.pluginmanager.get_plugin(PLAN_PLUGIN)
+    name = run.identity.cluster
+    if planner is not None:
+        guard = ActionGuard(name, target.refusal, stop=stop, planner=planner.plan)
+    else:
+        journal = Journal(
+            run.run_dir / JOURNAL_FILE, writer=os.environ.get("PYTEST_XDIST_WORKER", "main")
+        )
+        journal.write(
+            "header",
+            run_id=run.run_id,
+            target_spec=recorded_spec(target.spec),
+            target_kind=target.kind,
+            cluster=name,
+            pid=os.getpid(),
+        )
+        guard = ActionGuard(name, target.refusal, journal, ClusterLock(name), stop)
+    cluster = Cluster(
+        target.driver, poll_interval_s=target.poll_interval_s, sleep=sleep, guard=guard
+    )
+    if planner is not None:
+        planner.bind(cluster, target)
+    return cluster
