@@ -175,3 +175,33 @@ def test_empty_allowlist_without_disruptive_is_fine(markers: str, tmp_path: Path
 
 def test_selection_check_ignores_lab_targets() -> None:
     check_run_selection("lab", None)
+
+
+def test_missing_env_on_a_terminal_prompts_once_without_echo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from harness import inventory as inv
+    from harness.redact import redact
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    asked: list[str] = []
+
+    def fake_getpass(prompt: str) -> str:
+        asked.append(prompt)
+        return "typed-secret-5521"
+
+    monkeypatch.setattr(inv.sys, "stdin", Tty())
+    monkeypatch.setattr(inv.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(inv, "_prompted", {})
+    monkeypatch.setenv("QMT_USER", "someone")
+    monkeypatch.delenv("QMT_PASSWORD", raising=False)
+    path = _materialise(tmp_path, _yaml(VALID))
+    inv.check_inventory_spec(str(path))
+    inv.check_inventory_spec(str(path))
+    assert len(asked) == 1 and "QMT_PASSWORD" in asked[0]
+    assert "typed-secret-5521" not in redact("the value typed-secret-5521")
