@@ -57,6 +57,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from harness.plan import run_plan
+
+    return run_plan(args.target, keyword=args.k, markers=args.m, lab_speed=args.lab_speed)
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from harness.recover import find_run, recover
+
+    run_dir = find_run(args.run)
+    if run_dir is None:
+        print("qmaudit recover: no incomplete journal under reports/: nothing to recover")
+        return 0
+    return recover(run_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
     parser = argparse.ArgumentParser(
@@ -79,6 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
     )
     run.set_defaults(func=_cmd_run)
+
+    plan = sub.add_parser(
+        "plan", help="list the disruptive actions the selected scenarios would take (no change)"
+    )
+    plan.add_argument("--target", default="lab", help="as for run")
+    plan.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
+    plan.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
+    plan.add_argument("--lab-speed", type=float, default=20.0, help="lab seconds per second")
+    plan.set_defaults(func=_cmd_plan)
+
+    recover = sub.add_parser(
+        "recover", help="return every VM of an interrupted run to its original owner and state"
+    )
+    recover.add_argument(
+        "run", nargs="?", help="run id or folder (default: the newest incomplete run in reports/)"
+    )
+    recover.set_defaults(func=_cmd_recover)
 
     check = sub.add_parser(
         "check-inventory", help="validate an inventory file and preflight its nodes (read-only)"

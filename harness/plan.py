@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ class PlanRow:
     basis: str
 
 
-@dataclass
+@dataclass(eq=False)  # pluggy registers plugins in a set: identity hashing
 class PlanRecorder:
     """A pytest plugin and the guard's planner: records the action, then skips the scenario."""
 
@@ -39,7 +40,15 @@ class PlanRecorder:
     current: str = ""
     cluster: Any = None
     target: Any = None
+    problems: list[str] = field(default_factory=list)
     _facts: dict[str, Any] | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # A scenario refused or broken before its first action: the plan must say so.
+        if report.failed:
+            lines = [ln for ln in report.longreprtext.splitlines() if ln.startswith("E ")]
+            reason = lines[0][1:].strip() if lines else report.longreprtext.strip()[-300:]
+            self.problems.append(f"{report.nodeid.split('::')[-1]} ({report.when}): {reason}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -143,3 +152,49 @@ class PlanRecorder:
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
             for row in lines
         )
+
+
+def run_plan(
+    target: str,
+    keyword: str | None = None,
+    markers: str | None = None,
+    lab_speed: float = 20.0,
+    reports_root: Path = Path("reports"),
+) -> int:
+    """Run the selected scenarios in plan mode; print the table, write plan.json. Exit code."""
+    from harness.evidence import new_run_id
+    from harness.runner import features_dir
+    from harness.targets import check_spec
+
+    check_spec(target)
+    run_id = new_run_id()
+    run_dir = reports_root / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        str(features_dir()),
+        f"--qm-target={target}",
+        f"--qm-lab-speed={lab_speed}",
+        f"--qm-run-dir={run_dir}",
+        f"--qm-run-id={run_id}",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+    ]
+    args += ["-k", keyword] if keyword else []
+    args += ["-m", markers] if markers else []
+    print(f"qmaudit plan {run_id} against target {target!r}: nothing will be changed", flush=True)
+    recorder = PlanRecorder()
+    rc = pytest.main(args, plugins=[recorder])
+    if rc in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        return 2
+    recorder.write(run_dir / "plan.json")
+    print(recorder.table() if recorder.rows else "no disruptive action would be taken")
+    total = sum(r.downtime_s or 0.0 for r in recorder.rows)
+    print(f"\nqmaudit plan: {len(recorder.rows)} VM action(s), expected downtime ~{total:.0f} s")
+    for problem in recorder.problems:
+        print(f"qmaudit plan: would not run: {problem}", file=sys.stderr)
+    print(f"qmaudit plan: {run_dir / 'plan.json'}")
+    return 1 if recorder.problems or rc == pytest.ExitCode.INTERRUPTED else 0

@@ -47,7 +47,14 @@ class Restorer:
         """Undo everything; returns the problems that could not be fixed (empty = as found)."""
         problems: list[str] = []
         guard = self.cluster.guard
+        # Only nodes still Down (crashed) or Paused (drained) need an action: the step may
+        # have stopped before its action (refused, interrupted, plan mode).
+        states = self._node_states(problems) if self.crashed or self.drained else {}
         for node in self.crashed:
+            if states.get(node, "Down") != "Down":
+                self.cluster.mark_down(node, False)
+                guard.restored(node=node, ok=True, detail=f"{states[node]}: nothing to do")
+                continue
             ok = self._step(
                 problems,
                 f"power on {node}",
@@ -55,6 +62,9 @@ class Restorer:
             )
             guard.restored(node=node, ok=ok, detail="powered on" if ok else problems[-1])
         for node in self.drained:
+            if states.get(node, "Paused") != "Paused":
+                guard.restored(node=node, ok=True, detail=f"{states[node]}: nothing to do")
+                continue
             ok = self._step(
                 problems, f"resume {node}", partial(self.cluster.resume, node, restoring=True)
             )
@@ -89,6 +99,13 @@ class Restorer:
         except HarnessError as exc:
             problems.append(f"{what}: {exc.message}")
             return False
+
+    def _node_states(self, problems: list[str]) -> dict[str, str]:
+        try:
+            return {n.name: n.state for n in self.cluster.inventory().nodes}
+        except HarnessError as exc:
+            problems.append(f"read the node states: {exc.message}")
+            return {}
 
     def _settle(self, names: list[str]) -> None:
         requested, _ = self.cluster.move_status(names)

@@ -15,8 +15,13 @@ from harness.guard import ActionGuard, StopFlag
 from harness.journal import JOURNAL_FILE, Journal
 from harness.lock import ClusterLock
 
-STOP_PLUGIN = "qm_stop"
-PLAN_PLUGIN = "qm_plan"
+
+def _plugin(config: pytest.Config, kind: type[Any]) -> Any:
+    """The registered plugin object of a type (the runner passes them to pytest.main)."""
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, kind):
+            return plugin
+    return None
 
 
 def recorded_spec(spec: str) -> str:
@@ -34,9 +39,12 @@ def guarded_cluster(
 ) -> Cluster:
     """A Cluster whose every action passes the run's guard (plan mode: the plan recorder)."""
     target = run.target
-    stop_plugin = config.pluginmanager.get_plugin(STOP_PLUGIN)
-    stop: StopFlag = getattr(stop_plugin, "flag", None) or StopFlag()
-    planner = config.pluginmanager.get_plugin(PLAN_PLUGIN)
+    from harness.interrupt import RunStop
+    from harness.plan import PlanRecorder
+
+    stop_plugin = _plugin(config, RunStop)
+    stop: StopFlag = stop_plugin.flag if stop_plugin is not None else StopFlag()
+    planner = _plugin(config, PlanRecorder)
     name = run.identity.cluster
     if planner is not None:
         guard = ActionGuard(name, target.refusal, stop=stop, planner=planner.plan)

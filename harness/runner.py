@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError, InputError
+from harness.interrupt import RunStop, journal_verdict
 from harness.plugin import CLAIMS
 
 VERDICT_ORDER = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
@@ -125,9 +126,18 @@ def run_audit(
         args += ["-m", markers]
     print(f"qmaudit: run {run_id} against target {target!r}", flush=True)
     progress = Progress()
-    rc = pytest.main(args, plugins=[progress])
+    stop = RunStop()
+    with stop.installed():
+        rc = pytest.main(args, plugins=[progress, stop])
     for error in progress.errors:
         print(f"qmaudit: collection error: {error}", file=sys.stderr)
+    as_found, how = journal_verdict(run_dir)
+    if stop.flag.stopping:
+        write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
+        print(f"qmaudit: run {run_id} INTERRUPTED by a signal: {how}", file=sys.stderr)
+        return stop.exit_code
+    if not as_found:
+        print(f"qmaudit: {how}", file=sys.stderr)
     verdicts = claim_verdicts(run_dir)
     _print_table(verdicts, selected=bool(keyword or markers))
     html_msg = "HTML report skipped (--no-report)"
