@@ -13,6 +13,8 @@ from typing import Any, Literal
 ProbeKind = Literal["read", "action", "lab-only"]
 
 PROBE_DIR = Path(__file__).resolve().parent / "probes"
+# Helpers every probe may call, sent between the parameter line and the body (definitions only).
+PROBE_LIB = PROBE_DIR / "lib" / "common.ps1"
 
 _HEADER_PREFIX = "# qmaudit-probe: "
 _KIND_PREFIX = "# qmaudit-kind: "
@@ -38,6 +40,12 @@ def _require_known(name: str) -> None:
 @cache
 def _read_probe_file(name: str) -> str:
     return (PROBE_DIR / f"{name}.ps1").read_text(encoding="utf-8")
+
+
+@cache
+def load_lib() -> str:
+    """The shared helper functions (harness/probes/lib/common.ps1)."""
+    return PROBE_LIB.read_text(encoding="utf-8")
 
 
 def load_body(name: str) -> str:
@@ -67,14 +75,14 @@ def encode_params(params: dict[str, Any]) -> str:
 
 
 def build_script(name: str, params: dict[str, Any] | None = None) -> str:
-    """The script sent to a node: header line, parameter line, then the probe body."""
+    """The script sent to a node: header line, parameter line, shared helpers, probe body."""
     _require_known(name)
     if params is None:
         params = {}
     if not isinstance(params, dict):
         raise ValueError(f"probe {name!r}: parameters must be a JSON object, got {type(params)}")
     params_line = f"{_PARAMS_PREFIX}{encode_params(params)}{_PARAMS_SUFFIX}"
-    return f"{_HEADER_PREFIX}{name}\n{params_line}\n{load_body(name)}"
+    return f"{_HEADER_PREFIX}{name}\n{params_line}\n{load_lib()}\n{load_body(name)}"
 
 
 def parse_script(text: str) -> tuple[str, dict[str, Any]]:

@@ -6,10 +6,6 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-function ConvertTo-QmUtc([datetime] $Time) {
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
-}
-
 # PowerShell 7's ConvertFrom-Json already turns ISO strings into DateTime; 5.1 leaves a string.
 $sinceValue = $Params.since_utc
 if ($sinceValue -is [datetime]) {

@@ -7,32 +7,6 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-function ConvertTo-QmUtc([datetime] $Time) {
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
-}
-
-function Get-QmWin32Code($ErrorRecord) {
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception) {
-        if ($exception -is [ComponentModel.Win32Exception]) { return [int]$exception.NativeErrorCode }
-        $exception = $exception.InnerException
-    }
-    return [int]($ErrorRecord.Exception.HResult -band 0xFFFF)
-}
-
-# Every distinct message down the exception chain: the cluster cmdlets often wrap the Win32 text
-# ("The cluster node was not found") in a generic outer message.
-function Get-QmFailureText($ErrorRecord) {
-    $messages = [System.Collections.Generic.List[string]]::new()
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception) {
-        $text = ([string]$exception.Message).Trim()
-        if ($text -and -not $messages.Contains($text)) { $messages.Add($text) }
-        $exception = $exception.InnerException
-    }
-    return ($messages -join ' ')
-}
-
 $nodeName = [string]$Params.node
 if ([string]::IsNullOrEmpty($nodeName)) { throw 'qmaudit: drain_node needs the parameter node' }
 

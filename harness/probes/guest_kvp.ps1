@@ -8,10 +8,6 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-function ConvertTo-QmUtc([datetime] $Time) {
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
-}
-
 $vmName = [string]$Params.vm_name
 if ([string]::IsNullOrEmpty($vmName)) { throw 'qmaudit: guest_kvp needs the parameter vm_name' }
 $guestUser = [string]$Params.guest_user

@@ -5,10 +5,6 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-function ConvertTo-QmUtc([datetime] $Time) {
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
-}
-
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
 $hasClusters = [bool](Get-Module -ListAvailable -Name FailoverClusters)
 $hasHyperV = [bool](Get-Module -ListAvailable -Name Hyper-V)

@@ -6,18 +6,6 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-function ConvertTo-QmUtc([datetime] $Time) {
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
-}
-
-function ConvertTo-QmGuid($Value) {
-    $parsed = [guid]::Empty
-    if ($null -ne $Value -and [guid]::TryParse(([string]$Value).Trim(), [ref]$parsed)) {
-        return $parsed.ToString()
-    }
-    return $null
-}
-
 $names = @(foreach ($n in $Params.vm_names) { if (-not [string]::IsNullOrEmpty([string]$n)) { [string]$n } })
 if ($names.Count -eq 0) { throw 'qmaudit: move_status needs the parameter vm_names (a non-empty list)' }
 

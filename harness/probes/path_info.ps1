@@ -5,10 +5,6 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-function ConvertTo-QmUtc([datetime] $Time) {
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
-}
-
 $path = [string]$Params.path
 if ([string]::IsNullOrEmpty($path)) { throw 'qmaudit: path_info needs the parameter path' }
 

@@ -7,18 +7,6 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-function ConvertTo-QmUtc([datetime] $Time) {
-    $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
-}
-
-function ConvertTo-QmGuid($Value) {
-    $parsed = [guid]::Empty
-    if ($null -ne $Value -and [guid]::TryParse(([string]$Value).Trim(), [ref]$parsed)) {
-        return $parsed.ToString()
-    }
-    return $null
-}
-
 function ConvertTo-QmText($Value) {
     if ($null -eq $Value) { return $null }
     return [string]$Value

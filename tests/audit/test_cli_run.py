@@ -16,7 +16,7 @@ from harness.runner import claim_verdicts
     [
         ("nonsense", "unknown target"),
         ("lab:/no/such/file.yaml", "/no/such/file.yaml"),
-        ("inventory.yaml", "not available in this version"),
+        ("inventory.yaml", "file not found"),
     ],
 )
 def test_bad_target_exit_2(target: str, needle: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from harness.protocol import (
     PROBE_DIR,
     build_script,
     load_body,
+    load_lib,
     parse_script,
     probe_kind,
     probe_names,
@@ -67,7 +68,7 @@ def test_round_trip_and_parameters_only_as_base64(name: str, params: dict[str, A
     assert header == f"# qmaudit-probe: {name}"
     # The only place parameters reach the script is one base64 literal on a fixed line.
     assert PARAMS_LINE.fullmatch(params_line)
-    assert body == load_body(name)
+    assert body == f"{load_lib()}\n{load_body(name)}"
 
 
 @given(value=st.text(min_size=1) | st.sampled_from(HOSTILE))
@@ -80,8 +81,11 @@ def test_string_values_never_appear_outside_base64(value: str) -> None:
     encoded = PARAMS_LINE.fullmatch(params_line)
     assert encoded is not None
     assert json.loads(base64.b64decode(encoded.group(1)).decode("utf-8")) == params
-    # The script is the fixed header, the fixed line around base64 and the unchanged body.
-    assert script == f"# qmaudit-probe: move_vm\n{params_line}\n{load_body('move_vm')}"
+    # The script is the fixed header, the fixed line around base64, the fixed shared helpers and
+    # the unchanged body.
+    assert (
+        script == f"# qmaudit-probe: move_vm\n{params_line}\n{load_lib()}\n{load_body('move_vm')}"
+    )
 
 
 @pytest.mark.parametrize("value", HOSTILE)
