@@ -314,6 +314,7 @@ def open_inventory(spec: str) -> Target:
         transport=_transport_label(inventory),
         allow_vm=inventory.policy.allows,
         lab_actions=inventory.lab_actions,
+        threshold_overrides=frozenset(inventory.raw.get("thresholds") or {}),
         vm_policy=inventory.policy,
         guest_credentials=guest,
     )

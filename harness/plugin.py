@@ -158,8 +158,8 @@ def _qm_scenario_gate(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("claim") is None:
         return
     run: RunContext = request.getfixturevalue("qm_run")
-    if request.node.get_closest_marker("lab-only") and run.target.kind != "lab":
-        pytest.skip("lab-only scenario: the target is not the embedded lab")
+    if request.node.get_closest_marker("lab-only") and not run.target.lab_actions:
+        pytest.skip("lab-only scenario: the target offers no lab actions (lab_actions: false)")
     if request.node.get_closest_marker("destructive") and not run.target.allow_destructive:
         pytest.skip("destructive scenario: the inventory does not allow destructive scenarios")
 

@@ -74,6 +74,8 @@ class Target:
     closers: list[Callable[[], None]] = field(default_factory=list)
     # Lab-only actions (crash a node) are offered: the embedded lab, or an inventory that says so.
     lab_actions: bool = False
+    # Names of the thresholds the target's configuration set (the rest are documented defaults).
+    threshold_overrides: frozenset[str] = frozenset()
     vm_policy: VmPolicy | None = None
     guest_credentials: tuple[str, str] | None = field(default=None, repr=False)
 
@@ -82,6 +84,10 @@ class Target:
         if self.vm_policy is not None:
             return self.vm_policy.refusal(vm_name)
         return None if self.allow_vm(vm_name) else f"VM {vm_name!r} is not allowed on this target"
+
+    def threshold_source(self, name: str) -> str:
+        """Where a threshold's value came from, for the evidence: inventory or default."""
+        return "inventory" if name in self.threshold_overrides else "default"
 
     def guest_params(self) -> dict[str, str]:
         """PowerShell Direct credentials for the guest probes (empty for the lab)."""

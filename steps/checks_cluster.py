@@ -95,7 +95,7 @@ def clock_offset(scn: Scenario) -> None:
     owner = scn.inventory().group_of(vm.name).owner_node
     clock = scn.cluster.guest_clock(vm.name, owner)
     scn.evidence.measure("lag before the move", clock.lag_s, "s")
-    scn.evidence.threshold("clock_tolerance", scn.thresholds.clock_tolerance_s, "s", "default")
+    scn.threshold("clock_tolerance_s", "clock tolerance", "s")
 
 
 @then("the guest clock lags the host clock by about the measured downtime")
@@ -137,7 +137,7 @@ def lag_stays(scn: Scenario) -> None:
 def clock_corrected(scn: Scenario) -> None:
     o = scn.need_outcome()
     tol, window = scn.thresholds.clock_tolerance_s, scn.thresholds.time_sync_window_s
-    scn.evidence.threshold("time_sync_window", window, "s", "default")
+    scn.threshold("time_sync_window_s", "time-sync window", "s")
 
     def corrected() -> float | None:
         lag = scn.cluster.guest_clock(o.vm.name, o.final_owner).lag_s
@@ -173,7 +173,12 @@ def downtime_bounded(scn: Scenario) -> None:
                 tp.read_mb_s * 1e6
             )
             bound = min(bound, model * th.throughput_tolerance + th.downtime_allowance_s)
-        scn.evidence.threshold(f"{o.vm.name}: downtime bound", bound, "s", "default")
+        source = "default"
+        if {"max_downtime_per_gib_s", "throughput_tolerance", "downtime_allowance_s"} & (
+            scn.run.target.threshold_overrides
+        ):
+            source = "inventory"
+        scn.evidence.threshold(f"{o.vm.name}: downtime bound", bound, "s", source)
         check(
             o.downtime_s is not None and o.downtime_s <= bound,
             f"VM {o.vm.name!r}: downtime must follow memory size and storage throughput",
@@ -190,7 +195,7 @@ def downtime_linear(scn: Scenario) -> None:
     scn.evidence.measure("downtime per GiB (fit slope)", slope, "s/GiB")
     scn.evidence.measure("fit intercept", intercept, "s")
     scn.evidence.measure("fit quality", r2, "r2")
-    scn.evidence.threshold("min_fit_r2", scn.thresholds.min_fit_r2, "r2", "default")
+    scn.threshold("min_fit_r2", "minimum fit quality", "r2")
     path = scn.run.run_dir / "downtime-vs-memory.png"
     downtime_plot(points, (slope, intercept, r2), path)
     attach_png(path, "downtime vs memory")

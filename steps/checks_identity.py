@@ -221,8 +221,7 @@ def guest_identity(scn: Scenario) -> None:
 @then("the guest's KVP host name shows the target node within the allowed time")
 def kvp_updated(scn: Scenario) -> None:
     o = scn.need_outcome()
-    timeout = scn.thresholds.kvp_update_timeout_s
-    scn.evidence.threshold("kvp_update_timeout", timeout, "s", "default")
+    timeout = scn.threshold("kvp_update_timeout_s", "KVP update timeout", "s")
 
     def shows_target() -> dict[str, str] | None:
         items = scn.cluster.kvp(o.vm.name, o.final_owner)

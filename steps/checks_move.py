@@ -277,8 +277,7 @@ def owned_by_target(scn: Scenario) -> None:
 @then("the move took no longer than the bound for a VM that is off")
 def off_move_fast(scn: Scenario) -> None:
     o = scn.need_outcome()
-    bound = scn.thresholds.off_vm_move_bound_s
-    scn.evidence.threshold("off_vm_move_bound", bound, "s", "default")
+    bound = scn.threshold("off_vm_move_bound_s", "bound for a VM that is off", "s")
     check(
         o.move_time_s is not None and o.move_time_s <= bound,
         "a VM that is off must move almost instantly",

@@ -46,6 +46,12 @@ class Scenario:
             self.evidence.vms.append(vm.name)
         return vm
 
+    def threshold(self, field_name: str, label: str, unit: str) -> float:
+        """A threshold's value, recorded in the evidence with where it came from."""
+        value = float(getattr(self.thresholds, field_name))
+        self.evidence.threshold(label, value, unit, self.run.target.threshold_source(field_name))
+        return value
+
     def need_vm(self) -> VmFacts:
         assert self.vm is not None, "no VM was picked by a Given step"
         return self.vm
