@@ -149,6 +149,11 @@ class ActionGuard:
         if self.journal is not None:
             self.journal.close()
 
+    def close_abandoned(self, action_id: str, detail: str) -> None:
+        """Mark done an action a killed run left in flight (recover, once it has settled)."""
+        if self.journal is not None:
+            self.journal.write("done", id=action_id, ok=None, detail=detail)
+
     # ----- what the Restorer records ------------------------------------------------------
     def remember_vm(self, vm: str, owner: str, state: str | None) -> None:
         if self.journal is not None:

@@ -42,7 +42,6 @@ def find_run(run: str | None, reports_root: Path = Path("reports")) -> Path | No
 
 def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
     """Undo what the journal says is outstanding; print what was done per VM. Exit code."""
-    from harness.identity import target_identity
     from harness.targets import open_target
 
     path = run_dir / JOURNAL_FILE
@@ -62,7 +61,11 @@ def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
         return 0
     target = open_target(str(spec))
     try:
-        cluster_name = target_identity(target).cluster
+        cluster = Cluster(target.driver, poll_interval_s=target.poll_interval_s)
+        for node in state.nodes.values():
+            if node.undo == "power_on":
+                cluster.mark_down(node.name)  # crashed by the run: ask the others
+        cluster_name = cluster.inventory().cluster
         if cluster_name.casefold() != str(state.header.get("cluster", "")).casefold():
             raise HarnessError(
                 f"{spec} now answers as cluster {cluster_name!r}, the journal names "
@@ -71,7 +74,7 @@ def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
         guard = ActionGuard(
             cluster_name, target.refusal, Journal(path, writer="recover"), ClusterLock(cluster_name)
         )
-        cluster = Cluster(target.driver, poll_interval_s=target.poll_interval_s, guard=guard)
+        cluster.guard = guard
         try:
             return _undo(cluster, state, target.thresholds.move_timeout_s, out)
         finally:
@@ -83,14 +86,14 @@ def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
 def _undo(cluster: Cluster, state: JournalState, timeout_s: float, out: TextIO) -> int:
     guard = cluster.guard
     failures = 0
-    for node in state.nodes.values():
-        if node.undo == "power_on":
-            cluster.mark_down(node.name)
     names = sorted(set(state.vms) | {p["vm"] for a in state.open_actions for p in a["vms"]})
     if names:
         print(f"waiting for {len(names)} VM(s) to settle", file=out)
         requested, _ = cluster.move_status(names)
         cluster.watch(names, {}, requested, {}, settled, timeout_s)
+    for action in state.open_actions:
+        guard.close_abandoned(str(action.get("id")), "left in flight by the run; settled")
+        print(f"{action.get('action')} left in flight by the run: settled", file=out)
     for node in state.nodes.values():
         info = cluster.inventory().node(node.name)
         try:

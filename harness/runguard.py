@@ -18,7 +18,8 @@ from harness.lock import ClusterLock
 
 def _plugin(config: pytest.Config, kind: type[Any]) -> Any:
     """The registered plugin object of a type (the runner passes them to pytest.main)."""
-    for plugin in config.pluginmanager.get_plugins():
+    # list_name_plugin, not get_plugins: that builds a set, and dataclass plugins don't hash.
+    for _name, plugin in config.pluginmanager.list_name_plugin():
         if isinstance(plugin, kind):
             return plugin
     return None

@@ -1,0 +1,112 @@
+"""The guard in the action path: refusals before anything moves, stop flag, lock held per move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.cluster import Cluster
+from harness.guard import ActionGuard, ActionRefusedError, RunInterruptedError, StopFlag
+from harness.journal import Journal, read_journal
+from harness.lock import ClusterLock
+from harness.moves import settled
+from harness.targets import Target, VmPolicy, open_lab
+
+NEVER = "web 01"
+
+
+@pytest.fixture
+def lab() -> Iterator[Target]:
+    target = open_lab(None, served=False, speed=200.0)
+    yield target
+    target.close()
+
+
+def _cluster(target: Target, tmp_path: Path, stop: StopFlag | None = None) -> Cluster:
+    policy = VmPolicy(allow=("*",), never=(NEVER,))
+    guard = ActionGuard(
+        "QMLAB",
+        policy.refusal,
+        Journal(tmp_path / "journal.jsonl"),
+        ClusterLock("QMLAB", tmp_path / "locks"),
+        stop,
+    )
+    return Cluster(target.driver, poll_interval_s=0.005, guard=guard)
+
+
+def _truth(target: Target) -> dict[str, tuple[str, str]]:
+    assert target.lab is not None
+    with target.lab.session():
+        return {v.spec.name: (v.owner, v.state) for v in target.lab.vms.values()}
+
+
+def _owner(target: Target, vm: str) -> str:
+    return _truth(target)[vm][0]
+
+
+def _other(target: Target, node: str) -> str:
+    assert target.lab is not None
+    return next(n.name for n in target.lab.members() if n.name != node and n.state == "Up")
+
+
+def test_never_touch_vm_is_refused_before_anything_moves(lab: Target, tmp_path: Path) -> None:
+    cluster = _cluster(lab, tmp_path)
+    before = _truth(lab)
+    with pytest.raises(ActionRefusedError, match="never-touch") as refused:
+        cluster.request_move([NEVER], _other(lab, before[NEVER][0]))
+    assert "nothing was changed" in refused.value.message
+    assert _truth(lab) == before and lab.lab is not None and not lab.lab.ground_truth(NEVER)
+    kinds = [e["kind"] for e in read_journal(tmp_path / "journal.jsonl")]
+    assert "action" not in kinds
+
+
+@pytest.mark.parametrize("action", ["drain", "lab_crash"])
+def test_node_action_refused_when_any_vm_on_it_is_not_allowed(
+    lab: Target, tmp_path: Path, action: str
+) -> None:
+    cluster = _cluster(lab, tmp_path)
+    before = _truth(lab)
+    node = before[NEVER][0]
+    with pytest.raises(ActionRefusedError, match=NEVER):
+        getattr(cluster, action)(node)
+    assert _truth(lab) == before
+    assert lab.lab is not None and lab.lab.node(node).state == "Up"
+
+
+def test_allowed_move_holds_the_lock_until_settled_and_is_journalled(
+    lab: Target, tmp_path: Path
+) -> None:
+    cluster = _cluster(lab, tmp_path)
+    vm = "batch01"
+    source = _owner(lab, vm)
+    to = _other(lab, source)
+    requested, reply = cluster.request_move([vm], to)
+    assert cluster.guard.lock is not None and cluster.guard.lock.held
+    cluster.watch([vm], {}, requested, reply, lambda s: settled(s) and s["owner_node"] == to, 60)
+    assert not cluster.guard.lock.held and _owner(lab, vm) == to
+    entries = read_journal(tmp_path / "journal.jsonl")
+    action = next(e for e in entries if e["kind"] == "action")
+    assert action["vms"] == [{"vm": vm, "owner": source, "state": "Running"}]
+    assert any(e["kind"] == "done" and e["id"] == action["id"] for e in entries)
+
+
+def test_stopping_refuses_new_actions_but_allows_restoring(lab: Target, tmp_path: Path) -> None:
+    stop = StopFlag()
+    cluster = _cluster(lab, tmp_path, stop)
+    vm = "batch01"
+    to = _other(lab, _owner(lab, vm))
+    stop.request(15)
+    with pytest.raises(RunInterruptedError, match="no new action started"):
+        cluster.request_move([vm], to)
+    assert lab.lab is not None and not lab.lab.ground_truth(vm)
+    with cluster.action("move", [vm], to=to, restoring=True):
+        requested, reply = cluster.request_move([vm], to, restoring=True)
+        cluster.watch(
+            [vm], {}, requested, reply, lambda s: settled(s) and s["owner_node"] == to, 60
+        )
+    assert _owner(lab, vm) == to
+    stop.request(15)  # second signal: not even restoring
+    with pytest.raises(RunInterruptedError, match="abandoned"):
+        cluster.request_move([vm], _other(lab, to), restoring=True)
