@@ -18,7 +18,12 @@ def test_every_entry_is_fsynced_and_read_back(
 ) -> None:
     synced: list[int] = []
     real = journal_mod.os.fsync
-    monkeypatch.setattr(journal_mod.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(journal_mod.os, "fsync", fsync)
     journal = Journal(tmp_path / "journal.jsonl")
     journal.write("header", target_spec="x.yaml")
     journal.write("remember", vm="a", owner="N1", state="Running")
