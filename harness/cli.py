@@ -73,6 +73,19 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     return recover(run_dir)
 
 
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from harness.matrix import run_selftest
+
+    return run_selftest(
+        pattern=args.profiles,
+        combine=args.profile or (),
+        random_count=args.random,
+        jobs=args.jobs,
+        lab=args.lab,
+        seed=args.seed,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
     parser = argparse.ArgumentParser(
@@ -136,6 +149,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-dir", default=None, help="where to write the credentials and inventory files"
     )
     serve.set_defaults(func=_cmd_lab_serve)
+
+    selftest = sub.add_parser(
+        "selftest", help="run the suite on the clean lab and on each defect profile (matrix)"
+    )
+    selftest.add_argument(
+        "--profiles", default="*.yaml", metavar="GLOB", help="shipped profiles to run (file glob)"
+    )
+    selftest.add_argument(
+        "--profile",
+        action="append",
+        metavar="FILE",
+        help="run these profile files combined in one lab (repeatable) instead of the shipped ones",
+    )
+    selftest.add_argument(
+        "--random", type=int, default=0, metavar="N", help="also run N random clean topologies"
+    )
+    selftest.add_argument("--seed", type=int, default=0, help="first seed of the random topologies")
+    selftest.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    selftest.add_argument(
+        "--lab",
+        choices=("sim", "scaled"),
+        default="sim",
+        help="simulated time (default) or real time at 20x (lab+inproc)",
+    )
+    selftest.set_defaults(func=_cmd_selftest)
     return parser
 
 
