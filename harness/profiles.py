@@ -46,6 +46,10 @@ def parse_profile(doc: Any, source: str) -> Profile:
                     f"{at}.{key}",
                     f"rule {entry['rule']!r} cannot be switched off per {key}",
                 )
+    missing = sorted({rule(e["rule"]).claim for e in doc["rules_off"]} - set(doc["breaks"]))
+    if missing:
+        reason = f"breaks must list the claims of the rules switched off: {', '.join(missing)}"
+        raise InputError(source, "$.breaks", reason)
     return Profile(
         name=doc["name"],
         description=doc["description"].strip(),
@@ -68,6 +72,11 @@ def shipped_profiles(pattern: str = "*.yaml") -> list[Profile]:
 def expected_breaks(profiles: Iterable[Profile]) -> tuple[str, ...]:
     """The claims a run combining these profiles must fail: the union of their `breaks`."""
     return tuple(sorted({claim for prof in profiles for claim in prof.breaks}))
+
+
+def primary_claims(profiles: Iterable[Profile]) -> tuple[str, ...]:
+    """The claims backed by the rules the profiles switch off (each must fail on a verdict)."""
+    return tuple(sorted({rule(e["rule"]).claim for prof in profiles for e in prof.rules_off}))
 
 
 def check_scopes(profile: Profile, topology: Topology) -> None:

@@ -61,7 +61,10 @@ def _speed(rng: Source) -> str:
     return f"read_mb_s: {rng.randint(300, 2000)}, write_mb_s: {rng.randint(250, 1500)}"
 
 
-def generate_topology(rng: Source) -> str:
+ALL_STATES = ("Running",) * 6 + ("Off", "Saved", "Paused")
+
+
+def generate_topology(rng: Source, states: tuple[str, ...] = ALL_STATES) -> str:
     """A healthy topology: 2-8 Up nodes, mixed storage, 1-30 VMs, tricky names; YAML text."""
     hosts: set[str] = set()
     nodes = [_hostname(rng, hosts) for _ in range(rng.randint(2, 8))]
@@ -106,7 +109,7 @@ def generate_topology(rng: Source) -> str:
             owner, storage = free_disks.pop()
         else:
             owner, storage = rng.choice(nodes), rng.choice(csvs + shares)
-        state = rng.choice(["Running"] * 6 + ["Off", "Saved", "Paused"])
+        state = rng.choice(states)
         out.append(f"  - name: {_q(_name(rng, names))}")
         out.append(f"    memory_mib: {rng.choice([512, 768, 1024, 2048, 3072, 4096])}")
         out.append(f"    config_version: {_q(rng.choice(['5.0', '9.0', '9.0']))}")
@@ -123,6 +126,6 @@ def generate_topology(rng: Source) -> str:
     return "\n".join(out) + "\n"
 
 
-def random_topology_text(seed: int) -> str:
+def random_topology_text(seed: int, states: tuple[str, ...] = ALL_STATES) -> str:
     """The random topology of a seed (reproducible)."""
-    return generate_topology(random.Random(seed))
+    return generate_topology(random.Random(seed), states)
