@@ -21,7 +21,10 @@ from harness.objects import (
     parse_utc,
 )
 
-MOVE_EVENT_IDS = (1641, 1200, 1201, 1203, 1204)
+# FailoverClustering: 1641 role moving, 1200/1201 online, 1203/1204 offline. Hyper-V-Worker:
+# 18510 saved, 18596 restored, 18500 started (ids to confirm on a real cluster, see the notes).
+MOVE_EVENT_IDS = (1641, 1200, 1201, 1203, 1204, 18510, 18596, 18500)
+EVENT_SAVED = 18510
 SAVE_STATES = frozenset({"Saving", "Saved"})
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then
 
-from harness.cluster import SAVE_STATES
+from harness.cluster import EVENT_SAVED, SAVE_STATES
+from harness.errors import HarnessError
 from harness.verdicts import check
 from steps.common import Scenario
 
@@ -29,11 +30,23 @@ def offline_before_online(scn: Scenario) -> None:
 def saved_on_source(scn: Scenario) -> None:
     o = scn.need_outcome()
     states = [(s.owner_node, s.vm_state) for s in o.trace.samples_of(o.vm.name)] if o.trace else []
+    # Two independent witnesses: a poll that caught the state on the source, or the source's
+    # Hyper-V worker logging the save before the target began bringing the role online.
+    online = o.role_events(1200, o.final_owner)
+    saved_events = [
+        e
+        for e in o.events
+        if e.id == EVENT_SAVED
+        and e.node == o.source
+        and e.role == o.vm.name
+        and (not online or e.time <= online[0].time)
+    ]
     check(
-        o.saw_state(SAVE_STATES, o.source),
+        o.saw_state(SAVE_STATES, o.source) or bool(saved_events),
         "a running VM must be put into Saved state on its source before ownership changes",
         source=o.source,
         observed=states,
+        saved_events=[e.time.isoformat() for e in saved_events],
     )
 
 
@@ -75,6 +88,14 @@ def running_on_target(scn: Scenario) -> None:
 @then("saved-state files were observed while the VM was being saved")
 def saved_files_seen(scn: Scenario) -> None:
     o = scn.need_outcome()
+    samples = o.trace.samples_of(o.vm.name) if o.trace else []
+    in_window = [s for s in samples if s.vm_state in SAVE_STATES and s.owner_node == o.source]
+    if not in_window:
+        # No poll landed inside the save window: that is missing evidence, not a violation.
+        raise HarnessError(
+            f"no poll of {o.source} fell inside {o.vm.name!r}'s save window "
+            f"({len(samples)} polls); saved-state files could not be observed"
+        )
     files = sorted(
         {f for s in (o.trace.samples_of(o.vm.name) if o.trace else []) for f in s.saved_state_files}
     )
