@@ -6,4 +6,6 @@ pytest_plugins = [
     "steps.checks_move",
     "steps.checks_identity",
     "steps.checks_cluster",
+    "steps.checks_clock",
+    "steps.checks_nodes",
 ]

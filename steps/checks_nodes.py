@@ -1,0 +1,167 @@
+"""Steps about whole nodes: draining one (QM-18) and crashing one in the lab (QM-19)."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_bdd import given, then, when
+
+from harness.moves import settled
+from harness.verdicts import check
+from steps.common import Scenario
+
+
+@given("a node that owns a running VM below the move-type threshold and one at or above it")
+def drain_setup(scn: Scenario) -> None:
+    from steps.moves import move_setup
+
+    threshold = scn.inventory().move_type_threshold
+    low = scn.catalog.pick_all(
+        lambda v: v.state == "Running" and not v.passthrough and v.priority < threshold
+    )
+    high = scn.catalog.pick_all(
+        lambda v: v.state == "Running" and not v.passthrough and v.priority >= threshold
+    )
+    if not low or not high:
+        pytest.skip("the target has no running VMs on both sides of the move-type threshold")
+    node = low[0].owner
+    if not any(v.owner == node for v in high):
+        move_setup(scn, high[0], node)
+    owned = [g.vm_name for g in scn.inventory().roles_on(node)]
+    scn.vms = [scn.catalog.get(name) for name in owned]
+    for vm in scn.vms:
+        scn.restorer.remember(vm)
+    scn.target_node = node
+    scn.data["threshold"] = threshold
+    scn.evidence.vms.extend(owned)
+
+
+@when("that node is drained")
+def drain(scn: Scenario) -> None:
+    node = scn.target_node
+    assert node is not None
+    start = scn.cluster.now()
+    scn.restorer.remember_drain(node)
+    reply = scn.cluster.drain(node)
+    scn.evidence.observe("during", "drain requested", reply)
+
+    def drained() -> bool:
+        inv = scn.inventory()
+        info = inv.node(node)
+        return info is not None and info.drain_status in ("Completed", "Failed")
+
+    scn.cluster.wait_until(drained, scn.thresholds.move_timeout_s, "drain")
+    nodes = [n.name for n in scn.inventory().nodes if n.state != "Down"]
+    scn.data["events"] = scn.cluster.events(start, nodes)
+
+
+@then("the drain completes")
+def drain_completed(scn: Scenario) -> None:
+    info = scn.inventory().node(scn.target_node or "")
+    check(
+        info is not None and info.drain_status == "Completed",
+        "the drain must complete",
+        status=info.drain_status if info else None,
+    )
+
+
+def _saved_roles(scn: Scenario) -> set[str]:
+    return {e.role or "" for e in scn.data["events"] if e.id == 1204 and e.node == scn.target_node}
+
+
+@then("every VM below the move-type threshold passed through Saved state")
+def drain_low_saved(scn: Scenario) -> None:
+    low = [v for v in scn.vms if v.priority < scn.data["threshold"] and v.state == "Running"]
+    missing = [v.name for v in low if v.group not in _saved_roles(scn)]
+    check(not missing, "drain must quick-migrate VMs below MoveTypeThreshold", not_saved=missing)
+
+
+@then("every VM at or above the move-type threshold moved without being saved")
+def drain_high_live(scn: Scenario) -> None:
+    # A VM with a pass-through disk cannot be live-migrated (QM-21): the drain quick-migrates it
+    # whatever its priority, so it says nothing about the priority split.
+    high = [
+        v
+        for v in scn.vms
+        if v.priority >= scn.data["threshold"] and v.state == "Running" and not v.passthrough
+    ]
+    saved = [v.name for v in high if v.group in _saved_roles(scn)]
+    check(not saved, "drain must live-migrate VMs at or above MoveTypeThreshold", saved=saved)
+
+
+@then("the drained node is paused and owns no roles")
+def drained_node(scn: Scenario) -> None:
+    inv = scn.inventory()
+    node = inv.node(scn.target_node or "")
+    roles = [g.name for g in inv.roles_on(scn.target_node or "")]
+    check(
+        node is not None and node.state == "Paused" and not roles,
+        "a drained node ends Paused with no roles",
+        state=node.state if node else None,
+        roles=roles,
+    )
+
+
+@when("the VM's owner node crashes")
+def crash(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    scn.restorer.remember(vm)
+    inv = scn.inventory()
+    owner = inv.group_of(vm.name).owner_node
+    # Every VM of the crashed node fails over, not only the one observed: all go back afterwards.
+    for group in inv.roles_on(owner):
+        scn.restorer.remember(scn.catalog.get(group.vm_name))
+    before = scn.cluster.guest_clock(vm.name, owner)
+    crashed_at = scn.cluster.now()
+    scn.restorer.remember_crash(owner)
+    scn.cluster.lab_crash(owner)
+    scn.data.update(source=owner, before_clock=before, crashed_at=crashed_at)
+
+    def running_elsewhere() -> bool:
+        _, statuses = scn.cluster.move_status([vm.name])
+        s = statuses[0]
+        return s["owner_node"] != owner and settled(s) and s["vm_state"] == "Running"
+
+    scn.cluster.wait_until(running_elsewhere, scn.thresholds.failover_timeout_s, "failover")
+    scn.data["events"] = scn.cluster.events(
+        crashed_at, [n.name for n in scn.inventory().nodes if n.state == "Up"]
+    )
+
+
+@then("the VM is running on another node within the failover time")
+def failed_over(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    _, statuses = scn.cluster.move_status([vm.name])
+    s = statuses[0]
+    scn.evidence.observe("after", "status", s)
+    check(
+        s["owner_node"] != scn.data["source"] and s["vm_state"] == "Running",
+        "the VM must run on another node after its host crashed",
+        status=s,
+    )
+    scn.data["owner_after"] = s["owner_node"]
+
+
+@then("the guest booted again after the crash")
+def booted_again(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    clock = scn.cluster.guest_clock(vm.name, scn.data["owner_after"])
+    scn.data["after_clock"] = clock
+    check(
+        clock.guest_last_boot > scn.data["before_clock"].guest_last_boot,
+        "the guest must boot cold after a host crash",
+        boot_before=scn.data["before_clock"].guest_last_boot.isoformat(),
+        boot_after=clock.guest_last_boot.isoformat(),
+    )
+
+
+@then("no saved state was used to start the VM")
+def no_saved_state(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    clock = scn.data["after_clock"]
+    saved = [e for e in scn.data["events"] if e.id == 1204 and e.role == vm.group]
+    check(
+        not saved and abs(clock.lag_s) <= scn.thresholds.clock_tolerance_s,
+        "a crashed host cannot save its VMs: the guest starts cold with the host's clock",
+        saved_events=len(saved),
+        lag_s=clock.lag_s,
+    )
