@@ -27,9 +27,9 @@ rules_off: []
 """
 
 
-def test_skips_and_passes_are_recorded(tmp_path: Path) -> None:
+def _run(topology_text: str, tmp_path: Path, target: str, selection: list[str]) -> list[dict]:
     topology = tmp_path / "tiny.yaml"
-    topology.write_text(TOPOLOGY, encoding="utf-8")
+    topology.write_text(topology_text, encoding="utf-8")
     run_dir = tmp_path / "run"
     proc = subprocess.run(
         [
@@ -42,11 +42,10 @@ def test_skips_and_passes_are_recorded(tmp_path: Path) -> None:
             "-p",
             "no:xdist",
             "-q",
-            f"--qm-target=lab+inproc:{topology}",
+            f"--qm-target={target}:{topology}",
             "--qm-lab-speed=40",
             f"--qm-run-dir={run_dir}",
-            "-k",
-            "SMB or QM-13 or Resource",
+            *selection,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -55,7 +54,29 @@ def test_skips_and_passes_are_recorded(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    records = [json.loads(p.read_text()) for p in sorted((run_dir / "evidence").glob("*.json"))]
+    return [json.loads(p.read_text()) for p in sorted((run_dir / "evidence").glob("*.json"))]
+
+
+def test_crash_avoids_a_node_with_a_paused_vm(tmp_path: Path) -> None:
+    # A power loss would turn the Paused VM into a running one that cannot be paused again:
+    # the crash scenario must crash a node without Paused VMs and leave the cluster as found.
+    third = """  - {name: "N3", program_data: 'C:\\ProgramData',
+     local_disks: [{path: 'C:\\', read_mb_s: 300, write_mb_s: 200}]}
+storage:"""
+    paused = """rules_off: []"""
+    text = TOPOLOGY.replace("storage:", third, 1).replace(
+        "rules_off: []",
+        """  - {name: "held", memory_mib: 512, config_version: '9.0', state: Paused, owner: "N1",
+     storage: 'C:\\ClusterStorage\\Volume1', priority: 2000}
+"""
+        + paused,
+    )
+    records = _run(text, tmp_path, "lab+sim", ["-m", "QM-19"])
+    assert [(r["claim"], r["verdict"]) for r in records] == [("QM-19", "passed")]
+
+
+def test_skips_and_passes_are_recorded(tmp_path: Path) -> None:
+    records = _run(TOPOLOGY, tmp_path, "lab+inproc", ["-k", "SMB or QM-13 or Resource"])
     verdicts = {(r["claim"], r["verdict"]) for r in records}
     # No SMB share in this lab: those scenarios are skipped, with the reason, never "passed".
     smb = [r for r in records if r["params"].get("storage") == "SMB 3"]
