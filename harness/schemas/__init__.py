@@ -64,10 +64,20 @@ def _retrieve(uri: str) -> Resource[Any]:
 
 
 @cache
-def _validator(stem: str) -> Draft202012Validator:
-    schema = load_schema(stem)
+def _registry() -> Registry[Any]:
+    # Every shipped schema registered up front (and crawled once): a retrieving registry would
+    # load and wrap the referenced file again on every validation, which dominated probe time.
+    resources_ = [
+        (f"{SCHEMA_BASE_URI}{stem}{_SUFFIX}", Resource.from_contents(load_schema(stem)))
+        for stem in schema_stems()
+    ]
     registry: Registry[Any] = Registry(retrieve=_retrieve)  # type: ignore[call-arg]
-    return Draft202012Validator(schema, registry=registry)
+    return registry.with_resources(resources_).crawl()
+
+
+@cache
+def _validator(stem: str) -> Draft202012Validator:
+    return Draft202012Validator(load_schema(stem), registry=_registry())
 
 
 def _first_error(stem: str, doc: Any) -> ValidationError | None:
