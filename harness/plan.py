@@ -42,6 +42,7 @@ class PlanRecorder:
     target: Any = None
     problems: list[str] = field(default_factory=list)
     _facts: dict[str, Any] | None = None
+    _threshold: int | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # A scenario refused or broken before its first action: the plan must say so.
@@ -104,6 +105,11 @@ class PlanRecorder:
         what = f"{request.action} of {', '.join(p.vm for p in request.vms) or 'no VM'}"
         pytest.skip(f"planned: {what} -> {to} (plan mode: nothing was changed)")
 
+    def _move_type_threshold(self) -> int:
+        if self._threshold is None:
+            self._threshold = self.cluster.inventory().move_type_threshold
+        return self._threshold
+
     def estimate(
         self, vm: str, state: str | None, action: str
     ) -> tuple[float | None, str, int | None]:
@@ -116,6 +122,14 @@ class PlanRecorder:
             return 0.0, f"{state}: no memory to save", memory
         if facts is None:
             return None, "unknown VM", None
+        if (
+            action == "drain"
+            and not facts.passthrough
+            and facts.priority >= self._move_type_threshold()
+        ):
+            # A drain live-migrates VMs at or above MoveTypeThreshold (pass-through disks cannot
+            # be live-migrated): no saved-state window.
+            return 0.0, f"drain: priority {facts.priority} live-migrates", memory
         throughput = self.target.throughput_for(facts.path) if self.target is not None else None
         if throughput is not None:
             seconds = memory / (throughput.write_mb_s * 1e6) + memory / (throughput.read_mb_s * 1e6)
