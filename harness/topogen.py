@@ -36,14 +36,23 @@ def _flow(items: Iterable[Any]) -> str:
     return "[" + ", ".join(_q(i) for i in items) + "]"
 
 
+_HOST_PARTS = ("HV", "nœud", "O'Brien", 'Node "B"', "Ωmega", "host", "café", "日本", "x1", "srv")
+
+
 def _hostname(rng: Source, taken: set[str]) -> str:
-    # Hostnames are NetBIOS names (the schema's pattern): letters, digits and hyphens only.
+    # Half plain NetBIOS-style names, half with spaces, quotes and non-ASCII letters: the lab
+    # accepts any name without path separators, and the harness must carry it intact.
     while True:
-        size = rng.randint(1, 12)
-        name = rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + "".join(
-            rng.choice(_HOST_CHARS) for _ in range(size)
-        )
-        if name.rstrip("-") == name and name.lower() not in taken:
+        if rng.random() < 0.5:
+            size = rng.randint(1, 12)
+            name = rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + "".join(
+                rng.choice(_HOST_CHARS) for _ in range(size)
+            )
+            name = name.rstrip("-") or name
+        else:
+            parts = [rng.choice(_HOST_PARTS) for _ in range(rng.randint(1, 2))]
+            name = " ".join(parts) + f" {rng.randint(1, 9)}"
+        if name.lower() not in taken:
             taken.add(name.lower())
             return name
 
