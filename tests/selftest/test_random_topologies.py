@@ -13,6 +13,7 @@ from harness.selftest import run_variants, text_variant
 from harness.topogen import generate_topology
 from harness.yamlfile import parse_yaml
 
+
 def _check(text: str) -> None:
     topology = parse_topology(parse_yaml(text, "random"), "random")
     assert 2 <= len(topology.nodes) <= 8 and 1 <= len(topology.vms) <= 30
