@@ -123,7 +123,9 @@ def running_vm_version(scn: Scenario, version: str) -> None:
 
 @given(parsers.parse("a VM in state {state}"))
 def vm_in_state(scn: Scenario, state: str) -> None:
-    vm = scn.catalog.pick(plain, lambda v: v.state == state)
+    # The largest such VM: it makes "independent of memory size" (QM-08) as visible as can be.
+    candidates = scn.catalog.pick_all(plain, lambda v: v.state == state)
+    vm = max(candidates, key=lambda v: v.memory_bytes, default=None)
     scn.use(skip_without(vm, f"in state {state}"))
 
 
