@@ -16,9 +16,12 @@ from harness.restore import Restorer
 from harness.verdicts import check
 
 
-@dataclass
+@dataclass(repr=False)
 class Scenario:
     """What one scenario has picked and seen so far (a fixture: state never lives in globals)."""
+
+    # Allure records every step argument's repr as a step parameter: keep it to what a reader
+    # needs (the default repr carried the whole run, catalog and transcripts into every step).
 
     run: Any
     cluster: Cluster
@@ -30,6 +33,10 @@ class Scenario:
     outcome: MoveOutcome | None = None
     outcomes: list[MoveOutcome] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        names = [vm.name for vm in self.vms] or ([self.vm.name] if self.vm else [])
+        return f"Scenario(vms={names!r}, target_node={self.target_node!r})"
 
     @property
     def evidence(self) -> Any:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +28,9 @@ rules_off: []
 """
 
 
-def _run(topology_text: str, tmp_path: Path, target: str, selection: list[str]) -> list[dict]:
+def _run(
+    topology_text: str, tmp_path: Path, target: str, selection: list[str]
+) -> list[dict[str, Any]]:
     topology = tmp_path / "tiny.yaml"
     topology.write_text(topology_text, encoding="utf-8")
     run_dir = tmp_path / "run"
@@ -45,6 +48,7 @@ def _run(topology_text: str, tmp_path: Path, target: str, selection: list[str]) 
             f"--qm-target={target}:{topology}",
             "--qm-lab-speed=40",
             f"--qm-run-dir={run_dir}",
+            f"--alluredir={run_dir / 'allure-results'}",
             *selection,
         ],
         cwd=ROOT,
@@ -85,3 +89,17 @@ def test_skips_and_passes_are_recorded(tmp_path: Path) -> None:
     qm13 = next(r for r in records if r["claim"] == "QM-13")
     assert qm13["target"]["cluster"] == "TINY 'Ω'"
     assert qm13["vms"] == ["vm 'a'"] and qm13["transcript"]
+
+
+def test_allure_step_parameters_stay_small(tmp_path: Path) -> None:
+    # allure-pytest-bdd records each step argument's repr: the scenario state must not drag the
+    # run, the catalog and the probe transcripts into every step (it once made 13 MB results).
+    _run(TOPOLOGY, tmp_path, "lab+sim", ["-m", "QM-06"])
+    results = list((tmp_path / "run" / "allure-results").glob("*-result.json"))
+    assert results
+    for path in results:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for step in doc["steps"]:
+            for parameter in step.get("parameters", []):
+                assert len(parameter["value"]) < 300, (step["name"], parameter["value"][:200])
+        assert path.stat().st_size < 100_000
