@@ -12,7 +12,12 @@ from harness.cluster import Cluster, MoveTrace
 from harness.errors import ProbeFailedError
 from harness.objects import ClusterEvent, GuestClock, Inventory, Registration, VmDetails
 
-TRANSITIONAL = frozenset({"Saving", "Resuming", "Starting", "Stopping", "Pausing"})
+# VM states that mean "still on its way" (Hyper-V's VMState names, Critical variants included).
+TRANSITIONAL = frozenset(
+    state + suffix
+    for state in ("Saving", "Resuming", "Starting", "Stopping", "Pausing", "FastSaving", "Reset")
+    for suffix in ("", "Critical")
+)
 
 
 @dataclass
