@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 import json
 import math
@@ -29,12 +28,8 @@ Verdict = Literal["passed", "failed", "broken", "skipped"]
 ThresholdSource = Literal["default", "inventory", "topology", "option"]
 MASK = "********"
 SECRET_KEY = re.compile(r"password|passwd|secret|token|credential", re.IGNORECASE)
-MANIFEST_NAME = "manifest.json"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-# The rendered HTML is derived from allure-results (which the manifest lists) and may be
-# regenerated at any time, so hashing it would make the manifest stale for no gain.
-MANIFEST_EXCLUDED_DIRS = ("report",)
-_TMP_PREFIX = ".tmp-"
+TMP_PREFIX = ".tmp-"
 
 _issued_lock = threading.Lock()
 _issued_run_ids: set[str] = set()
@@ -253,9 +248,9 @@ def _validator(stem: str) -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -267,7 +262,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _dump(doc: dict[str, Any], what: str) -> bytes:
+def dump_json(doc: dict[str, Any], what: str) -> bytes:
     try:
         text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False, sort_keys=False)
     except (TypeError, ValueError) as exc:
@@ -297,14 +292,14 @@ class EvidenceWriter:
         doc = redact_document(ev.to_dict())
         label = f"evidence record for {ev.claim} {ev.scenario!r}"
         validate("evidence", doc, label)
-        data = _dump(doc, label)
+        data = dump_json(doc, label)
         with self._lock:
             self._count += 1
             number = self._count
         suffix = "-".join(p for p in (self._worker, uuid.uuid4().hex[:6]) if p)
         name = f"{number:03d}-{ev.claim}-{_slug(ev.scenario)}-{suffix}.json"
         path = self.evidence_dir / name
-        _atomic_write(path, data)
+        atomic_write(path, data)
         if attach:
             _attach_json(path, f"evidence {ev.claim}")
         return path
@@ -314,75 +309,3 @@ def _attach_json(path: Path, name: str) -> None:
     import allure
 
     allure.attach.file(str(path), name=name, attachment_type=allure.attachment_type.JSON)
-
-
-def _claim_verdicts(records: list[dict[str, Any]]) -> dict[str, str]:
-    # A claim is violated if any scenario shows it; otherwise unknown if any evidence broke.
-    rank = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
-    claims: dict[str, str] = {}
-    for rec in records:
-        claim, verdict = str(rec.get("claim")), str(rec.get("verdict"))
-        if verdict in rank and (claim not in claims or rank[verdict] > rank[claims[claim]]):
-            claims[claim] = verdict
-    return dict(sorted(claims.items()))
-
-
-def _file_entries(run_dir: Path) -> list[dict[str, Any]]:
-    entries = []
-    for path in sorted(run_dir.rglob("*")):
-        rel = path.relative_to(run_dir)
-        if not path.is_file() or rel.as_posix() == MANIFEST_NAME:
-            continue
-        if rel.parts[0] in MANIFEST_EXCLUDED_DIRS or path.name.startswith(_TMP_PREFIX):
-            continue
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        entries.append(
-            {"path": rel.as_posix(), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
-        )
-    return entries
-
-
-def write_manifest(
-    run_dir: Path, run_id: str, extra: dict[str, Any], target: TargetIdentity | None = None
-) -> Path:
-    """Write <run_dir>/manifest.json: every file of the run (see MANIFEST_EXCLUDED_DIRS) hashed."""
-    run_dir = Path(run_dir)
-    records = []
-    for path in sorted((run_dir / "evidence").glob("*.json")):
-        try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise EvidenceError(
-                "manifest", str(path), f"evidence record unreadable: {exc}"
-            ) from exc
-    verdicts = {v: 0 for v in ("passed", "failed", "broken", "skipped")}
-    for rec in records:
-        if rec.get("verdict") in verdicts:
-            verdicts[rec["verdict"]] += 1
-    if target is not None:
-        target_doc: dict[str, Any] | None = target.to_dict()
-    else:
-        target_doc = records[0]["target"] if records else None
-    doc = {
-        "manifest_version": 1,
-        "run_id": run_id,
-        "created_utc": utc_now_iso(),
-        "harness_version": __version__,
-        "target": redact_document(target_doc),
-        "summary": {
-            "evidence_records": len(records),
-            "verdicts": verdicts,
-            "claims": _claim_verdicts(records),
-        },
-        "extra": redact_document(extra),
-        "excluded": [MANIFEST_NAME, *(f"{d}/" for d in MANIFEST_EXCLUDED_DIRS)],
-        "files": _file_entries(run_dir),
-    }
-    # Only target and extra are redacted: file paths must stay exact for the hashes to be checkable.
-    validate("manifest", doc, f"manifest of run {run_id}")
-    path = run_dir / MANIFEST_NAME
-    _atomic_write(path, _dump(doc, "manifest"))
-    return path

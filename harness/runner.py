@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,8 +13,6 @@ import pytest
 from harness.errors import HarnessError, InputError
 from harness.interrupt import RunStop, journal_verdict
 from harness.plugin import CLAIMS
-
-VERDICT_ORDER = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
 
 
 def features_dir() -> Path:
@@ -76,13 +73,10 @@ def _short(report: Any) -> str:
 
 def claim_verdicts(run_dir: Path) -> dict[str, str]:
     """Per claim, the worst verdict among its scenarios' evidence records."""
-    verdicts: dict[str, str] = {}
-    for path in sorted((run_dir / "evidence").glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        claim, verdict = record["claim"], record["verdict"]
-        if VERDICT_ORDER[verdict] >= VERDICT_ORDER.get(verdicts.get(claim, "skipped"), 0):
-            verdicts[claim] = verdict
-    return verdicts
+    from harness.manifest import claim_verdicts as verdicts_of
+    from harness.manifest import read_records
+
+    return verdicts_of(read_records(run_dir))
 
 
 def run_audit(
@@ -94,7 +88,8 @@ def run_audit(
     reports_root: Path = Path("reports"),
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
-    from harness.evidence import new_run_id, write_manifest
+    from harness.evidence import new_run_id
+    from harness.manifest import write_manifest
     from harness.report import generate_html
     from harness.targets import check_spec
 

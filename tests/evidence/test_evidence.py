@@ -209,7 +209,7 @@ def test_atomic_write_keeps_old_file_and_no_temp_on_failure(
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        evidence._atomic_write(target, b"new")
+        evidence.atomic_write(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
