@@ -166,9 +166,10 @@ def run_audit(
 def _print_table(verdicts: dict[str, str], selected: bool) -> None:
     from harness.report import CLAIM_TITLES
 
-    print("\nclaim  verdict   behaviour")
-    print("-----  --------  " + "-" * 60)
+    width = 12 if selected else 8
+    print(f"\nclaim  {'verdict':<{width}}  behaviour")
+    print(f"-----  {'-' * width}  " + "-" * 60)
     for claim in CLAIMS:
         verdict = verdicts.get(claim, "not selected" if selected else "not run")
         title = CLAIM_TITLES.get(claim, "")
-        print(f"{claim}  {verdict.upper():<8}  {title}")
+        print(f"{claim}  {verdict.upper():<{width}}  {title}")
