@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from harness.errors import InputError
 from harness.lab import paths
 from harness.lab.consistency import check_consistency
+from harness.yamlfile import read_yaml_file
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "topology.schema.json"
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "topologies" / "default.yaml"
@@ -159,39 +158,6 @@ def derived_mac(vm_id: str, index: int) -> str:
     return "00155D" + tail
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that rejects duplicate keys and keeps timestamps as strings."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return dict(loader.construct_pairs(node))
-
-
-def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> str:
-    return str(loader.construct_scalar(node))
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-# YAML 1.1 reads Off/On/Yes/No as booleans, which would turn `state: Off` into False:
-# only true/false are booleans here (as in YAML 1.2).
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-
-
 def json_path(parts: Any) -> str:
     """A JSONPath-like string ($.vms[2].owner) from a sequence of keys and indexes."""
     out = "$"
@@ -225,24 +191,8 @@ def parse_topology(data: Any, source: str) -> Topology:
 
 def load_topology(path: str | Path) -> Topology:
     """Read, validate and build a topology file."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, "", f"cannot read the file: {exc}") from None
-    if not text.strip():
-        raise InputError(source, "$", "the file is empty")
-    try:
-        data = yaml.load(text, Loader=_Loader)  # _Loader derives from SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "$"
-        raise InputError(source, where, f"YAML syntax error: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(source, "$", f"YAML error: {exc}") from None
-    return parse_topology(data, source)
+    # One strict YAML reader for every user file (duplicate keys rejected, Off stays a string).
+    return parse_topology(read_yaml_file(path), str(path))
 
 
 def load_default_topology() -> Topology:

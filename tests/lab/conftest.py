@@ -13,10 +13,13 @@ import yaml
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
-from harness.lab.topology import DEFAULT_TOPOLOGY, _Loader, parse_topology
+from harness.lab.topology import DEFAULT_TOPOLOGY, parse_topology
+from harness.yamlfile import StrictLoader
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-_DEFAULT: dict[str, Any] = yaml.load(DEFAULT_TOPOLOGY.read_text(encoding="utf-8"), Loader=_Loader)
+_DEFAULT: dict[str, Any] = yaml.load(
+    DEFAULT_TOPOLOGY.read_text(encoding="utf-8"), Loader=StrictLoader
+)
 
 
 def default_data() -> dict[str, Any]:
