@@ -177,28 +177,14 @@ def run_plan(
 ) -> int:
     """Run the selected scenarios in plan mode; print the table, write plan.json. Exit code."""
     from harness.evidence import new_run_id
-    from harness.runner import features_dir
+    from harness.runner import suite_args
     from harness.targets import check_spec
 
     check_spec(target)
     run_id = new_run_id()
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    args = [
-        str(features_dir()),
-        f"--qm-target={target}",
-        f"--qm-lab-speed={lab_speed}",
-        f"--qm-run-dir={run_dir}",
-        f"--qm-run-id={run_id}",
-        "-p",
-        "no:terminal",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:xdist",
-    ]
-    args += ["-k", keyword] if keyword else []
-    args += ["-m", markers] if markers else []
+    args = suite_args(target, lab_speed, run_dir, run_id, keyword, markers)
     print(f"qmaudit plan {run_id} against target {target!r}: nothing will be changed", flush=True)
     recorder = PlanRecorder()
     rc = pytest.main(args, plugins=[recorder])

@@ -15,6 +15,33 @@ from harness.interrupt import RunStop, journal_verdict
 from harness.plugin import CLAIMS
 
 
+def suite_args(
+    target: str,
+    lab_speed: float,
+    run_dir: Path,
+    run_id: str,
+    keyword: str | None,
+    markers: str | None,
+) -> list[str]:
+    """pytest arguments running the audit scenarios in-process, quietly, without xdist."""
+    args = [
+        str(features_dir()),
+        f"--qm-target={target}",
+        f"--qm-lab-speed={lab_speed}",
+        f"--qm-run-dir={run_dir}",
+        f"--qm-run-id={run_id}",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+    ]
+    args += ["-k", keyword] if keyword else []
+    args += ["-m", markers] if markers else []
+    return args
+
+
 def features_dir() -> Path:
     """The feature files of this checkout."""
     path = Path(__file__).resolve().parents[1] / "features"
@@ -101,24 +128,10 @@ def run_audit(
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        str(features_dir()),
-        f"--qm-target={target}",
-        f"--qm-lab-speed={lab_speed}",
-        f"--qm-run-dir={run_dir}",
-        f"--qm-run-id={run_id}",
+        *suite_args(target, lab_speed, run_dir, run_id, keyword, markers),
         f"--alluredir={run_dir / 'allure-results'}",
         f"--junitxml={run_dir / 'junit.xml'}",
-        "-p",
-        "no:terminal",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:xdist",
     ]
-    if keyword:
-        args += ["-k", keyword]
-    if markers:
-        args += ["-m", markers]
     print(f"qmaudit: run {run_id} against target {target!r}", flush=True)
     progress = Progress()
     stop = RunStop()
