@@ -8,4 +8,6 @@ pytest_plugins = [
     "steps.checks_cluster",
     "steps.checks_clock",
     "steps.checks_nodes",
+    # Fixtures shared by the harness's own tests (lab WinRM listeners, credentials).
+    "tests.wsman_fixtures",
 ]

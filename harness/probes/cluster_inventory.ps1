@@ -19,11 +19,7 @@ function Get-QmParameterValue($Object, [string] $Name) {
     return $found[0].Value
 }
 
-try {
-    Import-Module -Name FailoverClusters
-} catch {
-    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'FailoverClusters'
 
 $cluster = Get-Cluster
 $vmType = Get-ClusterResourceType -Name 'Virtual Machine'

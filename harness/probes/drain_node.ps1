@@ -10,11 +10,7 @@ $ProgressPreference = 'SilentlyContinue'
 $nodeName = [string]$Params.node
 if ([string]::IsNullOrEmpty($nodeName)) { throw 'qmaudit: drain_node needs the parameter node' }
 
-try {
-    Import-Module -Name FailoverClusters
-} catch {
-    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'FailoverClusters'
 
 try {
     $target = Suspend-ClusterNode -Name $nodeName -Drain -Wait:$false

@@ -9,11 +9,7 @@ $ProgressPreference = 'SilentlyContinue'
 $names = @(foreach ($n in $Params.vm_names) { if (-not [string]::IsNullOrEmpty([string]$n)) { [string]$n } })
 if ($names.Count -eq 0) { throw 'qmaudit: move_status needs the parameter vm_names (a non-empty list)' }
 
-try {
-    Import-Module -Name FailoverClusters
-} catch {
-    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'FailoverClusters'
 $hasHyperV = [bool](Get-Module -ListAvailable -Name Hyper-V)
 $localVms = @()
 if ($hasHyperV) {

@@ -23,11 +23,7 @@ if (@('vm_role', 'cluster_group') -notcontains $method) {
 $targetNode = $null
 if (-not [string]::IsNullOrEmpty([string]$Params.node)) { $targetNode = [string]$Params.node }
 
-try {
-    Import-Module -Name FailoverClusters
-} catch {
-    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'FailoverClusters'
 
 if ($method -eq 'cluster_group') {
     # Checked for every VM before the first request, so a refusal leaves nothing half-moved.

@@ -9,11 +9,7 @@ $ProgressPreference = 'SilentlyContinue'
 $nodeName = [string]$Params.node
 if ([string]::IsNullOrEmpty($nodeName)) { throw 'qmaudit: resume_node needs the parameter node' }
 
-try {
-    Import-Module -Name FailoverClusters
-} catch {
-    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'FailoverClusters'
 
 try {
     $target = Resume-ClusterNode -Name $nodeName -Failback NoFailback

@@ -15,11 +15,7 @@ function ConvertTo-QmText($Value) {
 $vmId = ConvertTo-QmGuid $Params.vm_id
 if ($null -eq $vmId) { throw 'qmaudit: vm_details needs the parameter vm_id (a GUID)' }
 
-try {
-    Import-Module -Name Hyper-V
-} catch {
-    throw "qmaudit: the Hyper-V PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'Hyper-V'
 
 # Filtering the full list instead of Get-VM -Id: a VM this node does not host is an answer
 # (found = false), not an error to be told apart from real failures.

@@ -10,11 +10,7 @@ $ProgressPreference = 'SilentlyContinue'
 $vmId = ConvertTo-QmGuid $Params.vm_id
 if ($null -eq $vmId) { throw 'qmaudit: vm_registration needs the parameter vm_id (a GUID)' }
 
-try {
-    Import-Module -Name Hyper-V
-} catch {
-    throw "qmaudit: the Hyper-V PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'Hyper-V'
 
 $programData = [string]$env:ProgramData
 $linksFolder = Join-Path -Path $programData -ChildPath 'Microsoft\Windows\Hyper-V\Virtual Machines'

@@ -17,11 +17,7 @@ function Get-QmRegistryText($Properties, [string] $Name) {
 $vmId = ConvertTo-QmGuid $Params.vm_id
 if ($null -eq $vmId) { throw 'qmaudit: vm_resources needs the parameter vm_id (a GUID)' }
 
-try {
-    Import-Module -Name FailoverClusters
-} catch {
-    throw "qmaudit: the FailoverClusters PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
-}
+Import-QmModule 'FailoverClusters'
 
 $types = @('Virtual Machine', 'Virtual Machine Configuration')
 $resources = @(foreach ($r in @(Get-ClusterResource | Where-Object { $types -contains $_.ResourceType.Name })) {

@@ -2,42 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from harness.lab.wsman import CommandOutcome, LabCredentials, NtlmUserStore, WSManListener
-
-
-def echo_answer(node: str, script: str) -> CommandOutcome:
-    """Echo the node and the decoded script, so a test sees what reached the server."""
-    return CommandOutcome(0, f"{node}|{script}".encode(), b"")
-
-
-@pytest.fixture
-def creds() -> Iterator[LabCredentials]:
-    credentials = LabCredentials.generate()
-    NtlmUserStore.register(credentials)
-    yield credentials
-    NtlmUserStore.unregister(credentials)
-
-
-@pytest.fixture
-def make_listener(
-    creds: LabCredentials,
-) -> Iterator[Callable[..., WSManListener]]:
-    started: list[WSManListener] = []
-
-    def make(
-        answer: Callable[[str, str], CommandOutcome] = echo_answer, **kwargs: object
-    ) -> WSManListener:
-        listener = WSManListener("HV-T", answer, creds, **kwargs)  # type: ignore[arg-type]
-        started.append(listener.start())
-        return listener
-
-    yield make
-    for listener in started:
-        listener.stop()
+from harness.lab.wsman import WSManListener
 
 
 @pytest.fixture

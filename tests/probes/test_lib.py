@@ -32,6 +32,6 @@ def test_lib_is_definitions_only() -> None:
 def test_every_qm_helper_used_is_defined(name: str) -> None:
     body = load_body(name)
     own = set(re.findall(r"^function ([A-Za-z0-9-]+)", body, re.MULTILINE))
-    used = set(re.findall(r"\b((?:ConvertTo|Get)-Qm[A-Za-z0-9]+)\b", body))
+    used = set(re.findall(r"\b((?:ConvertTo|Get|Import)-Qm[A-Za-z0-9]+)\b", body))
     assert used <= DEFINED | own, f"{name} calls undefined helpers {sorted(used - DEFINED - own)}"
     assert not own & DEFINED, f"{name} redefines shared helpers {sorted(own & DEFINED)}"

@@ -6,32 +6,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.lab.wsman import CommandOutcome, LabCredentials, NtlmUserStore, WSManListener
+from harness.lab.wsman import CommandOutcome, LabCredentials, WSManListener
 from harness.transport import Endpoint, WinRMSession
 
 Answer = Callable[[str, str], CommandOutcome]
-
-
-@pytest.fixture
-def creds() -> Iterator[LabCredentials]:
-    credentials = LabCredentials.generate()
-    NtlmUserStore.register(credentials)
-    yield credentials
-    NtlmUserStore.unregister(credentials)
-
-
-@pytest.fixture
-def make_listener(creds: LabCredentials) -> Iterator[Callable[..., WSManListener]]:
-    started: list[WSManListener] = []
-
-    def make(answer: Answer, **kwargs: object) -> WSManListener:
-        listener = WSManListener("HV-T", answer, creds, **kwargs)  # type: ignore[arg-type]
-        started.append(listener.start())
-        return listener
-
-    yield make
-    for listener in started:
-        listener.stop()
 
 
 @pytest.fixture

@@ -34,3 +34,12 @@ function Get-QmFailureText($ErrorRecord) {
     }
     return ($messages -join ' ')
 }
+
+# Load a module the probe needs, or fail with a message naming the module and the host.
+function Import-QmModule([string] $Name) {
+    try {
+        Import-Module -Name $Name
+    } catch {
+        throw "qmaudit: the $Name PowerShell module is not available on $($env:COMPUTERNAME): $($_.Exception.Message)"
+    }
+}
