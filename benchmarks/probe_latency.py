@@ -17,7 +17,7 @@ from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
 from harness.lab.serve import LabServer
 from harness.lab.topology import Topology, load_default_topology
-from harness.protocol import build_script
+from harness.probes.protocol import build_script
 from harness.transport import WinRMSession
 
 

@@ -37,14 +37,14 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_inventory(args: argparse.Namespace) -> int:
-    from harness.preflight import check_inventory
+    from harness.targets.preflight import check_inventory
 
     return check_inventory(args.file)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.runner import run_audit
-    from harness.selection import check_run_selection
+    from harness.suite.runner import run_audit
+    from harness.suite.selection import check_run_selection
 
     check_run_selection(args.target, args.m)
 
@@ -58,13 +58,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from harness.plan import run_plan
+    from harness.safety.plan import run_plan
 
     return run_plan(args.target, keyword=args.k, markers=args.m, lab_speed=args.lab_speed)
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
-    from harness.recover import find_run, recover
+    from harness.safety.recover import find_run, recover
 
     run_dir = find_run(args.run)
     if run_dir is None:
@@ -74,7 +74,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
-    from harness.matrix import run_selftest
+    from harness.selftest.matrix import run_selftest
 
     return run_selftest(
         pattern=args.profiles,

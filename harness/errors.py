@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.redact import redact
+from harness.safety.redact import redact
 
 
 class HarnessError(Exception):

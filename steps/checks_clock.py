@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import given, then
 
-from harness.verdicts import check
+from harness.audit.assertions import check
 from steps.common import Scenario
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then
 
-from harness.cluster import SAVE_STATES
+from harness.audit.assertions import check
+from harness.audit.cluster import SAVE_STATES
 from harness.errors import HarnessError
-from harness.plot import downtime_plot, linear_fit
-from harness.report import attach_png
-from harness.verdicts import check
+from harness.evidence.allure import attach_png
+from harness.evidence.plot import downtime_plot, linear_fit
 from steps.common import Scenario
 
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from pytest_bdd import given, then
 
-from harness.catalog import VmFacts
-from harness.moves import MoveOutcome
-from harness.objects import Registration
-from harness.storage import is_under
-from harness.verdicts import check
+from harness.audit.assertions import check
+from harness.audit.catalog import VmFacts
+from harness.audit.moves import MoveOutcome
+from harness.audit.objects import Registration
+from harness.audit.storage import is_under
 from steps.common import Scenario
 
 LINKS_SUBPATH = "Microsoft\\Windows\\Hyper-V\\Virtual Machines"

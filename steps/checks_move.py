@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then
 
-from harness.cluster import EVENT_SAVED, SAVE_STATES
+from harness.audit.assertions import check
+from harness.audit.cluster import EVENT_SAVED, SAVE_STATES
 from harness.errors import HarnessError
-from harness.verdicts import check
 from steps.common import Scenario
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
-from harness.catalog import VmFacts
-from harness.moves import settled
-from harness.verdicts import check
+from harness.audit.assertions import check
+from harness.audit.catalog import VmFacts
+from harness.audit.moves import settled
 from steps.common import Scenario
 from steps.moves import candidate_targets, move_setup
 

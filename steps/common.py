@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers
 
-from harness.catalog import Catalog, VmFacts, plain, running, storage_kind
-from harness.cluster import Cluster
-from harness.moves import MoveOutcome
-from harness.objects import Inventory
-from harness.restore import Restorer
-from harness.verdicts import check
+from harness.audit.assertions import check
+from harness.audit.catalog import Catalog, VmFacts, plain, running, storage_kind
+from harness.audit.cluster import Cluster
+from harness.audit.moves import MoveOutcome
+from harness.audit.objects import Inventory
+from harness.safety.restore import Restorer
 
 
 @dataclass(repr=False)

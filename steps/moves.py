@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, parsers, when
 
-from harness.catalog import VmFacts
-from harness.moves import MoveOutcome, quick_migrate, settled
-from harness.objects import Inventory
+from harness.audit.catalog import VmFacts
+from harness.audit.moves import MoveOutcome, quick_migrate, settled
+from harness.audit.objects import Inventory
 from steps.common import Scenario
 
 METHODS = {"Move-ClusterVirtualMachineRole": "vm_role", "Move-ClusterGroup": "cluster_group"}

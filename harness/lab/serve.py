@@ -53,7 +53,7 @@ def make_answer(
 ) -> Answer:
     """The listener's answer function: parse the probe script, ask the responder, print JSON."""
     if parse is None:
-        from harness.protocol import parse_script
+        from harness.probes.protocol import parse_script
 
         parse = parse_script
 
@@ -192,7 +192,7 @@ class LabServer:
 
 def lab_inventory(server: LabServer) -> dict[str, Any]:
     """The inventory document of a started server: a cluster target reached like a real one."""
-    from harness.targets import lab_throughputs
+    from harness.targets.registry import lab_throughputs
 
     members = {n.name for n in server.topology.nodes}
     nodes = []

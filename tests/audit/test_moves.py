@@ -8,14 +8,14 @@ from typing import Any
 
 import yaml
 
-from harness.catalog import Catalog
-from harness.cluster import Cluster
+from harness.audit.catalog import Catalog
+from harness.audit.cluster import Cluster
+from harness.audit.moves import quick_migrate
 from harness.drivers.lab import LabDriver
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import load_default_topology, load_topology
-from harness.moves import quick_migrate
-from harness.restore import Restorer
+from harness.safety.restore import Restorer
 
 DEFAULT = Path(__file__).resolve().parents[2] / "harness" / "lab" / "topologies" / "default.yaml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.storage import SharedStorage, is_unc, is_under
+from harness.audit.storage import SharedStorage, is_unc, is_under
 
 SHARED = SharedStorage.from_inventory(
     ["C:\\ClusterStorage\\Volume1"],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.audit.objects import parse_utc
+from harness.audit.thresholds import Thresholds
 from harness.errors import InputError
-from harness.objects import parse_utc
-from harness.thresholds import Thresholds
 
 
 def test_override_and_reject() -> None:

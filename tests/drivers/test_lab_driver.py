@@ -11,7 +11,7 @@ from harness.drivers.lab import LabDriver
 from harness.errors import LabOperationError, ProbeFailedError, ProbeOutputError
 from harness.lab.model import LabCluster
 from harness.lab.topology import Topology
-from harness.protocol import probe_kind, probe_names
+from harness.probes.protocol import probe_kind, probe_names
 from tests.drivers.conftest import read_calls
 
 

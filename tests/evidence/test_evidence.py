@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from harness import evidence
 from harness.drivers.base import ProbeRecord
 from harness.errors import HarnessError
-from harness.evidence import (
+from harness.evidence import records as evidence
+from harness.evidence.records import (
     EvidenceError,
     EvidenceWriter,
     ScenarioEvidence,
@@ -26,7 +26,7 @@ from harness.evidence import (
     validate,
     verdict_for,
 )
-from harness.redact import clear_secrets, register_secret
+from harness.safety.redact import clear_secrets, register_secret
 
 SHA = "a" * 64
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.evidence import EvidenceError, EvidenceWriter, validate
-from harness.manifest import write_manifest
+from harness.evidence.manifest import write_manifest
+from harness.evidence.records import EvidenceError, EvidenceWriter, validate
 from tests.evidence.test_evidence import make_evidence, make_target
 
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from harness.lab.rules import RULES
-from harness.plugin import CLAIMS
-from harness.selftest import parse_junit
+from harness.selftest.runner import parse_junit
+from harness.suite.plugin import CLAIMS
 
 
 def test_every_rule_backs_a_known_claim() -> None:
@@ -77,14 +77,14 @@ def test_junit_outcomes_are_classified(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     subprocess.run(
         [sys.executable, "-m", "pytest", "test_sample.py", "-q", "-p", "no:cacheprovider",
-         "-p", "no:xdist", "-p", "harness.selftest", "--junitxml", str(junit)],
+         "-p", "no:xdist", "-p", "harness.selftest.runner", "--junitxml", str(junit)],
         cwd=tmp_path, capture_output=True, check=False, timeout=120,
     )  # fmt: skip
     outcomes = parse_junit(junit)
     assert {o.name: o.outcome for o in outcomes} == _EXPECTED
     teardown = next(o for o in outcomes if o.name == "test_violated_then_teardown")
     assert "not left as found" in teardown.message
-    # The selftest plugin (-p harness.selftest) carries each scenario's claims into the report.
+    # The selftest plugin (-p harness.selftest.runner) carries the claims into the report.
     claims = {o.name: o.claims for o in outcomes}
     assert claims["test_claimed"] == ("QM-07",)
     assert claims["test_passes"] == ()

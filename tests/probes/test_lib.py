@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from harness.protocol import load_body, load_lib, probe_names
-from harness.pscheck import parse_errors, write_verbs
+from harness.probes.lint import parse_errors, write_verbs
+from harness.probes.protocol import load_body, load_lib, probe_names
 
 DEFINED = set(re.findall(r"^function ([A-Za-z0-9-]+)", load_lib(), re.MULTILINE))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import pscheck
-from harness.protocol import PROBE_DIR, load_body, probe_kind, probe_names
+from harness.probes import lint as pscheck
+from harness.probes.protocol import PROBE_DIR, load_body, probe_kind, probe_names
 from harness.schemas import load_schema
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"

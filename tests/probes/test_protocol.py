@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.protocol import (
+from harness.probes.protocol import (
     PROBE_DIR,
     build_script,
     load_body,

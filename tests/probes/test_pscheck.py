@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness.pscheck import parse_errors, write_verbs, writes_cluster_hive
+from harness.probes.lint import parse_errors, write_verbs, writes_cluster_hive
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from harness.errors import InputError, ProbeOutputError
-from harness.protocol import probe_names
+from harness.probes.protocol import probe_names
 from harness.schemas import (
     load_schema,
     parse_probe_output,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import Cluster
-from harness.guard import ActionGuard, ActionRefusedError, RunInterruptedError, StopFlag
-from harness.journal import Journal, read_journal
-from harness.lock import ClusterLock
-from harness.moves import settled
-from harness.targets import Target, VmPolicy, open_lab
+from harness.audit.cluster import Cluster
+from harness.audit.moves import settled
+from harness.safety.guard import ActionGuard, ActionRefusedError, RunInterruptedError, StopFlag
+from harness.safety.journal import Journal, read_journal
+from harness.safety.lock import ClusterLock
+from harness.targets.registry import Target, VmPolicy, open_lab
 
 NEVER = "web 01"
 

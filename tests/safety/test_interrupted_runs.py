@@ -6,7 +6,7 @@ import json
 import os
 import signal
 
-from harness.journal import JOURNAL_FILE, load_state, read_journal
+from harness.safety.journal import JOURNAL_FILE, load_state, read_journal
 from tests.safety.conftest import ServedLab, open_action, wait_for
 
 # Scenarios that move, drain and crash: a few, to keep the directory fast.

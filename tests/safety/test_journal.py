@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import harness.journal as journal_mod
-from harness.interrupt import journal_verdict
-from harness.journal import Journal, journal_state, read_journal
+import harness.safety.journal as journal_mod
+from harness.safety.interrupt import journal_verdict
+from harness.safety.journal import Journal, journal_state, read_journal
 
 
 def test_every_entry_is_fsynced_and_read_back(

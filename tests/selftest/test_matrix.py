@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.matrix import figures, matrix_doc, render_markdown, render_text, write_reports
-from harness.selftest import RunResult, ScenarioOutcome, make_row
+from harness.selftest.matrix import figures, matrix_doc, render_markdown, render_text, write_reports
+from harness.selftest.runner import RunResult, ScenarioOutcome, make_row
 
 
 def _result(*outcomes: tuple[str, str]) -> RunResult:

@@ -9,8 +9,7 @@ import pytest
 from harness.errors import InputError
 from harness.lab.rules import RULES
 from harness.lab.topology import load_default_topology, load_topology
-from harness.plugin import CLAIMS
-from harness.profiles import (
+from harness.selftest.profiles import (
     expected_breaks,
     load_profile,
     parse_profile,
@@ -18,6 +17,7 @@ from harness.profiles import (
     shipped_profiles,
     write_profiled_topology,
 )
+from harness.suite.plugin import CLAIMS
 
 GOOD = {
     "name": "kvp-stale",

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.lab.topology import parse_topology
-from harness.selftest import run_variants, text_variant
-from harness.topogen import generate_topology
+from harness.selftest.runner import run_variants, text_variant
+from harness.selftest.topogen import generate_topology
 from harness.yamlfile import parse_yaml
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.matrix import run_selftest
-from harness.profiles import PROFILES_DIR
+from harness.selftest.matrix import run_selftest
+from harness.selftest.profiles import PROFILES_DIR
 
 
 @pytest.mark.slow

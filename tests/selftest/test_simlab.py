@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.cluster import Cluster
-from harness.targets import open_target
+from harness.audit.cluster import Cluster
+from harness.targets.registry import open_target
 
 
 def test_sim_lab_target_advances_lab_time_when_sleeping() -> None:

@@ -12,7 +12,7 @@ import pytest
 from harness.errors import AuthenticationError, TransportError, TransportTimeoutError
 from harness.lab.wsman import CommandOutcome, ListenerFaults, WSManListener
 from harness.lab.wsman.clixml import throw_stderr
-from harness.protocol import build_script, parse_script
+from harness.probes.protocol import build_script, parse_script
 from harness.transport import WinRMSession, error_message
 
 MakeListener = Callable[..., WSManListener]

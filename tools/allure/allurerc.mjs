@@ -1,4 +1,4 @@
-// Allure 3 configuration for qmaudit reports (used by harness/report.py: `allure generate --config`).
+// Allure 3 configuration for qmaudit reports (used by harness/evidence/allure.py: `allure generate --config`).
 // A plain object rather than defineConfig() so the file loads even where `allure` resolves elsewhere.
 // One self-contained HTML file: an auditor can file or mail it, and it opens from disk offline.
 export default {
@@ -14,7 +14,7 @@ export default {
     },
   },
   // The awesome report reads categories from here; categories.json in the results serves Allure 2
-  // readers. Keep both lists identical (harness/report.py writes categories.json).
+  // readers. Keep both lists identical (harness/evidence/allure.py writes categories.json).
   categories: [
     { name: "Claim violated", matchedStatuses: ["failed"] },
     { name: "Evidence could not be gathered", matchedStatuses: ["broken"] },

@@ -1,0 +1,116 @@
+"""The VMs of a target as the audit sees them at the start, and how scenarios pick them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from harness.audit.cluster import Cluster
+from harness.audit.objects import Inventory, VmDetails
+from harness.audit.storage import StorageKind
+
+STORAGE_ALIASES: dict[str, StorageKind] = {
+    "csv": "CSV",
+    "cluster disk": "Cluster Disk",
+    "smb 3": "SMB 3",
+    "smb": "SMB 3",
+    "local": "local",
+}
+
+
+def storage_kind(text: str) -> StorageKind:
+    """Parse a storage kind as written in a feature file."""
+    try:
+        return STORAGE_ALIASES[text.strip().casefold()]
+    except KeyError:
+        raise ValueError(f"unknown storage kind {text!r}") from None
+
+
+@dataclass(frozen=True)
+class VmFacts:
+    """Static facts about one VM, read once at the start of the run."""
+
+    name: str
+    id: str
+    group: str
+    owner: str
+    state: str
+    memory_bytes: int
+    config_version: str
+    path: str
+    storage: StorageKind
+    passthrough: bool
+    time_sync_enabled: bool | None
+    time_sync_status: str | None
+    priority: int
+    preferred_owners: tuple[str, ...]
+    possible_owners: tuple[str, ...]
+
+    @property
+    def memory_gib(self) -> float:
+        return self.memory_bytes / 2**30
+
+
+class Catalog:
+    """Every clustered VM of the target with its facts; only allowed VMs are ever picked."""
+
+    def __init__(self, vms: Iterable[VmFacts], allowed: Callable[[str], bool]) -> None:
+        self.vms = sorted(vms, key=lambda v: v.name)
+        self.allowed = allowed
+
+    @classmethod
+    def read(cls, cluster: Cluster, allowed: Callable[[str], bool]) -> Catalog:
+        inventory = cluster.inventory()
+        facts = []
+        for group in inventory.groups:
+            details = cluster.vm_details(group.vm_id, group.owner_node)
+            if details is None:
+                continue
+            facts.append(cls._facts(inventory, group.name, details))
+        return cls(facts, allowed)
+
+    @staticmethod
+    def _facts(inventory: Inventory, group_name: str, details: VmDetails) -> VmFacts:
+        group = next(g for g in inventory.groups if g.name == group_name)
+        return VmFacts(
+            name=details.name,
+            id=details.id,
+            group=group.name,
+            owner=group.owner_node,
+            state=details.state,
+            memory_bytes=details.memory_bytes,
+            config_version=details.config_version,
+            path=details.path,
+            storage=inventory.shared_storage(group.name).classify(details.path),
+            passthrough=details.passthrough,
+            time_sync_enabled=details.time_sync_enabled,
+            time_sync_status=details.time_sync_status,
+            priority=group.priority,
+            preferred_owners=group.preferred_owners,
+            possible_owners=group.possible_owners,
+        )
+
+    def pick(self, *conditions: Callable[[VmFacts], bool]) -> VmFacts | None:
+        """The first allowed VM (by name) meeting every condition, or None."""
+        for vm in self.vms:
+            if self.allowed(vm.name) and all(cond(vm) for cond in conditions):
+                return vm
+        return None
+
+    def pick_all(self, *conditions: Callable[[VmFacts], bool]) -> list[VmFacts]:
+        return [v for v in self.vms if self.allowed(v.name) and all(c(v) for c in conditions)]
+
+    def get(self, name: str) -> VmFacts:
+        for vm in self.vms:
+            if vm.name == name:
+                return vm
+        raise KeyError(name)
+
+
+def plain(vm: VmFacts) -> bool:
+    """A VM without special hardware (pass-through disks get scenarios of their own)."""
+    return not vm.passthrough
+
+
+def running(vm: VmFacts) -> bool:
+    return vm.state == "Running"

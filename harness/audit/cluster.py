@@ -1,0 +1,387 @@
+"""The Cluster facade: domain observations and actions over the probe seam."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from harness.audit.objects import (
+    ClusterEvent,
+    GuestClock,
+    Inventory,
+    Registration,
+    VmDetails,
+    parse_utc,
+)
+from harness.drivers.base import Driver
+from harness.errors import HarnessError, ProbeFailedError, TransportError
+from harness.safety.guard import ActionGuard, ActionRequest, VmPlace, places
+
+# FailoverClustering: 1641 role moving, 1200/1201 online, 1203/1204 offline. Hyper-V-Worker:
+# 18510 saved, 18596 restored, 18500 started (ids to confirm on a real cluster, see the notes).
+MOVE_EVENT_IDS = (1641, 1200, 1201, 1203, 1204, 18510, 18596, 18500)
+EVENT_SAVED = 18510
+SAVE_STATES = frozenset({"Saving", "Saved"})
+
+
+@dataclass
+class MoveSample:
+    """One poll during a move: what the cluster and the source's Hyper-V reported."""
+
+    host_utc: datetime
+    vm: str
+    owner_node: str
+    group_state: str
+    vm_state: str | None
+    saved_state_files: tuple[str, ...] = ()
+    heartbeat: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "host_utc": self.host_utc.isoformat(),
+            "vm": self.vm,
+            "owner_node": self.owner_node,
+            "group_state": self.group_state,
+            "vm_state": self.vm_state,
+            "saved_state_files": list(self.saved_state_files),
+            "heartbeat": self.heartbeat,
+        }
+
+
+@dataclass
+class MoveTrace:
+    """What was seen of one move request, from the request until every VM settled."""
+
+    requested_utc: datetime
+    request: dict[str, Any]
+    sources: dict[str, str]
+    samples: list[MoveSample] = field(default_factory=list)
+    settled_utc: datetime | None = None
+
+    def samples_of(self, vm: str) -> list[MoveSample]:
+        return [s for s in self.samples if s.vm == vm]
+
+    def first_settled_owner_utc(self, vm: str, owner: str) -> datetime | None:
+        for sample in self.samples_of(vm):
+            if sample.owner_node.casefold() == owner.casefold() and sample.group_state != "Pending":
+                return sample.host_utc
+        return None
+
+
+class Cluster:
+    """Domain-level access to a target cluster through a Driver."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        poll_interval_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        guard: ActionGuard | None = None,
+    ) -> None:
+        self.driver = driver
+        self.poll_interval_s = poll_interval_s
+        self._sleep = sleep
+        self._down: set[str] = set()
+        # Every action passes the guard; without one nothing is refused, locked or journalled.
+        self.guard = guard or ActionGuard()
+        self._in_action = 0
+
+    # ----- plumbing -------------------------------------------------------------------------
+    def _control_node(self) -> str:
+        for node in self.driver.nodes:
+            if node not in self._down:
+                return node
+        raise HarnessError("no node of the target is reachable")
+
+    def probe(
+        self, name: str, params: dict[str, Any] | None = None, node: str | None = None
+    ) -> dict[str, Any]:
+        """Run a probe; cluster-wide probes go to a node believed to be up."""
+        return self.driver.run_probe(name, params or {}, node or self._control_node())
+
+    def mark_down(self, node: str, down: bool = True) -> None:
+        """Tell the facade not to use `node` for cluster-wide probes (crashed in a scenario)."""
+        (self._down.add if down else self._down.discard)(node)
+
+    # ----- observations ---------------------------------------------------------------------
+    def inventory(self) -> Inventory:
+        return Inventory.from_doc(self.probe("cluster_inventory"))
+
+    def host_info(self, node: str) -> dict[str, Any]:
+        return self.probe("host_info", node=node)
+
+    def now(self, node: str | None = None) -> datetime:
+        """The target's clock (UTC) as the node reports it."""
+        return parse_utc(self.probe("host_info", node=node)["host_utc"])
+
+    def vm_details(self, vm_id: str, owner: str) -> VmDetails | None:
+        doc = self.probe("vm_details", {"vm_id": vm_id}, owner)
+        return VmDetails.from_doc(doc) if doc["found"] and doc["vm"] is not None else None
+
+    def registrations(self, vm_id: str, nodes: Iterable[str]) -> dict[str, Registration]:
+        return {
+            node: Registration.from_doc(self.probe("vm_registration", {"vm_id": vm_id}, node))
+            for node in nodes
+        }
+
+    def resources(self, vm_id: str, nodes: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        return {
+            node: self.probe("vm_resources", {"vm_id": vm_id}, node)["resources"] for node in nodes
+        }
+
+    def guest_clock(self, vm_name: str, owner: str) -> GuestClock:
+        return GuestClock.from_doc(self.probe("guest_clock", {"vm_name": vm_name}, owner))
+
+    def kvp(self, vm_name: str, owner: str) -> dict[str, str]:
+        return dict(self.probe("guest_kvp", {"vm_name": vm_name}, owner)["items"])
+
+    def path_info(self, path: str, node: str) -> dict[str, Any]:
+        return self.probe("path_info", {"path": path}, node)
+
+    def network_sent(self, nodes: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """Per node (bytes sent, bytes received) summed over its cluster networks."""
+        out: dict[str, tuple[int, int]] = {}
+        for node in nodes:
+            adapters = self.probe("network_counters", node=node)["adapters"]
+            out[node] = (
+                sum(int(a["sent_bytes"]) for a in adapters),
+                sum(int(a["received_bytes"]) for a in adapters),
+            )
+        return out
+
+    def events(
+        self, since: datetime, nodes: Iterable[str], ids: Sequence[int] = MOVE_EVENT_IDS
+    ) -> list[ClusterEvent]:
+        """Cluster events of the given ids on the given nodes since a time, oldest first."""
+        found: list[ClusterEvent] = []
+        for node in nodes:
+            doc = self.probe(
+                "cluster_events",
+                {"since_utc": since.isoformat().replace("+00:00", "Z"), "ids": list(ids)},
+                node,
+            )
+            found.extend(
+                ClusterEvent(
+                    node,
+                    e["provider"],
+                    int(e["id"]),
+                    parse_utc(e["time_utc"]),
+                    tuple(e["properties"]),
+                )
+                for e in doc["events"]
+            )
+        return sorted(found, key=lambda e: e.time)
+
+    def move_status(self, vm_names: Sequence[str]) -> tuple[datetime, list[dict[str, Any]]]:
+        doc = self.probe("move_status", {"vm_names": list(vm_names)})
+        return parse_utc(doc["host_utc"]), list(doc["vms"])
+
+    # ----- actions --------------------------------------------------------------------------
+    # Every action passes the guard first (policy, stop flag, cluster lock, journal). A request
+    # that returns at once (move -Wait 0, drain, crash) stays guarded until the next watch() or
+    # wait_until() ends, so the lock covers the whole move; `action()` makes that explicit.
+    def vm_places(self, vm_names: Sequence[str]) -> list[VmPlace]:
+        """Where the VMs are and in which state, as the cluster reports now."""
+        return places(self.move_status(list(vm_names))[1]) if vm_names else []
+
+    def node_places(self, node: str) -> list[VmPlace]:
+        """Every clustered VM owned by `node` (a drain or crash touches all of them)."""
+        return self.vm_places([g.vm_name for g in self.inventory().roles_on(node)])
+
+    @contextmanager
+    def action(
+        self,
+        kind: str,
+        vms: Sequence[str] = (),
+        nodes: Sequence[str] = (),
+        to: str | None = None,
+        restoring: bool = False,
+    ) -> Iterator[ActionRequest | None]:
+        """Hold the guard (lock + journal entry) for everything done inside the block."""
+        if self._in_action:
+            yield None
+            return
+        request = self.guard.before(
+            ActionRequest(kind, self.vm_places(vms), list(nodes), to, restoring)
+        )
+        self._in_action += 1
+        ok = False
+        try:
+            yield request
+            ok = True
+        finally:
+            self._in_action -= 1
+            self.guard.after(request, ok)
+
+    def _begin(
+        self, kind: str, vms: list[VmPlace], nodes: list[str], to: str | None, restoring: bool
+    ) -> ActionRequest | None:
+        if self._in_action:
+            return None
+        return self.guard.before(ActionRequest(kind, vms, nodes, to, restoring))
+
+    def _end_implicit(self, ok: bool) -> None:
+        if not self._in_action:
+            self.guard.close_open(ok)
+
+    def _guarded(self, request: ActionRequest | None, run: Callable[[], dict[str, Any]]) -> Any:
+        """Run the action's probe; a refused or failed request ends the guarded action."""
+        try:
+            return run()
+        except BaseException:
+            if request is not None:
+                self.guard.after(request, False)
+            raise
+
+    def request_move(
+        self,
+        vm_names: Sequence[str],
+        node: str | None,
+        method: str = "vm_role",
+        restoring: bool = False,
+    ) -> tuple[datetime, dict[str, Any]]:
+        """Ask for a quick migration with -Wait 0; returns the target time and the reply."""
+        request = None
+        if not self._in_action:
+            request = self._begin("move", self.vm_places(vm_names), [], node, restoring)
+        params = {"vm_names": list(vm_names), "node": node, "method": method}
+        doc = self._guarded(request, lambda: self.probe("move_vm", params))
+        return parse_utc(doc["host_utc"]), doc
+
+    def watch(
+        self,
+        vm_names: Sequence[str],
+        sources: dict[str, str],
+        requested_utc: datetime,
+        request: dict[str, Any],
+        done: Callable[[dict[str, Any]], bool],
+        timeout_s: float,
+        vm_ids: dict[str, str] | None = None,
+    ) -> MoveTrace:
+        """Poll until `done(status)` holds for every VM, sampling the source's Hyper-V view.
+
+        `timeout_s` is measured on the target's clock. While a VM is still on its source, its
+        details are read there too (saved-state files, heartbeat), so a Saving/Saved window is
+        caught even when the cluster-level status only says Pending.
+        """
+        ok = False
+        try:
+            trace = self._watch(vm_names, sources, requested_utc, request, done, timeout_s, vm_ids)
+            ok = True
+            return trace
+        finally:
+            self._end_implicit(ok)
+
+    def _watch(
+        self,
+        vm_names: Sequence[str],
+        sources: dict[str, str],
+        requested_utc: datetime,
+        request: dict[str, Any],
+        done: Callable[[dict[str, Any]], bool],
+        timeout_s: float,
+        vm_ids: dict[str, str] | None,
+    ) -> MoveTrace:
+        trace = MoveTrace(requested_utc, request, dict(sources))
+        deadline = requested_utc + timedelta(seconds=timeout_s)
+        while True:
+            now, statuses = self.move_status(vm_names)
+            settled = True
+            for status in statuses:
+                sample = MoveSample(
+                    now,
+                    status["vm"],
+                    status["owner_node"],
+                    status["group_state"],
+                    status["vm_state"],
+                )
+                vm_id = (vm_ids or {}).get(status["vm"])
+                source = sources.get(status["vm"])
+                if vm_id and source and status["owner_node"] == source and source not in self._down:
+                    try:
+                        details = self.vm_details(vm_id, source)
+                    except (ProbeFailedError, TransportError):
+                        details = None
+                    if details is not None:
+                        sample.vm_state = details.state
+                        sample.saved_state_files = details.saved_state_files
+                        sample.heartbeat = details.heartbeat
+                trace.samples.append(sample)
+                settled = settled and done(status)
+            if settled:
+                trace.settled_utc = now
+                return trace
+            if now > deadline:
+                raise HarnessError(
+                    f"move of {', '.join(vm_names)} did not settle within {timeout_s:.0f} s "
+                    f"(target time); last status: {statuses}"
+                )
+            self._sleep(self.poll_interval_s)
+
+    def wait_until(
+        self,
+        check: Callable[[], Any],
+        timeout_s: float,
+        what: str,
+        node: str | None = None,
+    ) -> Any:
+        """Call `check` until it returns a truthy value or `timeout_s` of target time passed.
+
+        A drain or crash requested just before stays guarded (lock held) until this wait ends.
+        """
+        ok = False
+        try:
+            start = self.now(node)
+            while True:
+                result = check()
+                if result:
+                    ok = True
+                    return result
+                if (self.now(node) - start).total_seconds() > timeout_s:
+                    return result
+                self._sleep(self.poll_interval_s)
+        finally:
+            self._end_implicit(ok)
+
+    def wait_target_seconds(self, seconds: float, node: str | None = None) -> datetime:
+        """Let `seconds` of the target's time pass; returns the target time at the end."""
+        start = self.now(node)
+        while True:
+            now = self.now(node)
+            if (now - start).total_seconds() >= seconds:
+                return now
+            self._sleep(self.poll_interval_s)
+
+    def drain(self, node: str) -> dict[str, Any]:
+        """Drain a node: every VM it owns moves, so every one of them must be allowed."""
+        request = self._begin("drain", self.node_places(node), [node], None, False)
+        return dict(self._guarded(request, lambda: self.probe("drain_node", {"node": node})))
+
+    def resume(self, node: str, restoring: bool = False) -> dict[str, Any]:
+        with self.action("resume", nodes=[node], restoring=restoring):
+            return self.probe("resume_node", {"node": node})
+
+    def lab_crash(self, node: str) -> dict[str, Any]:
+        """Crash a lab node: every VM it owns fails over, so every one must be allowed."""
+        request = self._begin("crash", self.node_places(node), [node], None, False)
+        doc = self._guarded(
+            request, lambda: self.probe("lab_crash_node", {"node": node}, self._other_than(node))
+        )
+        self.mark_down(node)
+        return dict(doc)
+
+    def lab_power_on(self, node: str, restoring: bool = False) -> dict[str, Any]:
+        with self.action("power_on", nodes=[node], restoring=restoring):
+            doc = self.probe("lab_power_on_node", {"node": node}, self._other_than(node))
+        self.mark_down(node, False)
+        return doc
+
+    def _other_than(self, node: str) -> str:
+        for candidate in self.driver.nodes:
+            if candidate != node and candidate not in self._down:
+                return candidate
+        raise HarnessError(f"no node other than {node} is reachable")

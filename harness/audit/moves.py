@@ -1,0 +1,197 @@
+"""A quick migration as the audit performs it: snapshots before/after, trace, downtime."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from harness.audit.catalog import VmFacts
+from harness.audit.cluster import Cluster, MoveTrace
+from harness.audit.objects import ClusterEvent, GuestClock, Inventory, Registration, VmDetails
+from harness.errors import ProbeFailedError
+
+# VM states that mean "still on its way" (Hyper-V's VMState names, Critical variants included).
+TRANSITIONAL = frozenset(
+    state + suffix
+    for state in ("Saving", "Resuming", "Starting", "Stopping", "Pausing", "FastSaving", "Reset")
+    for suffix in ("", "Critical")
+)
+
+
+@dataclass
+class Snapshot:
+    """Everything the per-VM claims compare, read at one moment."""
+
+    utc: datetime
+    inventory: Inventory
+    owner: str
+    details: VmDetails | None
+    registrations: dict[str, Registration]
+    resources: dict[str, list[dict[str, Any]]]
+    clock: GuestClock | None
+    network: dict[str, tuple[int, int]]
+
+    def as_evidence(self) -> dict[str, Any]:
+        d = self.details
+        return {
+            "utc": self.utc.isoformat(),
+            "owner": self.owner,
+            "state": d.state if d else None,
+            "paths": dict(d.paths) if d else None,
+            "disk_paths": list(d.disk_paths) if d else None,
+            "macs": list(d.macs) if d else None,
+            "uptime_s": d.uptime_s if d else None,
+            "registrations": {
+                n: {
+                    "vm_known": r.vm_known,
+                    "links": [list(x) for x in r.links],
+                    "links_folder": r.links_folder,
+                }
+                for n, r in self.registrations.items()
+            },
+            "resources": self.resources,
+            "guest_clock": None
+            if self.clock is None
+            else {
+                "host_utc": self.clock.host_utc.isoformat(),
+                "guest_utc": self.clock.guest_utc.isoformat(),
+                "lag_s": self.clock.lag_s,
+                "guest_last_boot": self.clock.guest_last_boot.isoformat(),
+            },
+            "network": {n: list(v) for n, v in self.network.items()},
+        }
+
+
+def snapshot(cluster: Cluster, vm: VmFacts) -> Snapshot:
+    """Read the VM's owner, details, registration and resources on every up node, clock, network."""
+    inventory = cluster.inventory()
+    group = inventory.group_of(vm.name)
+    nodes = [n.name for n in inventory.nodes if n.state in ("Up", "Paused")]
+    details = cluster.vm_details(vm.id, group.owner_node)
+    clock = None
+    if details is not None and details.state == "Running":
+        clock = cluster.guest_clock(vm.name, group.owner_node)
+    return Snapshot(
+        utc=inventory.host_utc,
+        inventory=inventory,
+        owner=group.owner_node,
+        details=details,
+        registrations=cluster.registrations(vm.id, nodes),
+        resources=cluster.resources(vm.id, nodes),
+        clock=clock,
+        network=cluster.network_sent(nodes),
+    )
+
+
+@dataclass
+class MoveOutcome:
+    """One VM's part of a move request."""
+
+    vm: VmFacts
+    source: str
+    requested_node: str | None
+    before: Snapshot
+    trace: MoveTrace | None = None
+    after: Snapshot | None = None
+    refused: ProbeFailedError | None = None
+    events: list[ClusterEvent] = field(default_factory=list)
+    downtime_s: float | None = None
+    downtime_source: str | None = None
+    move_time_s: float | None = None
+    ground_truth_s: float | None = None
+
+    @property
+    def final_owner(self) -> str:
+        assert self.after is not None
+        return self.after.owner
+
+    def saw_state(self, states: frozenset[str], on_node: str | None = None) -> bool:
+        if self.trace is None:
+            return False
+        return any(
+            s.vm_state in states and (on_node is None or s.owner_node == on_node)
+            for s in self.trace.samples_of(self.vm.name)
+        )
+
+    def role_events(self, event_id: int, node: str | None = None) -> list[ClusterEvent]:
+        return [
+            e
+            for e in self.events
+            if e.id == event_id and e.role == self.vm.group and (node is None or e.node == node)
+        ]
+
+
+def settled(status: dict[str, Any]) -> bool:
+    """A VM's move is over when its group is not pending and its VM is not in transition."""
+    return status["group_state"] != "Pending" and status.get("vm_state") not in TRANSITIONAL
+
+
+def quick_migrate(
+    cluster: Cluster,
+    vms: Sequence[VmFacts],
+    node: str | None,
+    method: str = "vm_role",
+    timeout_s: float = 900.0,
+) -> list[MoveOutcome]:
+    """Quick-migrate `vms` in one request (-Wait 0), watch until settled, read the aftermath."""
+    outcomes = [MoveOutcome(vm, "", node, snapshot(cluster, vm)) for vm in vms]
+    for outcome in outcomes:
+        outcome.source = outcome.before.owner
+    try:
+        requested_utc, reply = cluster.request_move([v.name for v in vms], node, method)
+    except ProbeFailedError as refusal:
+        for outcome in outcomes:
+            outcome.refused = refusal
+            outcome.after = snapshot(cluster, outcome.vm)
+        return outcomes
+    trace = cluster.watch(
+        [v.name for v in vms],
+        {o.vm.name: o.source for o in outcomes},
+        requested_utc,
+        reply,
+        settled,
+        timeout_s,
+        vm_ids={v.name: v.id for v in vms},
+    )
+    for outcome in outcomes:
+        outcome.trace = trace
+        outcome.after = snapshot(cluster, outcome.vm)
+        nodes = sorted({outcome.source, outcome.after.owner})
+        outcome.events = cluster.events(requested_utc - timedelta(seconds=2), nodes)
+        measure_downtime(outcome, requested_utc)
+    return outcomes
+
+
+def measure_downtime(outcome: MoveOutcome, requested_utc: datetime) -> None:
+    """Downtime from the cluster's events: offline begins on the source -> online on the owner.
+
+    Falls back to polling when the events are missing; move time (request -> settled on the new
+    owner) is measured for every VM, which is what an Off VM's move is judged by.
+    """
+    # The reply's timestamp is taken just after the cluster began the move, so the offline
+    # event of *this* move is the one nearest to the request, not necessarily after it.
+    offline = sorted(
+        outcome.role_events(1203, outcome.source),
+        key=lambda e: abs((e.time - requested_utc).total_seconds()),
+    )[:1]
+    online = [e for e in outcome.role_events(1201, outcome.final_owner)]
+    if offline:
+        after = [e for e in online if e.time >= offline[0].time]
+        if after:
+            outcome.downtime_s = (after[0].time - offline[0].time).total_seconds()
+            outcome.downtime_source = "events"
+    if outcome.downtime_s is None and outcome.trace is not None:
+        samples = outcome.trace.samples_of(outcome.vm.name)
+        down = [s for s in samples if s.vm_state not in ("Running", None)]
+        if down:
+            back = [s for s in samples if s.host_utc > down[0].host_utc and s.vm_state == "Running"]
+            end = back[0].host_utc if back else outcome.trace.settled_utc
+            if end is not None:
+                outcome.downtime_s = (end - down[0].host_utc).total_seconds()
+                outcome.downtime_source = "polling"
+    if outcome.trace is not None:
+        arrived = outcome.trace.first_settled_owner_utc(outcome.vm.name, outcome.final_owner)
+        if arrived is not None:
+            outcome.move_time_s = (arrived - requested_utc).total_seconds()

@@ -1,0 +1,242 @@
+"""Model objects built from validated probe documents (what the steps reason about)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from harness.audit.storage import SharedStorage
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 UTC timestamp as produced by the probes (Z suffix, up to 7 digits)."""
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    # Windows writes 7 fractional digits; Python accepts at most 6.
+    if "." in value:
+        head, rest = value.split(".", 1)
+        digits = ""
+        while rest and rest[0].isdigit():
+            digits, rest = digits + rest[0], rest[1:]
+        value = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    state: str
+    drain_status: str
+
+
+@dataclass(frozen=True)
+class DiskInfo:
+    name: str
+    owner_node: str
+    owner_group: str | None
+    possible_owners: tuple[str, ...]
+    mount_points: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VmGroup:
+    name: str
+    vm_name: str
+    vm_id: str
+    owner_node: str
+    state: str
+    priority: int
+    preferred_owners: tuple[str, ...]
+    possible_owners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The cluster as one node reports it."""
+
+    cluster: str
+    move_type_threshold: int
+    nodes: tuple[NodeInfo, ...]
+    csvs: tuple[dict[str, Any], ...]
+    disks: tuple[DiskInfo, ...]
+    groups: tuple[VmGroup, ...]
+    host_utc: datetime
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Inventory:
+        return cls(
+            cluster=doc["cluster"]["name"],
+            move_type_threshold=int(doc["cluster"]["move_type_threshold"]),
+            nodes=tuple(NodeInfo(n["name"], n["state"], n["drain_status"]) for n in doc["nodes"]),
+            csvs=tuple(doc["csvs"]),
+            disks=tuple(
+                DiskInfo(
+                    d["name"],
+                    d["owner_node"],
+                    d.get("owner_group"),
+                    tuple(d["possible_owners"]),
+                    tuple(d["mount_points"]),
+                )
+                for d in doc["cluster_disks"]
+            ),
+            groups=tuple(
+                VmGroup(
+                    g["name"],
+                    g["vm_name"],
+                    g["vm_id"],
+                    g["owner_node"],
+                    g["state"],
+                    int(g["priority"]),
+                    tuple(g["preferred_owners"]),
+                    tuple(g["possible_owners"]),
+                )
+                for g in doc["vm_groups"]
+            ),
+            host_utc=parse_utc(doc["host_utc"]),
+            raw=doc,
+        )
+
+    def node(self, name: str) -> NodeInfo | None:
+        return next((n for n in self.nodes if n.name.casefold() == name.casefold()), None)
+
+    def up_nodes(self) -> list[str]:
+        return [n.name for n in self.nodes if n.state == "Up"]
+
+    def group_of(self, vm_name: str) -> VmGroup:
+        for group in self.groups:
+            if group.vm_name == vm_name:
+                return group
+        raise KeyError(vm_name)
+
+    def shared_storage(self, group: str | None) -> SharedStorage:
+        return SharedStorage.from_inventory(
+            (c["friendly_volume_name"] for c in self.csvs),
+            ((m, d.owner_group) for d in self.disks for m in d.mount_points),
+            group,
+        )
+
+    def disks_of_group(self, group: str) -> list[DiskInfo]:
+        return [d for d in self.disks if d.owner_group == group]
+
+    def roles_on(self, node: str) -> list[VmGroup]:
+        return [g for g in self.groups if g.owner_node.casefold() == node.casefold()]
+
+
+@dataclass(frozen=True)
+class VmDetails:
+    """One VM as its owner's Hyper-V reports it."""
+
+    node: str
+    name: str
+    id: str
+    state: str
+    config_version: str
+    memory_bytes: int
+    path: str
+    paths: dict[str, str | None]
+    disk_paths: tuple[str | None, ...]
+    passthrough: bool
+    macs: tuple[str, ...]
+    uptime_s: float
+    heartbeat: str
+    time_sync_enabled: bool | None
+    time_sync_status: str | None
+    saved_state_files: tuple[str, ...]
+    host_utc: datetime
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> VmDetails:
+        vm = doc["vm"]
+        time_sync = next(
+            (s for s in vm["integration_services"] if s["name"] == "Time Synchronization"), None
+        )
+        return cls(
+            node=doc["node"],
+            name=vm["name"],
+            id=vm["id"],
+            state=vm["state"],
+            config_version=vm["config_version"],
+            memory_bytes=int(vm["memory_startup_bytes"]),
+            path=vm["path"],
+            paths={
+                "path": vm["path"],
+                "configuration_location": vm["configuration_location"],
+                "snapshot_file_location": vm["snapshot_file_location"],
+                "smart_paging_file_path": vm["smart_paging_file_path"],
+            },
+            disk_paths=tuple(d["path"] for d in vm["hard_disks"]),
+            passthrough=any(d["passthrough"] for d in vm["hard_disks"]),
+            macs=tuple(a["mac_address"].upper() for a in vm["network_adapters"]),
+            uptime_s=float(vm["uptime_seconds"]),
+            heartbeat=vm["heartbeat"],
+            time_sync_enabled=None if time_sync is None else bool(time_sync["enabled"]),
+            time_sync_status=None if time_sync is None else time_sync["primary_status"],
+            saved_state_files=tuple(f["path"] for f in vm["saved_state_files"]),
+            host_utc=parse_utc(doc["host_utc"]),
+        )
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Whether one node registers the VM (link for 5.0, data.vmcx + Get-VM for later versions)."""
+
+    node: str
+    program_data: str
+    links_folder: str
+    links: tuple[tuple[str, str | None, str | None], ...]
+    vm_known: bool
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Registration:
+        return cls(
+            node=doc["node"],
+            program_data=doc["program_data"],
+            links_folder=doc["links_folder"],
+            links=tuple((e["name"], e["link_type"], e["target"]) for e in doc["entries"]),
+            vm_known=bool(doc["vm_known"]),
+        )
+
+    @property
+    def registered(self) -> bool:
+        return self.vm_known or bool(self.links)
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    node: str
+    provider: str
+    id: int
+    time: datetime
+    properties: tuple[str, ...]
+
+    @property
+    def role(self) -> str | None:
+        return self.properties[0] if self.properties else None
+
+
+@dataclass(frozen=True)
+class GuestClock:
+    """Guest and host UTC at (nearly) the same instant; lag > 0 means the guest is behind."""
+
+    node: str
+    host_utc: datetime
+    guest_utc: datetime
+    guest_last_boot: datetime
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> GuestClock:
+        before = parse_utc(doc["host_utc_before"])
+        after = parse_utc(doc["host_utc_after"])
+        return cls(
+            node=doc["node"],
+            host_utc=before + (after - before) / 2,
+            guest_utc=parse_utc(doc["guest_utc"]),
+            guest_last_boot=parse_utc(doc["guest_last_boot_utc"]),
+        )
+
+    @property
+    def lag_s(self) -> float:
+        return (self.host_utc - self.guest_utc).total_seconds()

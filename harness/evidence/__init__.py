@@ -1,0 +1,1 @@
+"""Evidence of a run: records, manifest, Allure extras and the plots."""

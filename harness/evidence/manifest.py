@@ -1,0 +1,106 @@
+"""The run manifest: every file of a run with its SHA-256, and the verdict per claim."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.drivers.base import utc_now_iso
+from harness.evidence.records import (
+    TMP_PREFIX,
+    EvidenceError,
+    TargetIdentity,
+    atomic_write,
+    dump_json,
+    redact_document,
+    validate,
+)
+
+MANIFEST_NAME = "manifest.json"
+# The rendered HTML is derived from allure-results (which the manifest lists) and may be
+# regenerated at any time, so hashing it would make the manifest stale for no gain.
+MANIFEST_EXCLUDED_DIRS = ("report",)
+
+VERDICT_RANK = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
+
+
+def read_records(run_dir: Path) -> list[dict[str, Any]]:
+    """Every evidence record of a run, in file order (EvidenceError for an unreadable one)."""
+    records = []
+    for path in sorted((Path(run_dir) / "evidence").glob("*.json")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise EvidenceError(
+                "manifest", str(path), f"evidence record unreadable: {exc}"
+            ) from exc
+    return records
+
+
+def claim_verdicts(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Per claim, the worst verdict of its scenarios (failed > broken > passed > skipped)."""
+    claims: dict[str, str] = {}
+    for rec in records:
+        claim, verdict = str(rec.get("claim")), str(rec.get("verdict"))
+        if verdict in VERDICT_RANK and (
+            claim not in claims or VERDICT_RANK[verdict] > VERDICT_RANK[claims[claim]]
+        ):
+            claims[claim] = verdict
+    return dict(sorted(claims.items()))
+
+
+def _file_entries(run_dir: Path) -> list[dict[str, Any]]:
+    entries = []
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir)
+        if not path.is_file() or rel.as_posix() == MANIFEST_NAME:
+            continue
+        if rel.parts[0] in MANIFEST_EXCLUDED_DIRS or path.name.startswith(TMP_PREFIX):
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        entries.append(
+            {"path": rel.as_posix(), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+        )
+    return entries
+
+
+def write_manifest(
+    run_dir: Path, run_id: str, extra: dict[str, Any], target: TargetIdentity | None = None
+) -> Path:
+    """Write <run_dir>/manifest.json: every file of the run (see MANIFEST_EXCLUDED_DIRS) hashed."""
+    run_dir = Path(run_dir)
+    records = read_records(run_dir)
+    verdicts = {v: 0 for v in ("passed", "failed", "broken", "skipped")}
+    for rec in records:
+        if rec.get("verdict") in verdicts:
+            verdicts[rec["verdict"]] += 1
+    if target is not None:
+        target_doc: dict[str, Any] | None = target.to_dict()
+    else:
+        target_doc = records[0]["target"] if records else None
+    doc = {
+        "manifest_version": 1,
+        "run_id": run_id,
+        "created_utc": utc_now_iso(),
+        "harness_version": __version__,
+        "target": redact_document(target_doc),
+        "summary": {
+            "evidence_records": len(records),
+            "verdicts": verdicts,
+            "claims": claim_verdicts(records),
+        },
+        "extra": redact_document(extra),
+        "excluded": [MANIFEST_NAME, *(f"{d}/" for d in MANIFEST_EXCLUDED_DIRS)],
+        "files": _file_entries(run_dir),
+    }
+    # Only target and extra are redacted: file paths must stay exact for the hashes to be checkable.
+    validate("manifest", doc, f"manifest of run {run_id}")
+    path = run_dir / MANIFEST_NAME
+    atomic_write(path, dump_json(doc, "manifest"))
+    return path

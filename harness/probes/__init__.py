@@ -1,0 +1,1 @@
+"""Probes: the PowerShell scripts, the protocol that carries them and their offline lint."""

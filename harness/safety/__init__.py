@@ -1,0 +1,1 @@
+"""Safety of a run: guard, cluster lock, journal, interrupts, restoration, recovery, redaction."""

@@ -1,0 +1,158 @@
+"""`qmaudit recover [RUN]`: return every VM of an incomplete journal to its original owner."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from harness.audit.cluster import Cluster
+from harness.audit.moves import settled
+from harness.errors import HarnessError, InputError
+from harness.safety.guard import ActionGuard
+from harness.safety.journal import JOURNAL_FILE, Journal, JournalState, load_state
+from harness.safety.lock import ClusterLock
+
+
+def _embedded_lab(state: JournalState) -> bool:
+    spec = str(state.header.get("target_spec", ""))
+    return state.header.get("target_kind") == "lab" and spec.split(":", 1)[0] in (
+        "lab",
+        "lab+inproc",
+        "lab+sim",
+    )
+
+
+def find_run(run: str | None, reports_root: Path = Path("reports")) -> Path | None:
+    """The run folder named by `run` (folder or run id), else the newest incomplete run."""
+    if run:
+        for folder in (Path(run), reports_root / run):
+            if (folder / JOURNAL_FILE).is_file():
+                return folder
+        raise InputError("RUN", repr(run), f"no {JOURNAL_FILE} there or under {reports_root}/")
+    journals = sorted(
+        reports_root.glob(f"*/{JOURNAL_FILE}"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for path in journals:
+        state = load_state(path)
+        if not state.complete and not _embedded_lab(state):
+            return path.parent
+    return None
+
+
+def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
+    """Undo what the journal says is outstanding; print what was done per VM. Exit code."""
+    from harness.targets.registry import open_target
+
+    path = run_dir / JOURNAL_FILE
+    state = load_state(path)
+    print(f"qmaudit recover: {path}", file=out)
+    if state.complete:
+        print("journal complete: every VM and node the run touched was restored", file=out)
+        return 0
+    spec = state.header.get("target_spec")
+    if not spec:
+        raise HarnessError(f"{path}: the journal has no header naming the target")
+    if _embedded_lab(state):
+        print(
+            f"the run used the embedded lab ({spec}): it ended with the run, nothing to recover",
+            file=out,
+        )
+        return 0
+    target = open_target(str(spec))
+    try:
+        cluster = Cluster(target.driver, poll_interval_s=target.poll_interval_s)
+        for node in state.nodes.values():
+            if node.undo == "power_on":
+                cluster.mark_down(node.name)  # crashed by the run: ask the others
+        cluster_name = cluster.inventory().cluster
+        if cluster_name.casefold() != str(state.header.get("cluster", "")).casefold():
+            raise HarnessError(
+                f"{spec} now answers as cluster {cluster_name!r}, the journal names "
+                f"{state.header.get('cluster')!r}: refusing to act"
+            )
+        guard = ActionGuard(
+            cluster_name, target.refusal, Journal(path, writer="recover"), ClusterLock(cluster_name)
+        )
+        cluster.guard = guard
+        try:
+            return _undo(cluster, state, target.thresholds.move_timeout_s, out)
+        finally:
+            guard.close()
+    finally:
+        target.close()
+
+
+def _undo(cluster: Cluster, state: JournalState, timeout_s: float, out: TextIO) -> int:
+    guard = cluster.guard
+    failures = 0
+    names = sorted(set(state.vms) | {p["vm"] for a in state.open_actions for p in a["vms"]})
+    if names:
+        print(f"waiting for {len(names)} VM(s) to settle", file=out)
+        requested, _ = cluster.move_status(names)
+        cluster.watch(names, {}, requested, {}, settled, timeout_s)
+    for action in state.open_actions:
+        guard.close_abandoned(str(action.get("id")), "left in flight by the run; settled")
+        print(f"{action.get('action')} left in flight by the run: settled", file=out)
+    for node in state.nodes.values():
+        info = cluster.inventory().node(node.name)
+        try:
+            if node.undo == "power_on" and (info is None or info.state == "Down"):
+                cluster.lab_power_on(node.name, restoring=True)
+                what = "powered on"
+            elif node.undo == "resume" and info is not None and info.state == "Paused":
+                cluster.resume(node.name, restoring=True)
+                what = "resumed"
+            else:
+                cluster.mark_down(node.name, False)
+                what = f"already {info.state if info else 'unknown'}, nothing to do"
+            guard.restored(node=node.name, ok=True, detail=what)
+            print(f"node {node.name}: {what}", file=out)
+        except HarnessError as exc:
+            failures += 1
+            guard.restored(node=node.name, ok=False, detail=exc.message)
+            print(f"node {node.name}: FAILED: {exc.message}", file=out)
+    for vm in state.vms.values():
+        failures += _return_vm(cluster, vm.name, vm.owner or "", vm.state, timeout_s, out)
+    verdict = "every VM is back as found" if not failures else f"{failures} problem(s) remain"
+    print(f"qmaudit recover: {verdict}", file=out)
+    return 0 if not failures else 1
+
+
+def _return_vm(
+    cluster: Cluster, name: str, owner: str, state: str | None, timeout_s: float, out: TextIO
+) -> int:
+    guard = cluster.guard
+    try:
+        _, statuses = cluster.move_status([name])
+        was = statuses[0]["owner_node"]
+        if was.casefold() != owner.casefold():
+            with cluster.action("move", [name], to=owner, restoring=True):
+                requested, reply = cluster.request_move([name], owner, restoring=True)
+                cluster.watch(
+                    [name],
+                    {},
+                    requested,
+                    reply,
+                    lambda s: settled(s) and s["owner_node"].casefold() == owner.casefold(),
+                    timeout_s,
+                )
+            moved = f"moved {was} -> {owner}"
+        else:
+            moved = f"already on {owner}"
+        _, statuses = cluster.move_status([name])
+        now_state = statuses[0].get("vm_state")
+    except HarnessError as exc:
+        guard.restored(vm=name, ok=False, detail=exc.message)
+        print(f"VM {name}: FAILED to return to {owner}: {exc.message}", file=out)
+        return 1
+    if state is not None and now_state != state:
+        # Starting or saving a VM is beyond the probes qmaudit has: report it, never fake it.
+        detail = f"{moved}; STATE DIFFERS: {now_state}, was {state} (set it back by hand)"
+        guard.restored(vm=name, ok=False, detail=detail)
+        print(f"VM {name}: {detail}", file=out)
+        return 1
+    detail = f"{moved}; state {now_state} as found"
+    guard.restored(vm=name, ok=True, detail=detail)
+    print(f"VM {name}: {detail}", file=out)
+    return 0

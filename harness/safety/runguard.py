@@ -1,0 +1,70 @@
+"""The run's guarded Cluster: journal, cluster lock, stop flag and plan mode wired together."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.audit.cluster import Cluster
+from harness.safety.guard import ActionGuard, StopFlag
+from harness.safety.journal import JOURNAL_FILE, Journal
+from harness.safety.lock import ClusterLock
+
+
+def _plugin(config: pytest.Config, kind: type[Any]) -> Any:
+    """The registered plugin object of a type (the runner passes them to pytest.main)."""
+    # list_name_plugin, not get_plugins: that builds a set, and dataclass plugins don't hash.
+    for _name, plugin in config.pluginmanager.list_name_plugin():
+        if isinstance(plugin, kind):
+            return plugin
+    return None
+
+
+def recorded_spec(spec: str) -> str:
+    """The target spec as `recover` must reopen it from another working folder."""
+    from harness.targets.registry import is_inventory_spec
+
+    text = spec.strip()
+    if is_inventory_spec(text):
+        return str(Path(text).resolve())
+    return text
+
+
+def guarded_cluster(
+    config: pytest.Config, run: Any, sleep: Callable[[float], None] = time.sleep
+) -> Cluster:
+    """A Cluster whose every action passes the run's guard (plan mode: the plan recorder)."""
+    target = run.target
+    from harness.safety.interrupt import RunStop
+    from harness.safety.plan import PlanRecorder
+
+    stop_plugin = _plugin(config, RunStop)
+    stop: StopFlag = stop_plugin.flag if stop_plugin is not None else StopFlag()
+    planner = _plugin(config, PlanRecorder)
+    name = run.identity.cluster
+    if planner is not None:
+        guard = ActionGuard(name, target.refusal, stop=stop, planner=planner.plan)
+    else:
+        journal = Journal(
+            run.run_dir / JOURNAL_FILE, writer=os.environ.get("PYTEST_XDIST_WORKER", "main")
+        )
+        journal.write(
+            "header",
+            run_id=run.run_id,
+            target_spec=recorded_spec(target.spec),
+            target_kind=target.kind,
+            cluster=name,
+            pid=os.getpid(),
+        )
+        guard = ActionGuard(name, target.refusal, journal, ClusterLock(name), stop)
+    cluster = Cluster(
+        target.driver, poll_interval_s=target.poll_interval_s, sleep=sleep, guard=guard
+    )
+    if planner is not None:
+        planner.bind(cluster, target)
+    return cluster

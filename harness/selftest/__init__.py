@@ -1,0 +1,1 @@
+"""The self-test: defect profiles, random topologies, the runner and the detection matrix."""

@@ -1,0 +1,188 @@
+"""`qmaudit run`: the audit suite in-process under pytest, then report, manifest, verdicts."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import HarnessError, InputError
+from harness.safety.interrupt import RunStop, journal_verdict
+from harness.suite.plugin import CLAIMS
+
+
+def suite_args(
+    target: str,
+    lab_speed: float,
+    run_dir: Path,
+    run_id: str,
+    keyword: str | None,
+    markers: str | None,
+) -> list[str]:
+    """pytest arguments running the audit scenarios in-process, quietly, without xdist."""
+    args = [
+        str(features_dir()),
+        f"--qm-target={target}",
+        f"--qm-lab-speed={lab_speed}",
+        f"--qm-run-dir={run_dir}",
+        f"--qm-run-id={run_id}",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+    ]
+    args += ["-k", keyword] if keyword else []
+    args += ["-m", markers] if markers else []
+    return args
+
+
+def features_dir() -> Path:
+    """The feature files of this checkout."""
+    path = Path(__file__).resolve().parents[2] / "features"
+    if not (path / "test_quick_migration.py").is_file():
+        raise HarnessError(f"the audit's feature files were not found at {path}")
+    return path
+
+
+@dataclass
+class Progress:
+    """A pytest plugin printing one line per scenario as it finishes."""
+
+    out: Any = sys.stdout
+    total: int = 0
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+    errors: list[str] = field(default_factory=list)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.total = len(session.items)
+        print(f"qmaudit: {self.total} scenarios selected", file=self.out, flush=True)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.errors.append(f"{report.nodeid}: {report.longreprtext.strip().splitlines()[-1]}")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        final = report.when == "call" or (report.when == "setup" and not report.passed)
+        if report.when == "teardown" and report.failed:
+            print(f"      teardown problem: {_short(report)}", file=self.out, flush=True)
+        if not final:
+            return
+        self.done += 1
+        outcome = "PASSED" if report.passed else "SKIPPED" if report.skipped else "FAILED"
+        if report.failed and report.when == "call" and "AssertionError" not in report.longreprtext:
+            outcome = "BROKEN"
+        if report.failed and report.when == "setup":
+            outcome = "BROKEN"
+        elapsed = time.monotonic() - self.started
+        name = report.nodeid.split("::")[-1]
+        print(
+            f"[{self.done:>3}/{self.total}] {elapsed:6.1f}s {outcome:<7} {name}",
+            file=self.out,
+            flush=True,
+        )
+        if not report.passed:
+            print(f"      {_short(report)}", file=self.out, flush=True)
+
+
+def _short(report: Any) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    lines = [ln for ln in report.longreprtext.splitlines() if ln.startswith("E ")]
+    return (lines[0][1:].strip() if lines else report.longreprtext.strip().splitlines()[-1])[:400]
+
+
+def claim_verdicts(run_dir: Path) -> dict[str, str]:
+    """Per claim, the worst verdict among its scenarios' evidence records."""
+    from harness.evidence.manifest import claim_verdicts as verdicts_of
+    from harness.evidence.manifest import read_records
+
+    return verdicts_of(read_records(run_dir))
+
+
+def run_audit(
+    target: str,
+    keyword: str | None = None,
+    markers: str | None = None,
+    report: bool = True,
+    lab_speed: float = 20.0,
+    reports_root: Path = Path("reports"),
+) -> int:
+    """Run the audit; print progress, the claim table and where the report is. Exit code."""
+    from harness.evidence.allure import generate_html
+    from harness.evidence.manifest import write_manifest
+    from harness.evidence.records import new_run_id
+    from harness.targets.registry import check_spec
+
+    check_spec(target)
+    if lab_speed <= 0:
+        raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
+    started = time.monotonic()
+    run_id = new_run_id()
+    run_dir = reports_root / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        *suite_args(target, lab_speed, run_dir, run_id, keyword, markers),
+        f"--alluredir={run_dir / 'allure-results'}",
+        f"--junitxml={run_dir / 'junit.xml'}",
+    ]
+    print(f"qmaudit: run {run_id} against target {target!r}", flush=True)
+    progress = Progress()
+    stop = RunStop()
+    with stop.installed():
+        rc = pytest.main(args, plugins=[progress, stop])
+    for error in progress.errors:
+        print(f"qmaudit: collection error: {error}", file=sys.stderr)
+    as_found, how = journal_verdict(run_dir)
+    if stop.flag.stopping:
+        write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
+        print(f"qmaudit: run {run_id} INTERRUPTED by a signal: {how}", file=sys.stderr)
+        return stop.exit_code
+    if not as_found:
+        print(f"qmaudit: {how}", file=sys.stderr)
+    verdicts = claim_verdicts(run_dir)
+    _print_table(verdicts, selected=bool(keyword or markers))
+    html_msg = "HTML report skipped (--no-report)"
+    if report:
+        _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report")
+    write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
+    elapsed = time.monotonic() - started
+    print(f"\nqmaudit: evidence  {run_dir / 'evidence'}")
+    print(f"qmaudit: manifest  {run_dir / 'manifest.json'}")
+    print(f"qmaudit: {html_msg}")
+    print(f"qmaudit: wall time {elapsed:.1f} s")
+    bad = [c for c, v in verdicts.items() if v in ("failed", "broken")]
+    if rc == pytest.ExitCode.USAGE_ERROR or rc == pytest.ExitCode.INTERNAL_ERROR:
+        return 2
+    if rc not in (
+        pytest.ExitCode.OK,
+        pytest.ExitCode.TESTS_FAILED,
+        pytest.ExitCode.NO_TESTS_COLLECTED,
+    ):
+        return 1
+    if rc == pytest.ExitCode.NO_TESTS_COLLECTED or not verdicts:
+        print("qmaudit: no scenario ran", file=sys.stderr)
+        return 1
+    if bad or rc != pytest.ExitCode.OK:
+        print(f"qmaudit: NOT every claim holds ({', '.join(bad) or 'see above'})", file=sys.stderr)
+        return 1
+    print("qmaudit: every claim checked holds")
+    return 0
+
+
+def _print_table(verdicts: dict[str, str], selected: bool) -> None:
+    from harness.evidence.allure import CLAIM_TITLES
+
+    width = 12 if selected else 8
+    print(f"\nclaim  {'verdict':<{width}}  behaviour")
+    print(f"-----  {'-' * width}  " + "-" * 60)
+    for claim in CLAIMS:
+        verdict = verdicts.get(claim, "not selected" if selected else "not run")
+        title = CLAIM_TITLES.get(claim, "")
+        print(f"{claim}  {verdict.upper():<{width}}  {title}")

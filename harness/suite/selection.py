@@ -1,0 +1,69 @@
+"""Before an audit starts: which scenarios a -m expression selects, and what the target allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.targets.inventory import load_inventory
+
+
+def scenario_markers(features: Path) -> list[set[str]]:
+    """Per scenario of the feature files, the markers pytest-bdd gives it (tags, claim split)."""
+    out: list[set[str]] = []
+    for path in sorted(features.glob("*.feature")):
+        pending: set[str] = set()
+        feature_tags: set[str] = set()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = line.strip()
+            if text.startswith("@"):
+                pending |= {t.lstrip("@") for t in text.split()}
+            elif text.startswith("Feature:"):
+                feature_tags, pending = pending, set()
+            elif text.startswith(("Scenario:", "Scenario Outline:")):
+                tags = feature_tags | pending
+                tags |= {t.split(":", 1)[1] for t in tags if t.startswith("claim:")}
+                tags |= {"claim"} if any(t.startswith("claim:") for t in tags) else set()
+                out.append(tags)
+                pending = set()
+    return out
+
+
+def selects_disruptive(markers: str | None, features: Path) -> bool:
+    """True when the -m expression selects at least one @disruptive scenario."""
+    from _pytest.mark.expression import Expression
+
+    scenarios = [tags for tags in scenario_markers(features) if "disruptive" in tags]
+    if markers is None or not markers.strip():
+        return bool(scenarios)
+    try:
+        expression = Expression.compile(markers)
+    except SyntaxError:
+        return True  # pytest reports the bad expression itself
+
+    def matcher_for(tags: set[str]) -> Any:
+        def matcher(name: str, /, **kwargs: Any) -> bool:
+            return not kwargs and name in tags
+
+        return matcher
+
+    return any(expression.evaluate(matcher_for(tags)) for tags in scenarios)
+
+
+def check_run_selection(spec: str, markers: str | None) -> None:
+    """Before an audit starts: an empty allowlist cannot run the disruptive scenarios."""
+    from harness.targets.registry import is_inventory_spec
+
+    if not is_inventory_spec(spec):
+        return
+    from harness.suite.runner import features_dir
+
+    inventory = load_inventory(spec)
+    if not inventory.policy.allow and selects_disruptive(markers, features_dir()):
+        raise InputError(
+            inventory.source,
+            "$.vms.allow",
+            "the allowlist is empty but the selection includes @disruptive scenarios: "
+            'list the VMs the audit may move, or select with -m "not disruptive"',
+        )

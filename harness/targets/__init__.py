@@ -1,0 +1,1 @@
+"""Targets: the one registry of target kinds, inventories, the simulated lab, the preflight."""
