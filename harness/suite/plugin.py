@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
+from harness.audit.claims import CLAIMS, CORE_CLAIMS
 from harness.drivers.base import ProbeRecord
 
-CLAIMS = [f"QM-{n:02d}" for n in range(1, 23)]
-CORE_CLAIMS = frozenset({"QM-02", "QM-03", "QM-13", "QM-15"})
 TAG_MARKERS = {
     "core": "one of the four core claims (QM-02, QM-03, QM-13, QM-15)",
     "disruptive": "the scenario moves VMs (real downtime on a real cluster)",

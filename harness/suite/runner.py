@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from harness.audit.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import HarnessError, InputError
 from harness.safety.interrupt import RunStop, journal_verdict
-from harness.suite.plugin import CLAIMS
 
 
 def suite_args(
@@ -177,8 +177,6 @@ def run_audit(
 
 
 def _print_table(verdicts: dict[str, str], selected: bool) -> None:
-    from harness.evidence.allure import CLAIM_TITLES
-
     width = 12 if selected else 8
     print(f"\nclaim  {'verdict':<{width}}  behaviour")
     print(f"-----  {'-' * width}  " + "-" * 60)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from harness.audit import claims
 from harness.evidence import allure as report
 from harness.evidence.records import TargetIdentity
 from harness.safety.redact import clear_secrets, register_secret
@@ -120,8 +121,8 @@ def test_allure_labels(
 
 
 def test_core_claims_have_titles() -> None:
-    assert set(report.CLAIM_TITLES) >= report.CORE_CLAIMS
-    assert sorted(report.CLAIM_TITLES) == [f"QM-{n:02d}" for n in range(1, 23)]
+    assert set(claims.CLAIM_TITLES) >= claims.CORE_CLAIMS
+    assert sorted(claims.CLAIM_TITLES) == [f"QM-{n:02d}" for n in range(1, 23)]
 
 
 def test_find_allure_prefers_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.audit.claims import CLAIMS
 from harness.lab.rules import RULES
 from harness.selftest.runner import parse_junit
-from harness.suite.plugin import CLAIMS
 
 
 def test_every_rule_backs_a_known_claim() -> None:

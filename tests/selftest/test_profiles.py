@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.audit.claims import CLAIMS
 from harness.errors import InputError
 from harness.lab.rules import RULES
 from harness.lab.topology import load_default_topology, load_topology
@@ -17,7 +18,6 @@ from harness.selftest.profiles import (
     shipped_profiles,
     write_profiled_topology,
 )
-from harness.suite.plugin import CLAIMS
 
 GOOD = {
     "name": "kvp-stale",
