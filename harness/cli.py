@@ -45,11 +45,13 @@ def _cmd_check_inventory(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
+    from harness.targets.registry import parse_spec
 
-    check_run_selection(args.target, args.m)
+    spec = parse_spec(args.target)
+    check_run_selection(spec, args.m)
 
     return run_audit(
-        args.target,
+        spec,
         keyword=args.k,
         markers=args.m,
         report=not args.no_report,
@@ -59,8 +61,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from harness.safety.plan import run_plan
+    from harness.targets.registry import parse_spec
 
-    return run_plan(args.target, keyword=args.k, markers=args.m, lab_speed=args.lab_speed)
+    return run_plan(
+        parse_spec(args.target), keyword=args.k, markers=args.m, lab_speed=args.lab_speed
+    )
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
@@ -86,6 +91,12 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     )
 
 
+def _target_help() -> str:
+    from harness.targets.registry import spec_help
+
+    return "what to audit (default: lab). " + spec_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
     parser = argparse.ArgumentParser(
@@ -96,11 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="audit a target: every claim, evidence and Allure report")
-    run.add_argument(
-        "--target",
-        default="lab",
-        help="lab (default), lab:<topology.yaml>, lab+inproc[:<topology.yaml>], inventory.yaml",
-    )
+    run.add_argument("--target", default="lab", help=_target_help())
     run.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
     run.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser(
         "plan", help="list the disruptive actions the selected scenarios would take (no change)"
     )
-    plan.add_argument("--target", default="lab", help="as for run")
+    plan.add_argument("--target", default="lab", help=_target_help())
     plan.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
     plan.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
     plan.add_argument("--lab-speed", type=float, default=20.0, help="lab seconds per second")

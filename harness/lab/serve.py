@@ -192,7 +192,7 @@ class LabServer:
 
 def lab_inventory(server: LabServer) -> dict[str, Any]:
     """The inventory document of a started server: a cluster target reached like a real one."""
-    from harness.targets.registry import lab_throughputs
+    from harness.targets.lab import lab_throughputs
 
     members = {n.name for n in server.topology.nodes}
     nodes = []

@@ -6,11 +6,14 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.safety.guard import ActionRequest
+
+if TYPE_CHECKING:
+    from harness.targets.registry import TargetSpec
 
 # Only the save/restore of memory costs time; an Off or Saved VM only changes owner.
 NO_MEMORY_STATES = frozenset({"Off", "Saved"})
@@ -169,7 +172,7 @@ class PlanRecorder:
 
 
 def run_plan(
-    target: str,
+    target: str | TargetSpec,
     keyword: str | None = None,
     markers: str | None = None,
     lab_speed: float = 20.0,
@@ -177,17 +180,20 @@ def run_plan(
 ) -> int:
     """Run the selected scenarios in plan mode; print the table, write plan.json. Exit code."""
     from harness.evidence.records import new_run_id
+    from harness.suite.plugin import ChosenTarget
     from harness.suite.runner import suite_args
-    from harness.targets.registry import check_spec
+    from harness.targets.registry import parse_spec
 
-    check_spec(target)
+    spec = parse_spec(target)
     run_id = new_run_id()
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    args = suite_args(target, lab_speed, run_dir, run_id, keyword, markers)
-    print(f"qmaudit plan {run_id} against target {target!r}: nothing will be changed", flush=True)
+    args = suite_args(spec, lab_speed, run_dir, run_id, keyword, markers)
+    print(
+        f"qmaudit plan {run_id} against target {spec.text!r}: nothing will be changed", flush=True
+    )
     recorder = PlanRecorder()
-    rc = pytest.main(args, plugins=[recorder])
+    rc = pytest.main(args, plugins=[recorder, ChosenTarget(spec)])
     if rc in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         return 2
     recorder.write(run_dir / "plan.json")

@@ -13,14 +13,18 @@ from harness.safety.guard import ActionGuard
 from harness.safety.journal import JOURNAL_FILE, Journal, JournalState, load_state
 from harness.safety.lock import ClusterLock
 
+# The target kinds whose lab lives inside the run: nothing outlives it, nothing to recover.
+LAB_KINDS = ("lab", "lab+inproc", "lab+sim")
+
 
 def _embedded_lab(state: JournalState) -> bool:
-    spec = str(state.header.get("target_spec", ""))
-    return state.header.get("target_kind") == "lab" and spec.split(":", 1)[0] in (
-        "lab",
-        "lab+inproc",
-        "lab+sim",
-    )
+    from harness.targets.registry import parse_spec
+
+    try:
+        kind = parse_spec(str(state.header.get("target_spec", "")), check=False).kind
+    except InputError:
+        return False
+    return state.header.get("target_kind") == "lab" and kind in LAB_KINDS
 
 
 def find_run(run: str | None, reports_root: Path = Path("reports")) -> Path | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +26,9 @@ def _plugin(config: pytest.Config, kind: type[Any]) -> Any:
 
 def recorded_spec(spec: str) -> str:
     """The target spec as `recover` must reopen it from another working folder."""
-    from harness.targets.registry import is_inventory_spec
+    from harness.targets.registry import parse_spec
 
-    text = spec.strip()
-    if is_inventory_spec(text):
-        return str(Path(text).resolve())
-    return text
+    return parse_spec(spec, check=False).absolute().text
 
 
 def guarded_cluster(

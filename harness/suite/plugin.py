@@ -24,13 +24,22 @@ TAG_MARKERS = {
 }
 
 
+@dataclass(frozen=True)
+class ChosenTarget:
+    """The target spec `qmaudit run`/`plan` parsed, handed to the plugin (not parsed again)."""
+
+    spec: Any  # harness.targets.registry.TargetSpec
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register qmaudit's command-line options."""
+    from harness.targets.registry import spec_help
+
     group = parser.getgroup("qmaudit")
     group.addoption(
         "--qm-target",
         default="lab",
-        help="target spec: lab, lab:<topology.yaml>, lab+inproc[:<topology.yaml>] (default: lab)",
+        help="target spec (default: lab): " + spec_help(),
     )
     group.addoption("--qm-lab-speed", type=float, default=20.0, help="lab seconds per second")
     group.addoption("--qm-run-dir", default=None, help="run folder (default reports/<run-id>)")
@@ -40,16 +49,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register every Gherkin tag as a marker (strict markers stay on); check the target spec."""
     from harness.errors import InputError
-    from harness.targets.registry import check_spec
+    from harness.targets.registry import parse_spec
 
+    chosen = _plugin_of(config, ChosenTarget)
     try:
-        check_spec(config.getoption("--qm-target"))
+        spec = chosen.spec if chosen is not None else parse_spec(config.getoption("--qm-target"))
     except InputError as exc:
         raise pytest.UsageError(f"--qm-target: {exc.message}") from None
+    config.stash[_SPEC_KEY] = spec
     for name, doc in TAG_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
     for claim in CLAIMS:
         config.addinivalue_line("markers", f"{claim}: scenarios of claim {claim}")
+
+
+_SPEC_KEY = pytest.StashKey[Any]()
+
+
+def _plugin_of(config: pytest.Config, kind: type[Any]) -> Any:
+    """The registered plugin object of a type (passed to pytest.main by the runner)."""
+    # list_name_plugin, not get_plugins: that builds a set, and dataclass plugins don't hash.
+    for _name, plugin in config.pluginmanager.list_name_plugin():
+        if isinstance(plugin, kind):
+            return plugin
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -102,9 +125,7 @@ def qm_run(request: pytest.FixtureRequest) -> Iterator[RunContext]:
     config = request.config
     run_id, run_dir = _run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
-    target = open_target(
-        config.getoption("--qm-target"), lab_speed=config.getoption("--qm-lab-speed")
-    )
+    target = open_target(config.stash[_SPEC_KEY], lab_speed=config.getoption("--qm-lab-speed"))
     try:
         identity = target_identity(target)
         run = RunContext(run_id, run_dir, target, identity, EvidenceWriter(run_dir))

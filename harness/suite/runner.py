@@ -13,10 +13,11 @@ import pytest
 from harness.audit.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import HarnessError, InputError
 from harness.safety.interrupt import RunStop, journal_verdict
+from harness.targets.registry import TargetSpec, parse_spec
 
 
 def suite_args(
-    target: str,
+    target: str | TargetSpec,
     lab_speed: float,
     run_dir: Path,
     run_id: str,
@@ -107,7 +108,7 @@ def claim_verdicts(run_dir: Path) -> dict[str, str]:
 
 
 def run_audit(
-    target: str,
+    target: str | TargetSpec,
     keyword: str | None = None,
     markers: str | None = None,
     report: bool = True,
@@ -118,9 +119,9 @@ def run_audit(
     from harness.evidence.allure import generate_html
     from harness.evidence.manifest import write_manifest
     from harness.evidence.records import new_run_id
-    from harness.targets.registry import check_spec
+    from harness.suite.plugin import ChosenTarget
 
-    check_spec(target)
+    spec = parse_spec(target)
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
     started = time.monotonic()
@@ -128,20 +129,20 @@ def run_audit(
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        *suite_args(target, lab_speed, run_dir, run_id, keyword, markers),
+        *suite_args(spec, lab_speed, run_dir, run_id, keyword, markers),
         f"--alluredir={run_dir / 'allure-results'}",
         f"--junitxml={run_dir / 'junit.xml'}",
     ]
-    print(f"qmaudit: run {run_id} against target {target!r}", flush=True)
+    print(f"qmaudit: run {run_id} against target {spec.text!r}", flush=True)
     progress = Progress()
     stop = RunStop()
     with stop.installed():
-        rc = pytest.main(args, plugins=[progress, stop])
+        rc = pytest.main(args, plugins=[progress, stop, ChosenTarget(spec)])
     for error in progress.errors:
         print(f"qmaudit: collection error: {error}", file=sys.stderr)
     as_found, how = journal_verdict(run_dir)
     if stop.flag.stopping:
-        write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
+        write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
         print(f"qmaudit: run {run_id} INTERRUPTED by a signal: {how}", file=sys.stderr)
         return stop.exit_code
     if not as_found:
@@ -151,7 +152,7 @@ def run_audit(
     html_msg = "HTML report skipped (--no-report)"
     if report:
         _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report")
-    write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
+    write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
     elapsed = time.monotonic() - started
     print(f"\nqmaudit: evidence  {run_dir / 'evidence'}")
     print(f"qmaudit: manifest  {run_dir / 'manifest.json'}")

@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.targets.inventory import load_inventory
+from harness.targets.registry import TargetSpec
 
 
 def scenario_markers(features: Path) -> list[set[str]]:
@@ -51,15 +52,16 @@ def selects_disruptive(markers: str | None, features: Path) -> bool:
     return any(expression.evaluate(matcher_for(tags)) for tags in scenarios)
 
 
-def check_run_selection(spec: str, markers: str | None) -> None:
+def check_run_selection(spec: str | TargetSpec, markers: str | None) -> None:
     """Before an audit starts: an empty allowlist cannot run the disruptive scenarios."""
-    from harness.targets.registry import is_inventory_spec
+    from harness.targets.registry import parse_spec
 
-    if not is_inventory_spec(spec):
+    parsed = parse_spec(spec, check=False)
+    if not parsed.is_inventory or parsed.path is None:
         return
     from harness.suite.runner import features_dir
 
-    inventory = load_inventory(spec)
+    inventory = load_inventory(parsed.path)
     if not inventory.policy.allow and selects_disruptive(markers, features_dir()):
         raise InputError(
             inventory.source,

@@ -15,7 +15,7 @@ from harness.drivers.winrm import WinRMDriver
 from harness.errors import InputError
 from harness.safety.redact import register_secret
 from harness.schemas import validate_document
-from harness.targets.registry import Target, Throughput, VmPolicy, first_match
+from harness.targets.registry import Target, TargetSpec, Throughput, VmPolicy, first_match
 from harness.transport.endpoint import Endpoint
 from harness.yamlfile import parse_yaml, read_yaml_file
 
@@ -318,3 +318,13 @@ def open_inventory(spec: str) -> Target:
         vm_policy=inventory.policy,
         guest_credentials=guest,
     )
+
+
+def check_inventory_target(spec: TargetSpec) -> None:
+    """The registry's check of an inventory spec."""
+    check_inventory_spec(str(spec.path))
+
+
+def open_inventory_target(spec: TargetSpec, lab_speed: float = 0.0) -> Target:
+    """The registry's opener of an inventory spec (the lab speed does not apply)."""
+    return open_inventory(str(spec.path))

@@ -1,8 +1,9 @@
-"""Target specs (lab, lab:FILE, lab+inproc[:FILE], inventory file) opened as a Target."""
+"""The target registry: a spec parsed once into a TargetSpec, each kind opened by its module."""
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,123 +121,144 @@ class Target:
         return __version__
 
 
-def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
-    out = [Throughput(c.path, c.read_mb_s, c.write_mb_s) for c in topology.csvs]
-    out += [Throughput(d.mount, d.read_mb_s, d.write_mb_s) for d in topology.cluster_disks]
-    out += [Throughput(s.path, s.read_mb_s, s.write_mb_s) for s in topology.smb_shares]
-    return tuple(out)
+@dataclass(frozen=True)
+class TargetKind:
+    """One kind of target: how its spec is written, checked and opened.
+
+    `check` and `open` are "module:function" names imported on use, so a kind costs nothing
+    until it is chosen (the lab server, WinRM) and adding a kind is one entry in KINDS.
+    `check(spec) -> None` raises InputError; `open(spec, lab_speed) -> Target`.
+    """
+
+    name: str
+    usage: str  # how the spec is written, for --help and error messages
+    summary: str
+    check: str
+    open: str
+    prefixed: bool = True  # False: the spec is a bare file name (the inventory)
+    argument: str = "optional"  # "optional" | "required": the part after "<name>:"
 
 
-def _load_lab_topology(file: str | None) -> Any:
-    from harness.lab.topology import load_default_topology, load_topology
+# The order is the order of --help. A new kind (e.g. `replay:<dir>`, a module
+# harness/targets/replay.py with check_replay/open_replay) is one more entry here.
+KINDS: tuple[TargetKind, ...] = (
+    TargetKind(
+        "lab",
+        "lab[:<topology.yaml>]",
+        "the embedded lab, served over WinRM on loopback (default)",
+        "harness.targets.lab:check_lab",
+        "harness.targets.lab:open_served_lab",
+    ),
+    TargetKind(
+        "lab+inproc",
+        "lab+inproc[:<topology.yaml>]",
+        "the same lab answered in-process",
+        "harness.targets.lab:check_lab",
+        "harness.targets.lab:open_inproc_lab",
+    ),
+    TargetKind(
+        "lab+sim",
+        "lab+sim[:<topology.yaml>]",
+        "the lab on simulated time (the self-test)",
+        "harness.targets.lab:check_lab",
+        "harness.targets.simlab:open_sim_target",
+    ),
+    TargetKind(
+        "inventory",
+        "<inventory.yaml>",
+        "a real cluster described by an inventory file (.yaml, .yml, .json)",
+        "harness.targets.inventory:check_inventory_target",
+        "harness.targets.inventory:open_inventory_target",
+        prefixed=False,
+        argument="required",
+    ),
+)
 
-    return load_topology(file) if file else load_default_topology()
-
-
-def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED) -> Target:
-    """Open the embedded lab: served over WinRM on loopback, or in-process."""
-    from harness.lab.clock import ScaledClock
-    from harness.lab.model import LabCluster
-
-    topology = _load_lab_topology(file)
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
-    non_member = topology.non_members[0].name if topology.non_members else None
-    # Poll often enough to see a few samples inside a save window at this speed.
-    poll = max(0.005, min(0.5, 0.4 / speed))
-    common: dict[str, Any] = {
-        "kind": "lab",
-        "lab": cluster,
-        "lab_actions": True,
-        "allow_destructive": True,
-        "non_member_host": non_member,
-        "throughputs": lab_throughputs(topology),
-        "poll_interval_s": poll,
-    }
-    spec = ("lab" if served else "lab+inproc") + (f":{file}" if file else "")
-    if not served:
-        from harness.drivers.lab import LabDriver
-
-        return Target(spec=spec, driver=LabDriver(cluster), transport="in-process", **common)
-
-    from harness.drivers.winrm import WinRMDriver
-    from harness.lab.responder import LabResponder
-    from harness.lab.serve import LabServer
-    from harness.transport.endpoint import Endpoint
-
-    server = LabServer(topology, speed=speed, responder=LabResponder(cluster), auth=("ntlm",))
-    server.start()
-    try:
-        creds = server.credentials
-        assert creds is not None
-        endpoints = []
-        for node, url in server.endpoints.items():
-            port = int(url.split(":")[2].split("/")[0])
-            endpoints.append(
-                Endpoint(
-                    node=node,
-                    host="127.0.0.1",
-                    port=port,
-                    scheme="http",
-                    transport="ntlm",
-                    username=creds.qualified_username,
-                    password=creds.password,
-                )
-            )
-        driver = WinRMDriver(endpoints)
-    except BaseException:
-        server.stop()
-        raise
-    target = Target(
-        spec=spec,
-        driver=driver,
-        transport="WinRM over HTTP, NTLM with message encryption",
-        **common,
-    )
-    target.closers.append(server.stop)
-    return target
+INVENTORY_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 
 
-def is_inventory_spec(spec: str) -> bool:
-    """True when the spec names an inventory file (.yaml, .yml or .json)."""
-    return Path(spec.strip()).suffix.lower() in {".yaml", ".yml", ".json"}
+@dataclass(frozen=True)
+class TargetSpec:
+    """A target spec parsed once: its kind and the file or folder it names (if any)."""
+
+    text: str  # as the user wrote it (stripped)
+    kind: str
+    path: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def target_kind(self) -> TargetKind:
+        return kind_named(self.kind)
+
+    @property
+    def is_inventory(self) -> bool:
+        return self.kind == "inventory"
+
+    def absolute(self) -> TargetSpec:
+        """The same spec with its path made absolute (to reopen it from another folder)."""
+        if self.path is None:
+            return self
+        path = str(Path(self.path).resolve())
+        text = path if not self.target_kind.prefixed else f"{self.kind}:{path}"
+        return TargetSpec(text, self.kind, path)
 
 
-def check_spec(spec: str) -> None:
-    """Validate a target spec (and its topology file) without opening anything: InputError."""
+def kind_named(name: str) -> TargetKind:
+    """The registered kind called `name`."""
+    for kind in KINDS:
+        if kind.name == name:
+            return kind
+    raise KeyError(name)
+
+
+def _function(ref: str) -> Callable[..., Any]:
+    module, _, name = ref.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
+def spec_help() -> str:
+    """Every target kind in one line each (for --help and errors)."""
+    return "; ".join(f"{kind.usage}: {kind.summary}" for kind in KINDS)
+
+
+def _unknown(text: str) -> InputError:
+    usages = ", ".join(kind.usage for kind in KINDS)
+    return InputError("--target", repr(text), f"unknown target: use {usages}")
+
+
+def parse_spec(spec: str | TargetSpec, *, check: bool = True) -> TargetSpec:
+    """Parse a target spec into a TargetSpec; with `check`, validate what it names (InputError).
+
+    A known prefix always wins: `lab:my-lab.yaml` is a topology, never an inventory.
+    """
+    if isinstance(spec, TargetSpec):
+        return spec
     text = spec.strip()
-    for prefix in ("lab+sim", "lab+inproc", "lab"):
-        if text == prefix:
-            return
-        if text.startswith(prefix + ":"):
-            _load_lab_topology(text[len(prefix) + 1 :])
-            return
-    if is_inventory_spec(text):
-        from harness.targets.inventory import check_inventory_spec
+    parsed: TargetSpec | None = None
+    # Longest name first, so `lab+sim:` is not read as `lab` with a strange file.
+    for kind in sorted((k for k in KINDS if k.prefixed), key=lambda k: -len(k.name)):
+        if text == kind.name and kind.argument != "required":
+            parsed = TargetSpec(text, kind.name)
+        elif text.startswith(kind.name + ":") and text[len(kind.name) + 1 :]:
+            parsed = TargetSpec(text, kind.name, text[len(kind.name) + 1 :])
+        if parsed is not None:
+            break
+    if parsed is None:
+        bare = [k for k in KINDS if not k.prefixed]
+        if bare and text and Path(text).suffix.lower() in INVENTORY_SUFFIXES:
+            parsed = TargetSpec(text, bare[0].name, text)
+    if parsed is None:
+        raise _unknown(spec)
+    if check:
+        _function(parsed.target_kind.check)(parsed)
+    return parsed
 
-        check_inventory_spec(text)
-        return
-    raise InputError(
-        "--target",
-        repr(spec),
-        "unknown target: use lab, lab:<topology.yaml>, lab+inproc[:<topology.yaml>] or an "
-        "inventory file (.yaml)",
-    )
 
-
-def open_target(spec: str, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+def open_target(spec: str | TargetSpec, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
     """Open the target named by `spec` (see README "Targets")."""
-    text = spec.strip()
-    if text == "lab" or text.startswith("lab:"):
-        return open_lab(text[4:] or None, served=True, speed=lab_speed)
-    if text == "lab+sim" or text.startswith("lab+sim:"):
-        from harness.targets.simlab import open_sim_lab
-
-        return open_sim_lab(text[8:] or None)
-    if text == "lab+inproc" or text.startswith("lab+inproc:"):
-        return open_lab(text[11:] or None, served=False, speed=lab_speed)
-    if is_inventory_spec(text):
-        from harness.targets.inventory import open_inventory
-
-        return open_inventory(text)
-    check_spec(text)
-    raise AssertionError("unreachable: check_spec accepts only lab and inventory specs")
+    parsed = parse_spec(spec, check=False)
+    target: Target = _function(parsed.target_kind.open)(parsed, lab_speed)
+    return target

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from harness.targets.registry import Target, lab_throughputs
+from harness.targets.lab import lab_throughputs
+from harness.targets.registry import Target, TargetSpec
 
 # Lab seconds one poll advances the clock by: fine enough to sample a save window of a small VM
 # (the smallest lab save lasts well over a second) several times.
@@ -34,3 +35,8 @@ def open_sim_lab(file: str | None) -> Target:
     # The plugin's Cluster facade sleeps through `target.sleep` when a target brings one.
     target.sleep = clock.advance  # type: ignore[attr-defined]
     return target
+
+
+def open_sim_target(spec: TargetSpec, lab_speed: float = 0.0) -> Target:
+    """`lab+sim[:FILE]`: the lab speed does not apply, polling advances the clock."""
+    return open_sim_lab(spec.path)

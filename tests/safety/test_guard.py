@@ -12,7 +12,8 @@ from harness.audit.moves import settled
 from harness.safety.guard import ActionGuard, ActionRefusedError, RunInterruptedError, StopFlag
 from harness.safety.journal import Journal, read_journal
 from harness.safety.lock import ClusterLock
-from harness.targets.registry import Target, VmPolicy, open_lab
+from harness.targets.lab import open_lab
+from harness.targets.registry import Target, VmPolicy
 
 NEVER = "web 01"
 

@@ -1,0 +1,99 @@
+"""The embedded lab as a target (`lab[:FILE]` over WinRM, `lab+inproc[:FILE]` in-process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec, Throughput
+
+
+def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
+    """The declared throughput of every storage root of a lab topology."""
+    out = [Throughput(c.path, c.read_mb_s, c.write_mb_s) for c in topology.csvs]
+    out += [Throughput(d.mount, d.read_mb_s, d.write_mb_s) for d in topology.cluster_disks]
+    out += [Throughput(s.path, s.read_mb_s, s.write_mb_s) for s in topology.smb_shares]
+    return tuple(out)
+
+
+def _load_lab_topology(file: str | None) -> Any:
+    from harness.lab.topology import load_default_topology, load_topology
+
+    return load_topology(file) if file else load_default_topology()
+
+
+def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """Open the embedded lab: served over WinRM on loopback, or in-process."""
+    from harness.lab.clock import ScaledClock
+    from harness.lab.model import LabCluster
+
+    topology = _load_lab_topology(file)
+    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    non_member = topology.non_members[0].name if topology.non_members else None
+    # Poll often enough to see a few samples inside a save window at this speed.
+    poll = max(0.005, min(0.5, 0.4 / speed))
+    common: dict[str, Any] = {
+        "kind": "lab",
+        "lab": cluster,
+        "lab_actions": True,
+        "allow_destructive": True,
+        "non_member_host": non_member,
+        "throughputs": lab_throughputs(topology),
+        "poll_interval_s": poll,
+    }
+    spec = ("lab" if served else "lab+inproc") + (f":{file}" if file else "")
+    if not served:
+        from harness.drivers.lab import LabDriver
+
+        return Target(spec=spec, driver=LabDriver(cluster), transport="in-process", **common)
+
+    from harness.drivers.winrm import WinRMDriver
+    from harness.lab.responder import LabResponder
+    from harness.lab.serve import LabServer
+    from harness.transport.endpoint import Endpoint
+
+    server = LabServer(topology, speed=speed, responder=LabResponder(cluster), auth=("ntlm",))
+    server.start()
+    try:
+        creds = server.credentials
+        assert creds is not None
+        endpoints = []
+        for node, url in server.endpoints.items():
+            port = int(url.split(":")[2].split("/")[0])
+            endpoints.append(
+                Endpoint(
+                    node=node,
+                    host="127.0.0.1",
+                    port=port,
+                    scheme="http",
+                    transport="ntlm",
+                    username=creds.qualified_username,
+                    password=creds.password,
+                )
+            )
+        driver = WinRMDriver(endpoints)
+    except BaseException:
+        server.stop()
+        raise
+    target = Target(
+        spec=spec,
+        driver=driver,
+        transport="WinRM over HTTP, NTLM with message encryption",
+        **common,
+    )
+    target.closers.append(server.stop)
+    return target
+
+
+def check_lab(spec: TargetSpec) -> None:
+    """A lab spec is valid when its topology file (if any) is: InputError otherwise."""
+    _load_lab_topology(spec.path)
+
+
+def open_served_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """`lab[:FILE]`: the lab served over WinRM on loopback."""
+    return open_lab(spec.path, served=True, speed=lab_speed)
+
+
+def open_inproc_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """`lab+inproc[:FILE]`: the lab answered in-process."""
+    return open_lab(spec.path, served=False, speed=lab_speed)
