@@ -18,13 +18,12 @@ from harness.evidence.records import (
     redact_document,
     validate,
 )
+from harness.evidence.verdicts import VERDICTS, claim_verdicts
 
 MANIFEST_NAME = "manifest.json"
 # The rendered HTML is derived from allure-results (which the manifest lists) and may be
 # regenerated at any time, so hashing it would make the manifest stale for no gain.
 MANIFEST_EXCLUDED_DIRS = ("report",)
-
-VERDICT_RANK = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
 
 
 def read_records(run_dir: Path) -> list[dict[str, Any]]:
@@ -38,18 +37,6 @@ def read_records(run_dir: Path) -> list[dict[str, Any]]:
                 "manifest", str(path), f"evidence record unreadable: {exc}"
             ) from exc
     return records
-
-
-def claim_verdicts(records: list[dict[str, Any]]) -> dict[str, str]:
-    """Per claim, the worst verdict of its scenarios (failed > broken > passed > skipped)."""
-    claims: dict[str, str] = {}
-    for rec in records:
-        claim, verdict = str(rec.get("claim")), str(rec.get("verdict"))
-        if verdict in VERDICT_RANK and (
-            claim not in claims or VERDICT_RANK[verdict] > VERDICT_RANK[claims[claim]]
-        ):
-            claims[claim] = verdict
-    return dict(sorted(claims.items()))
 
 
 def _file_entries(run_dir: Path) -> list[dict[str, Any]]:
@@ -76,7 +63,7 @@ def write_manifest(
     """Write <run_dir>/manifest.json: every file of the run (see MANIFEST_EXCLUDED_DIRS) hashed."""
     run_dir = Path(run_dir)
     records = read_records(run_dir)
-    verdicts = {v: 0 for v in ("passed", "failed", "broken", "skipped")}
+    verdicts = {v: 0 for v in VERDICTS}
     for rec in records:
         if rec.get("verdict") in verdicts:
             verdicts[rec["verdict"]] += 1

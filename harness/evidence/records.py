@@ -22,9 +22,9 @@ import jsonschema
 from harness import __version__
 from harness.drivers.base import ProbeRecord, utc_now_iso
 from harness.errors import HarnessError, InputError
+from harness.evidence.verdicts import Verdict
 from harness.safety.redact import redact
 
-Verdict = Literal["passed", "failed", "broken", "skipped"]
 ThresholdSource = Literal["default", "inventory", "topology", "option"]
 MASK = "********"
 SECRET_KEY = re.compile(r"password|passwd|secret|token|credential", re.IGNORECASE)
@@ -164,13 +164,6 @@ class ScenarioEvidence:
         }
 
 
-def verdict_for(exc: BaseException | None) -> Verdict:
-    """Allure's rule: no exception passed, AssertionError failed (claim), anything else broken."""
-    if exc is None:
-        return "passed"
-    return "failed" if isinstance(exc, AssertionError) else "broken"
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -287,18 +280,19 @@ class EvidenceWriter:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         self._worker = re.sub(r"[^A-Za-z0-9]+", "", worker)
 
-    def write(self, ev: ScenarioEvidence, *, attach: bool = True) -> Path:
-        """Redact, validate, write atomically and attach; the written path."""
+    def write(self, ev: ScenarioEvidence, *, attach: bool = True, path: Path | None = None) -> Path:
+        """Redact, validate, write atomically and attach; the written path (`path`: rewrite)."""
         doc = redact_document(ev.to_dict())
         label = f"evidence record for {ev.claim} {ev.scenario!r}"
         validate("evidence", doc, label)
         data = dump_json(doc, label)
-        with self._lock:
-            self._count += 1
-            number = self._count
-        suffix = "-".join(p for p in (self._worker, uuid.uuid4().hex[:6]) if p)
-        name = f"{number:03d}-{ev.claim}-{_slug(ev.scenario)}-{suffix}.json"
-        path = self.evidence_dir / name
+        if path is None:
+            with self._lock:
+                self._count += 1
+                number = self._count
+            suffix = "-".join(p for p in (self._worker, uuid.uuid4().hex[:6]) if p)
+            name = f"{number:03d}-{ev.claim}-{_slug(ev.scenario)}-{suffix}.json"
+            path = self.evidence_dir / name
         atomic_write(path, data)
         if attach:
             _attach_json(path, f"evidence {ev.claim}")

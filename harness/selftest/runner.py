@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,58 +66,48 @@ class RunResult:
         return "\n".join(lines) or self.output[-2000:]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Plugin side (`-p harness.selftest.runner`): scenario claims become JUnit properties."""
-    for item in items:
-        for mark in item.iter_markers("claim"):
-            item.user_properties.append(("claim", str(mark.args[0])))
+COLLECTED_FILE = "collected.json"
 
 
-def _phase_errors(cases: list[ET.Element], phase: str) -> list[str]:
-    messages = [el.get("message") or "" for case in cases for el in case.findall("error")]
-    return [m for m in messages if m.startswith(f"failed on {phase}")]
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Plugin side (`-p harness.selftest.runner`): the claim of every collected scenario.
+
+    A scenario that could not even start (the target did not open) leaves no evidence record;
+    this list is how the self-test still counts it (as broken).
+    """
+    run_dir = session.config.getoption("--qm-run-dir", None)
+    if not run_dir:
+        return
+    claims = [str(m.args[0]) for item in session.items for m in item.iter_markers("claim")]
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    (Path(run_dir) / COLLECTED_FILE).write_text(json.dumps(claims), encoding="utf-8")
 
 
-def _classify(name: str, cases: list[ET.Element], claims: tuple[str, ...]) -> ScenarioOutcome:
-    """One scenario from its JUnit entries (pytest writes a second entry for a teardown error)."""
-    failures = [el.get("message") or "" for case in cases for el in case.findall("failure")]
-    setup, teardown = _phase_errors(cases, "setup"), _phase_errors(cases, "teardown")
-    other = [
-        el.get("message") or ""
-        for case in cases
-        for el in case.findall("error")
-        if not (el.get("message") or "").startswith(("failed on setup", "failed on teardown"))
-    ]
-    skipped = [el.get("message") or "" for case in cases for el in case.findall("skipped")]
-    note = f" [teardown: {' | '.join(teardown)}]" if teardown else ""
-    if setup or other:
-        return ScenarioOutcome(name, "broken", " | ".join(setup + other) + note, claims)
-    if failures:
-        # A violated claim is an AssertionError raised by a step; any other exception type in
-        # the call phase means the scenario could not reach a verdict (broken).
-        verdict = "failed" if all(m.startswith("AssertionError") for m in failures) else "broken"
-        return ScenarioOutcome(name, verdict, " | ".join(failures) + note, claims)
-    if teardown:
-        return ScenarioOutcome(name, "broken", note.strip(), claims)
-    if skipped:
-        return ScenarioOutcome(name, "skipped", skipped[0], claims)
-    return ScenarioOutcome(name, "passed", "", claims)
+def read_outcomes(run_dir: Path) -> tuple[ScenarioOutcome, ...]:
+    """Scenario outcomes from the run's evidence records (their verdicts, one rule for all).
 
+    Every collected scenario without a record counts as broken: it produced no evidence.
+    """
+    from harness.evidence.manifest import read_records
 
-def parse_junit(path: Path) -> tuple[ScenarioOutcome, ...]:
-    """Scenario outcomes from a pytest JUnit XML report, one per scenario, in report order."""
-    grouped: dict[str, list[ET.Element]] = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        grouped.setdefault(f"{case.get('classname')}::{case.get('name')}", []).append(case)
     out = []
-    for key, cases in grouped.items():
-        claims = {
-            prop.get("value") or ""
-            for case in cases
-            for prop in case.iter("property")
-            if prop.get("name") == "claim"
-        }
-        out.append(_classify(key.rsplit("::", 1)[-1], cases, tuple(sorted(claims))))
+    for rec in read_records(run_dir):
+        name = str(rec["scenario"])  # as rendered by pytest-bdd, with its example values
+        failure = str(rec.get("failure") or "")
+        out.append(ScenarioOutcome(name, str(rec["verdict"]), failure, (str(rec["claim"]),)))
+    collected_file = run_dir / COLLECTED_FILE
+    if collected_file.is_file():
+        missing = Counter(json.loads(collected_file.read_text(encoding="utf-8")))
+        missing.subtract(Counter(o.claims[0] for o in out))
+        for claim, count in sorted(missing.items()):
+            out += [
+                ScenarioOutcome(
+                    f"a scenario of {claim}",
+                    "broken",
+                    "no evidence record: it could not start",
+                    (claim,),
+                )
+            ] * max(0, count)
     return tuple(out)
 
 
@@ -130,13 +121,12 @@ def run_scenarios(
     workdir: Path, topology: Path | None, marker: str | None = None, lab: str = "sim"
 ) -> RunResult:
     """Run the feature scenarios (all, or one marker's) in a fresh process against the lab."""
-    junit = workdir / "junit.xml"
+    run_dir = workdir / "run"
     command = [
         sys.executable, "-m", "pytest", str(FEATURES),
         "--qm-target", lab_spec(lab, topology),
         "--qm-lab-speed", str(SCALED_LAB_SPEED),
-        "--qm-run-dir", str(workdir / "run"),
-        "--junitxml", str(junit),
+        "--qm-run-dir", str(run_dir),
         "-p", "harness.selftest.runner",
         # xdist: one lab per process; hypothesis: not used by the scenarios, slow to import.
         "-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q",
@@ -154,7 +144,7 @@ def run_scenarios(
         timeout=RUN_TIMEOUT_S,
         check=False,
     )
-    scenarios = parse_junit(junit) if junit.exists() else ()
+    scenarios = read_outcomes(run_dir) if (run_dir / "evidence").is_dir() else ()
     return RunResult(done.returncode, scenarios, done.stdout + done.stderr)
 
 

@@ -99,6 +99,9 @@ class RunContext:
     writer: Any
     current: Any = None
     restore_problems: list[str] = field(default_factory=list)
+    # Per pytest item: the record written at the end of the scenario and its file, so a setup
+    # or teardown outcome can still settle the scenario's verdict.
+    records: dict[str, tuple[Any, Path]] = field(default_factory=dict)
     downtimes: list[tuple[str, float, float]] = field(default_factory=list)
 
     def on_probe(self, record: ProbeRecord) -> None:
@@ -220,11 +223,11 @@ def pytest_bdd_step_error(
     exception: BaseException,
 ) -> None:
     """Remember why the scenario did not pass: failed (claim violated) or broken (no evidence)."""
-    from harness.evidence.records import verdict_for
+    from harness.evidence.verdicts import classify
 
     run = request.config.stash.get(_RUN_KEY, None)
     if run is not None and run.current is not None:
-        run.current.finish(verdict_for(exception), f"{step.keyword} {step.name}: {exception}")
+        run.current.finish(classify(exception), f"{step.keyword} {step.name}: {exception}")
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
@@ -236,16 +239,73 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
     if evidence.finished_utc is None:
         # Called from pytest-bdd's `finally`: the exception in flight, if any, is still visible.
         # A skip (no VM of the needed kind) is not a pass; step_error saw every other exception.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, pytest.skip.Exception):
-            evidence.finish("skipped", str(exc.msg) if hasattr(exc, "msg") else str(exc))
-        elif exc is not None:
-            from harness.evidence.records import verdict_for
+        from harness.evidence.verdicts import classify
 
-            evidence.finish(verdict_for(exc), f"{type(exc).__name__}: {exc}")
-        else:
-            evidence.finish("passed")
-    run.writer.write(evidence)
+        evidence.finish(classify(sys.exc_info()[1]), _failure_text(sys.exc_info()[1]))
+    run.records[request.node.nodeid] = (evidence, run.writer.write(evidence))
+
+
+def _failure_text(exc: BaseException | None) -> str | None:
+    if exc is None:
+        return None
+    if isinstance(exc, pytest.skip.Exception):
+        return str(exc.msg) if hasattr(exc, "msg") else str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+_PHASES_KEY = pytest.StashKey[dict[str, tuple[str, str | None]]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Classify every phase with the one rule; settle the scenario's record after teardown."""
+    from harness.evidence.verdicts import classify
+
+    report = yield
+    exc = call.excinfo.value if call.excinfo is not None else None
+    verdict = classify(exc, call.when)
+    report.qm_verdict = verdict  # read by the progress printer of `qmaudit run`
+    phases = item.stash.setdefault(_PHASES_KEY, {})
+    phases[call.when] = (verdict, _failure_text(exc))
+    if call.when == "teardown" and item.get_closest_marker("claim") is not None:
+        _settle_record(item, phases)
+    return report
+
+
+def _settle_record(item: pytest.Item, phases: dict[str, tuple[str, str | None]]) -> None:
+    """The record carries the scenario's verdict over all phases (setup, call, teardown)."""
+    from harness.evidence.verdicts import RANK, scenario_verdict
+
+    run = item.config.stash.get(_RUN_KEY, None)
+    if run is None:
+        return  # the target never opened: no record can name it (the run reports the error)
+    verdict = scenario_verdict({when: v for when, (v, _) in phases.items()})
+    notes = [f"{when}: {text}" for when, (v, text) in phases.items() if when != "call" and text]
+    written = run.records.pop(item.nodeid, None)
+    if written is not None:
+        evidence, path = written
+        if notes:  # a teardown that could not restore: recorded, and BROKEN unless FAILED
+            final = verdict if RANK[verdict] > RANK[evidence.verdict] else evidence.verdict
+            evidence.finish(final, "; ".join([evidence.failure or "", *notes]).strip("; "))
+            run.writer.write(evidence, path=path, attach=False)
+        return
+    from harness.evidence.records import ScenarioEvidence
+    from harness.suite.scenario import scenario_of
+
+    found = scenario_of(item)
+    if found is None:
+        return
+    evidence = ScenarioEvidence(
+        run_id=run.run_id,
+        scenario=found.rendered,
+        feature=found.feature,
+        claim=found.claim,
+        target=run.identity,
+        tags=found.tags,
+        params=found.example,
+    )
+    evidence.finish(verdict, "; ".join(notes) or None)
+    run.writer.write(evidence, attach=False)
 
 
 @pytest.hookimpl(trylast=True)

@@ -55,15 +55,23 @@ def features_dir() -> Path:
 class Progress:
     """A pytest plugin printing one line per scenario as it finishes."""
 
-    out: Any = sys.stdout
+    out: Any = field(default_factory=lambda: sys.stdout)
     total: int = 0
     done: int = 0
     started: float = field(default_factory=time.monotonic)
     errors: list[str] = field(default_factory=list)
 
+    titles: dict[str, str] = field(default_factory=dict)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from harness.suite.scenario import scenario_of
+
         self.total = len(session.items)
-        print(f"qmaudit: {self.total} scenarios selected", file=self.out, flush=True)
+        for item in session.items:
+            found = scenario_of(item)
+            self.titles[item.nodeid] = found.title if found else item.nodeid.split("::")[-1]
+        noun = "scenario" if self.total == 1 else "scenarios"
+        print(f"qmaudit: {self.total} {noun} selected", file=self.out, flush=True)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -76,13 +84,10 @@ class Progress:
         if not final:
             return
         self.done += 1
-        outcome = "PASSED" if report.passed else "SKIPPED" if report.skipped else "FAILED"
-        if report.failed and report.when == "call" and "AssertionError" not in report.longreprtext:
-            outcome = "BROKEN"
-        if report.failed and report.when == "setup":
-            outcome = "BROKEN"
+        # The plugin classified the phase with the one rule (harness/evidence/verdicts.py).
+        outcome = str(getattr(report, "qm_verdict", "unknown")).upper()
         elapsed = time.monotonic() - self.started
-        name = report.nodeid.split("::")[-1]
+        name = self.titles.get(report.nodeid, report.nodeid.split("::")[-1])
         print(
             f"[{self.done:>3}/{self.total}] {elapsed:6.1f}s {outcome:<7} {name}",
             file=self.out,
@@ -101,8 +106,8 @@ def _short(report: Any) -> str:
 
 def claim_verdicts(run_dir: Path) -> dict[str, str]:
     """Per claim, the worst verdict among its scenarios' evidence records."""
-    from harness.evidence.manifest import claim_verdicts as verdicts_of
     from harness.evidence.manifest import read_records
+    from harness.evidence.verdicts import claim_verdicts as verdicts_of
 
     return verdicts_of(read_records(run_dir))
 

@@ -24,8 +24,8 @@ from harness.evidence.records import (
     new_run_id,
     redact_document,
     validate,
-    verdict_for,
 )
+from harness.evidence.verdicts import classify, scenario_verdict
 from harness.safety.redact import clear_secrets, register_secret
 
 SHA = "a" * 64
@@ -128,11 +128,36 @@ def test_measure_rejects_nan_and_unknown_fields() -> None:
         ev.observe("later", "x", 1)  # type: ignore[arg-type]
 
 
-def test_verdict_for_tells_failed_from_broken() -> None:
-    assert verdict_for(None) == "passed"
-    assert verdict_for(AssertionError("claim")) == "failed"
-    assert verdict_for(HarnessError("probe timeout")) == "broken"
-    assert verdict_for(KeyError("x")) == "broken"
+def test_classify_tells_failed_from_broken() -> None:
+    assert classify(None) == "passed"
+    assert classify(AssertionError("claim")) == "failed"
+    assert classify(HarnessError("probe timeout")) == "broken"
+    assert classify(KeyError("x")) == "broken"
+    with pytest.raises(pytest.skip.Exception) as skip:
+        pytest.skip("not here")
+    assert classify(skip.value) == "skipped"
+    with pytest.raises(pytest.fail.Exception) as fail:
+        pytest.fail("explicit")
+    assert classify(fail.value) == "broken"
+    # Outside the scenario itself (setup, teardown) even an assertion is no claim verdict.
+    assert classify(AssertionError("restore"), "teardown") == "broken"
+    assert classify(AssertionError("fixture"), "setup") == "broken"
+
+
+@pytest.mark.parametrize(
+    ("phases", "verdict"),
+    [
+        ({"setup": "passed", "call": "passed", "teardown": "passed"}, "passed"),
+        ({"setup": "passed", "call": "failed", "teardown": "broken"}, "failed"),
+        ({"setup": "passed", "call": "passed", "teardown": "broken"}, "broken"),
+        ({"setup": "passed", "call": "skipped", "teardown": "passed"}, "skipped"),
+        ({"setup": "skipped", "teardown": "passed"}, "skipped"),
+        ({"setup": "broken", "teardown": "passed"}, "broken"),
+        ({"setup": "passed", "call": "skipped", "teardown": "broken"}, "broken"),
+    ],
+)
+def test_scenario_verdict_over_phases(phases: dict[str, str], verdict: str) -> None:
+    assert scenario_verdict(phases) == verdict
 
 
 def test_redaction_of_params_and_messages(tmp_path: Path) -> None:

@@ -44,3 +44,17 @@ def test_claim_verdict_is_the_worst(tmp_path: Path) -> None:
     for i, (claim, verdict) in enumerate(rows):
         (evidence / f"{i}.json").write_text(json.dumps({"claim": claim, "verdict": verdict}))
     assert claim_verdicts(tmp_path) == {"QM-01": "failed", "QM-02": "broken", "QM-03": "passed"}
+
+
+def test_progress_shows_claim_and_title_not_pytest_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--target", "lab+sim", "-m", "QM-02", "--no-report"]) == 0
+    out = capfd.readouterr().out
+    assert "qmaudit: 4 scenarios selected" in out
+    line = "PASSED  QM-02 Saved state is written to shared storage (CSV, configuration version 9.0)"
+    assert line in out
+    assert "test_" not in out and "[CSV" not in out and "<storage>" not in out
+    assert main(["run", "--target", "lab+sim", "-k", "Cluster and Disk", "-m", "QM-02"]) == 0
+    assert "qmaudit: 1 scenario selected" in capfd.readouterr().out

@@ -116,7 +116,7 @@ def test_help_lists_every_target_kind(command: str, capsys: pytest.CaptureFixtur
 def test_run_with_lab_topology_yaml_runs(
     topologies: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The README's `--target lab:<file>.yaml` form, end to end (one scenario; lab+sim: the same parsing).
+    # The README's `--target lab:<file>.yaml` form end to end (lab+sim: the same parsing).
     rc = main(["run", "--target", "lab+sim:my-lab.yaml", "-m", "QM-13", "--no-report"])
     out = capsys.readouterr().out
     assert rc == 0, out
