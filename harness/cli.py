@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -56,6 +57,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         markers=args.m,
         report=not args.no_report,
         lab_speed=args.lab_speed,
+        reports_root=Path(args.reports),
     )
 
 
@@ -64,16 +66,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from harness.targets.registry import parse_spec
 
     return run_plan(
-        parse_spec(args.target), keyword=args.k, markers=args.m, lab_speed=args.lab_speed
+        parse_spec(args.target),
+        keyword=args.k,
+        markers=args.m,
+        lab_speed=args.lab_speed,
+        reports_root=Path(args.reports),
     )
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
     from harness.safety.recover import find_run, recover
 
-    run_dir = find_run(args.run)
+    run_dir = find_run(args.run, Path(args.reports))
     if run_dir is None:
-        print("qmaudit recover: no incomplete journal under reports/: nothing to recover")
+        print(f"qmaudit recover: no incomplete journal under {args.reports}/: nothing to recover")
         return 0
     return recover(run_dir)
 
@@ -97,6 +103,15 @@ def _target_help() -> str:
     return "what to audit (default: lab). " + spec_help()
 
 
+def _reports_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reports",
+        default="reports",
+        metavar="DIR",
+        help="folder of the runs (default: ./reports of the current folder)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
     parser = argparse.ArgumentParser(
@@ -111,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
     run.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    _reports_option(run)
     run.add_argument(
         "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
     )
@@ -123,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
     plan.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
     plan.add_argument("--lab-speed", type=float, default=20.0, help="lab seconds per second")
+    _reports_option(plan)
     plan.set_defaults(func=_cmd_plan)
 
     recover = sub.add_parser(
@@ -131,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument(
         "run", nargs="?", help="run id or folder (default: the newest incomplete run in reports/)"
     )
+    _reports_option(recover)
     recover.set_defaults(func=_cmd_recover)
 
     check = sub.add_parser(

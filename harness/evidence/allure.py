@@ -15,7 +15,7 @@ from harness.evidence.records import TargetIdentity
 from harness.safety.redact import redact
 
 EPIC = "Hyper-V Quick Migration"
-# Same rules as tools/allure/allurerc.mjs (the Allure 3 awesome report reads those; this file
+# Same rules as harness/evidence/allurerc.mjs (the Allure 3 awesome report reads those; this file
 # serves the Allure 2 / classic readers of the results folder).
 CATEGORIES: list[dict[str, object]] = [
     {
@@ -147,11 +147,23 @@ def find_allure() -> list[str] | None:
     return None
 
 
+ALLURE_CONFIG = Path(__file__).resolve().parent / "allurerc.mjs"
+# The Allure 3 release tools/allure/package-lock.json pins, for installs outside a checkout.
+ALLURE_VERSION = "3.18.0"
+
+
 def install_hint(results_dir: Path, out_dir: Path) -> str:
     """How to get the HTML report when this machine cannot render it."""
+    if (_REPO / "tools" / "allure" / "package.json").is_file():
+        return (
+            "Allure HTML not generated: install Node.js and run `npm ci --prefix tools/allure`, "
+            f"then `tools/allure/node_modules/.bin/allure generate {results_dir} -o {out_dir}`"
+        )
+    # An installed package has no tools/allure: say how to get the tool and where the config is.
     return (
-        "Allure HTML not generated: install Node.js and run `npm ci --prefix tools/allure`, "
-        f"then `tools/allure/node_modules/.bin/allure generate {results_dir} -o {out_dir}`"
+        f"Allure HTML not generated: Allure 3 was not found (install Node.js, then "
+        f"`npm install -g allure@{ALLURE_VERSION}`, or set QM_ALLURE to the command); then "
+        f"`allure generate {results_dir} -o {out_dir} --config {ALLURE_CONFIG}`"
     )
 
 
@@ -166,9 +178,8 @@ def generate_html(
     if not results_dir.is_dir():
         return False, f"Allure HTML not generated: no results folder {results_dir}"
     args = [*command, "generate", str(results_dir.resolve()), "-o", str(out_dir.resolve())]
-    config = _repo_root() / "tools" / "allure" / "allurerc.mjs"
-    if config.is_file():
-        args += ["--config", str(config)]
+    if ALLURE_CONFIG.is_file():
+        args += ["--config", str(ALLURE_CONFIG)]
     env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
     try:
         done = subprocess.run(

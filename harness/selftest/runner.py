@@ -22,9 +22,8 @@ from harness.selftest.profiles import (
     primary_claims,
     write_profiled_topology,
 )
+from harness.suite.runner import features_dir
 
-REPO = Path(__file__).resolve().parents[2]
-FEATURES = REPO / "features"
 RUN_TIMEOUT_S = 600.0
 SCALED_LAB_SPEED = 20.0
 OUTCOMES = ("passed", "failed", "broken", "skipped")
@@ -123,7 +122,7 @@ def run_scenarios(
     """Run the feature scenarios (all, or one marker's) in a fresh process against the lab."""
     run_dir = workdir / "run"
     command = [
-        sys.executable, "-m", "pytest", str(FEATURES),
+        sys.executable, "-m", "pytest", str(features_dir()),
         "--qm-target", lab_spec(lab, topology),
         "--qm-lab-speed", str(SCALED_LAB_SPEED),
         "--qm-run-dir", str(run_dir),
@@ -137,7 +136,7 @@ def run_scenarios(
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "QM_RUN_ID")}
     done = subprocess.run(
         command,
-        cwd=REPO,
+        cwd=workdir,
         env=env,
         capture_output=True,
         text=True,

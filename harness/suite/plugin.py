@@ -15,6 +15,18 @@ import pytest
 from harness.audit.claims import CLAIMS, CORE_CLAIMS
 from harness.drivers.base import ProbeRecord
 
+# The pytest-bdd step modules of the audit scenarios: registered by the plugin (not by a
+# conftest) so the installed package runs its features from any folder.
+STEP_MODULES = (
+    "steps.common",
+    "steps.moves",
+    "steps.checks_move",
+    "steps.checks_identity",
+    "steps.checks_cluster",
+    "steps.checks_clock",
+    "steps.checks_nodes",
+)
+
 TAG_MARKERS = {
     "core": "one of the four core claims (QM-02, QM-03, QM-13, QM-15)",
     "disruptive": "the scenario moves VMs (real downtime on a real cluster)",
@@ -57,6 +69,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except InputError as exc:
         raise pytest.UsageError(f"--qm-target: {exc.message}") from None
     config.stash[_SPEC_KEY] = spec
+    for module in STEP_MODULES:
+        if not config.pluginmanager.has_plugin(module):
+            config.pluginmanager.import_plugin(module)
     for name, doc in TAG_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
     for claim in CLAIMS:

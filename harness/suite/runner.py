@@ -44,8 +44,10 @@ def suite_args(
 
 
 def features_dir() -> Path:
-    """The feature files of this checkout."""
-    path = Path(__file__).resolve().parents[2] / "features"
+    """The audit's feature files: the installed `features` package (a checkout's folder)."""
+    import features
+
+    path = Path(features.__file__).resolve().parent
     if not (path / "test_quick_migration.py").is_file():
         raise HarnessError(f"the audit's feature files were not found at {path}")
     return path

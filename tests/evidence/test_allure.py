@@ -40,7 +40,7 @@ def test_categories_tell_failed_from_broken(tmp_path: Path) -> None:
 
 def test_categories_match_allurerc() -> None:
     # The awesome report reads the config, Allure 2 readers read categories.json: keep in step.
-    config = (REPO / "tools" / "allure" / "allurerc.mjs").read_text(encoding="utf-8")
+    config = report.ALLURE_CONFIG.read_text(encoding="utf-8")
     for cat in report.CATEGORIES:
         assert f'name: "{cat["name"]}", matchedStatuses: {json.dumps(cat["matchedStatuses"])}' in (
             config
@@ -170,6 +170,18 @@ def test_generate_html_without_allure(tmp_path: Path, monkeypatch: pytest.Monkey
     assert f"generate {tmp_path / 'res'} -o {tmp_path / 'out'}" in message
 
 
+def test_generate_html_without_allure_outside_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installed package: no tools/allure beside it; the hint names the tool and the config.
+    monkeypatch.setattr(report, "find_allure", lambda: None)
+    monkeypatch.setattr(report, "_REPO", tmp_path / "site-packages")
+    ok, message = report.generate_html(tmp_path / "res", tmp_path / "out")
+    assert not ok
+    assert f"allure@{report.ALLURE_VERSION}" in message and "QM_ALLURE" in message
+    assert f"--config {report.ALLURE_CONFIG}" in message and "tools/allure" not in message
+
+
 def test_generate_html_reports_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = tmp_path / "allure"
     broken.write_text("#!/bin/sh\necho 'boom: bad results' >&2\nexit 3\n", encoding="utf-8")
@@ -230,3 +242,8 @@ def test_generate_html_single_file(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["stats"] == {"total": 2, "failed": 1, "broken": 1}
     assert os.path.getsize(index) > 0
+
+
+def test_allure_version_hint_matches_the_pin() -> None:
+    package = json.loads((REPO / "tools" / "allure" / "package.json").read_text(encoding="utf-8"))
+    assert package["dependencies"]["allure"] == report.ALLURE_VERSION

@@ -1,0 +1,1 @@
+"""The audit scenarios: Gherkin feature files (package data) and the module collecting them."""
