@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import HarnessError, plain_message
 
 
 def _cmd_lab_validate(args: argparse.Namespace) -> int:
@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HarnessError as exc:
-        print(f"qmaudit: error: {exc.message}", file=sys.stderr)
+        print(f"qmaudit: error: {plain_message(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("qmaudit: interrupted", file=sys.stderr)

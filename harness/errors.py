@@ -15,6 +15,16 @@ class HarnessError(Exception):
         super().__init__(self.message)
 
 
+def plain_message(text: str) -> str:
+    """`text` without leading "qmaudit:" / "error:" labels: the caller adds its own, once."""
+    stripped = text.strip()
+    while True:
+        head = stripped.split(":", 1)[0].strip().casefold()
+        if head not in ("qmaudit", "error") or ":" not in stripped:
+            return stripped
+        stripped = stripped.split(":", 1)[1].strip()
+
+
 class InputError(HarnessError):
     """A file or argument given by the user is invalid: names the source, place and reason."""
 

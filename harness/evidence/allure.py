@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from harness.audit.claims import CLAIM_TITLES
 from harness.evidence.records import TargetIdentity
@@ -197,3 +198,26 @@ def generate_html(
         detail = " | ".join(tail) or f"exit code {done.returncode}, no index.html"
         return False, redact(f"Allure HTML not generated: {detail}")
     return True, f"Allure HTML report: {index}"
+
+
+PLAIN_PARAMETER_TYPES = (str, int, float, bool)
+
+
+def keep_plain_step_parameters(config: Any, step: Any, step_func_args: dict[str, Any]) -> None:
+    """Drop step parameters that are objects (fixtures such as the scenario state).
+
+    allure-pytest-bdd records the repr of every argument of a step function, fixtures included;
+    a reader needs the step's own values (a storage kind, a state, a count), not internal
+    objects, whose reprs also carried the run's state into every step.
+    """
+    from allure_pytest_bdd.pytest_bdd_listener import PytestBDDListener
+    from allure_pytest_bdd.steps import get_step_uuid
+
+    plugins = [plugin for _name, plugin in config.pluginmanager.list_name_plugin()]
+    listener = next((p for p in plugins if isinstance(p, PytestBDDListener)), None)
+    if listener is None:
+        return
+    plain = {k for k, v in step_func_args.items() if isinstance(v, PLAIN_PARAMETER_TYPES)}
+    with listener.lifecycle.update_step(uuid=get_step_uuid(step)) as result:
+        if result is not None:
+            result.parameters = [p for p in result.parameters if p.name in plain]

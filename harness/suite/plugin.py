@@ -60,14 +60,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register every Gherkin tag as a marker (strict markers stay on); check the target spec."""
-    from harness.errors import InputError
+    from harness.errors import InputError, plain_message
     from harness.targets.registry import parse_spec
 
     chosen = _plugin_of(config, ChosenTarget)
     try:
         spec = chosen.spec if chosen is not None else parse_spec(config.getoption("--qm-target"))
     except InputError as exc:
-        raise pytest.UsageError(f"--qm-target: {exc.message}") from None
+        # The registry names the option --target (the CLI's); under pytest it is --qm-target.
+        where = f"{exc.location}: {exc.reason}" if exc.source == "--target" else exc.message
+        raise pytest.UsageError(f"--qm-target {plain_message(where)}") from None
     config.stash[_SPEC_KEY] = spec
     for module in STEP_MODULES:
         if not config.pluginmanager.has_plugin(module):
@@ -226,6 +228,21 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
         params=example,
     )
     allure_labels(claim, feature.name, claim in CORE_CLAIMS)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_before_step_call(
+    request: pytest.FixtureRequest,
+    feature: Any,
+    scenario: Any,
+    step: Any,
+    step_func: Any,
+    step_func_args: dict[str, Any],
+) -> None:
+    """After allure-pytest-bdd recorded the step's arguments: keep the plain values only."""
+    from harness.evidence.allure import keep_plain_step_parameters
+
+    keep_plain_step_parameters(request.config, step, step_func_args)
 
 
 def pytest_bdd_step_error(

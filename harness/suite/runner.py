@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.audit.claims import CLAIM_TITLES, CLAIMS
-from harness.errors import HarnessError, InputError
+from harness.errors import HarnessError, InputError, plain_message
 from harness.safety.interrupt import RunStop, journal_verdict
 from harness.targets.registry import TargetSpec, parse_spec
 
@@ -146,7 +146,7 @@ def run_audit(
     with stop.installed():
         rc = pytest.main(args, plugins=[progress, stop, ChosenTarget(spec)])
     for error in progress.errors:
-        print(f"qmaudit: collection error: {error}", file=sys.stderr)
+        print(f"qmaudit: collection error: {plain_message(error)}", file=sys.stderr)
     as_found, how = journal_verdict(run_dir)
     if stop.flag.stopping:
         write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})

@@ -58,3 +58,36 @@ def test_progress_shows_claim_and_title_not_pytest_ids(
     assert "test_" not in out and "[CSV" not in out and "<storage>" not in out
     assert main(["run", "--target", "lab+sim", "-k", "Cluster and Disk", "-m", "QM-02"]) == 0
     assert "qmaudit: 1 scenario selected" in capfd.readouterr().out
+
+
+def test_error_prefix_is_printed_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.errors import HarnessError
+
+    def fails(_args: object) -> int:
+        raise HarnessError("qmaudit: error: the lab did not start")
+
+    monkeypatch.setattr("harness.cli._cmd_recover", fails)
+    assert main(["recover"]) == 1
+    assert capsys.readouterr().err == "qmaudit: error: the lab did not start\n"
+    assert main(["run", "--target", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("qmaudit:") == 1 and err.count("error:") == 1
+
+
+def test_plain_pytest_names_the_option_once() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "features", "--qm-target", "nonsense", "-p", "no:xdist"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 4
+    assert "--qm-target 'nonsense': unknown target" in done.stderr
+    assert "--target:" not in done.stderr

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# A repr of an object rather than a value: `Name(field=…)` or `<module.Name object at 0x…>`.
+INTERNAL_REPR = re.compile(r"^[A-Za-z_][\w.]*\(|^<[\w.]+ object at 0x")
 
 TOPOLOGY = r"""
 cluster: {name: "TINY 'Ω'", move_type_threshold: 2000, network_mb_s: 1250}
@@ -94,12 +97,19 @@ def test_skips_and_passes_are_recorded(tmp_path: Path) -> None:
 def test_allure_step_parameters_stay_small(tmp_path: Path) -> None:
     # allure-pytest-bdd records each step argument's repr: the scenario state must not drag the
     # run, the catalog and the probe transcripts into every step (it once made 13 MB results).
-    _run(TOPOLOGY, tmp_path, "lab+sim", ["-m", "QM-06"])
+    _run(TOPOLOGY, tmp_path, "lab+sim", ["-m", "QM-06 or QM-07"])
     results = list((tmp_path / "run" / "allure-results").glob("*-result.json"))
     assert results
+    seen = set()
     for path in results:
         doc = json.loads(path.read_text(encoding="utf-8"))
         for step in doc["steps"]:
             for parameter in step.get("parameters", []):
-                assert len(parameter["value"]) < 300, (step["name"], parameter["value"][:200])
+                seen.add(parameter["name"])
+                value = parameter["value"]
+                assert len(value) < 300, (step["name"], value[:200])
+                # No internal object as a parameter: no fixture (scn, …), no object repr.
+                assert not INTERNAL_REPR.search(value), (step["name"], parameter["name"], value)
         assert path.stat().st_size < 100_000
+    # The step's own values stay: the example's state is a plain parameter of its steps.
+    assert "state" in seen and "scn" not in seen
