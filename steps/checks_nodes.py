@@ -41,15 +41,16 @@ def drain(scn: Scenario) -> None:
     assert node is not None
     start = scn.cluster.now()
     scn.restorer.remember_drain(node)
-    reply = scn.cluster.drain(node)
-    scn.evidence.observe("during", "drain requested", reply)
 
     def drained() -> bool:
         inv = scn.inventory()
         info = inv.node(node)
         return info is not None and info.drain_status in ("Completed", "Failed")
 
-    scn.cluster.wait_until(drained, scn.thresholds.move_timeout_s, "drain")
+    # One unit: the guard holds the cluster lock from the request until the drain has ended.
+    with scn.cluster.draining(node) as reply:
+        scn.evidence.observe("during", "drain requested", reply)
+        scn.cluster.wait_until(drained, scn.thresholds.move_timeout_s, "drain")
     nodes = [n.name for n in scn.inventory().nodes if n.state != "Down"]
     scn.data["events"] = scn.cluster.events(start, nodes)
 
@@ -139,7 +140,6 @@ def crash(scn: Scenario) -> None:
     before = scn.cluster.guest_clock(vm.name, owner)
     crashed_at = scn.cluster.now()
     scn.restorer.remember_crash(owner)
-    scn.cluster.lab_crash(owner)
     scn.data.update(source=owner, before_clock=before, crashed_at=crashed_at)
 
     def running_elsewhere() -> bool:
@@ -147,7 +147,9 @@ def crash(scn: Scenario) -> None:
         s = statuses[0]
         return s["owner_node"] != owner and settled(s) and s["vm_state"] == "Running"
 
-    scn.cluster.wait_until(running_elsewhere, scn.thresholds.failover_timeout_s, "failover")
+    # One unit: the guard holds the cluster lock from the crash until the VM has failed over.
+    with scn.cluster.crashing(owner):
+        scn.cluster.wait_until(running_elsewhere, scn.thresholds.failover_timeout_s, "failover")
     scn.data["events"] = scn.cluster.events(
         crashed_at, [n.name for n in scn.inventory().nodes if n.state == "Up"]
     )

@@ -100,16 +100,13 @@ def migrate(scn: Scenario, vms: list[VmFacts], node: str | None, method: str = "
 def move_setup(scn: Scenario, vm: VmFacts, node: str) -> None:
     """Arrange a precondition by moving a VM (restored at teardown like any other move)."""
     scn.restorer.remember(vm)
-    requested, reply = scn.cluster.request_move([vm.name], node)
-    scn.cluster.watch(
+    move, _trace = scn.cluster.move_and_watch(
         [vm.name],
-        {},
-        requested,
-        reply,
+        node,
         lambda s: settled(s) and s["owner_node"] == node,
         scn.thresholds.move_timeout_s,
     )
-    scn.evidence.observe("before", f"setup: {vm.name} moved to {node}", reply)
+    scn.evidence.observe("before", f"setup: {vm.name} moved to {node}", move.reply)
 
 
 @given("a target node chosen for the VM")

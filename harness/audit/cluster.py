@@ -72,6 +72,14 @@ class MoveTrace:
         return None
 
 
+@dataclass(frozen=True)
+class MoveRequest:
+    """A move as the cluster accepted it: the target time of the request and the reply."""
+
+    requested_utc: datetime
+    reply: dict[str, Any]
+
+
 class Cluster:
     """Domain-level access to a target cluster through a Driver."""
 
@@ -181,16 +189,22 @@ class Cluster:
         return parse_utc(doc["host_utc"]), list(doc["vms"])
 
     # ----- actions --------------------------------------------------------------------------
-    # Every action passes the guard first (policy, stop flag, cluster lock, journal). A request
-    # that returns at once (move -Wait 0, drain, crash) stays guarded until the next watch() or
-    # wait_until() ends, so the lock covers the whole move; `action()` makes that explicit.
+    # Every disruptive call is one visible unit: `moving()`, `draining()`, `crashing()` (or the
+    # general `action()`) pass the guard (policy, stop flag, cluster lock, journal) on entry and
+    # release it when the block ends, so the lock covers the request *and* the caller's wait
+    # inside the block, and nothing stays held by a request no one waits on. `move_and_watch()`
+    # is the one-call form of a move. `watch()` and `wait_until()` only read.
     def vm_places(self, vm_names: Sequence[str]) -> list[VmPlace]:
         """Where the VMs are and in which state, as the cluster reports now."""
         return places(self.move_status(list(vm_names))[1]) if vm_names else []
 
     def node_places(self, node: str) -> list[VmPlace]:
         """Every clustered VM owned by `node` (a drain or crash touches all of them)."""
-        return self.vm_places([g.vm_name for g in self.inventory().roles_on(node)])
+        return self.vm_places(self.node_vms(node))
+
+    def node_vms(self, node: str) -> list[str]:
+        """The clustered VMs `node` owns now."""
+        return [g.vm_name for g in self.inventory().roles_on(node)]
 
     @contextmanager
     def action(
@@ -217,25 +231,56 @@ class Cluster:
             self._in_action -= 1
             self.guard.after(request, ok)
 
-    def _begin(
-        self, kind: str, vms: list[VmPlace], nodes: list[str], to: str | None, restoring: bool
-    ) -> ActionRequest | None:
-        if self._in_action:
-            return None
-        return self.guard.before(ActionRequest(kind, vms, nodes, to, restoring))
-
-    def _end_implicit(self, ok: bool) -> None:
+    def _inside_action(self, what: str) -> None:
         if not self._in_action:
-            self.guard.close_open(ok)
+            raise HarnessError(
+                f"{what} must run inside one guarded unit (cluster.moving(), draining(), "
+                "crashing() or action()), so the lock is released when its wait ends"
+            )
 
-    def _guarded(self, request: ActionRequest | None, run: Callable[[], dict[str, Any]]) -> Any:
-        """Run the action's probe; a refused or failed request ends the guarded action."""
-        try:
-            return run()
-        except BaseException:
-            if request is not None:
-                self.guard.after(request, False)
-            raise
+    @contextmanager
+    def moving(
+        self,
+        vm_names: Sequence[str],
+        node: str | None,
+        method: str = "vm_role",
+        restoring: bool = False,
+    ) -> Iterator[MoveRequest]:
+        """One quick migration as one unit: guard, request (-Wait 0), the block's wait, release."""
+        with self.action("move", vm_names, to=node, restoring=restoring):
+            requested_utc, reply = self.request_move(vm_names, node, method, restoring)
+            yield MoveRequest(requested_utc, reply)
+
+    def move_and_watch(
+        self,
+        vm_names: Sequence[str],
+        node: str | None,
+        done: Callable[[dict[str, Any]], bool],
+        timeout_s: float,
+        *,
+        method: str = "vm_role",
+        restoring: bool = False,
+        sources: dict[str, str] | None = None,
+        vm_ids: dict[str, str] | None = None,
+    ) -> tuple[MoveRequest, MoveTrace]:
+        """A move in one call: request it, watch until `done` holds for every VM, release."""
+        with self.moving(vm_names, node, method, restoring) as move:
+            trace = self.watch(
+                vm_names, sources or {}, move.requested_utc, move.reply, done, timeout_s, vm_ids
+            )
+        return move, trace
+
+    @contextmanager
+    def draining(self, node: str) -> Iterator[dict[str, Any]]:
+        """A drain as one unit: every VM on the node must be allowed; wait inside the block."""
+        with self.action("drain", self.node_vms(node), [node]):
+            yield self.drain(node)
+
+    @contextmanager
+    def crashing(self, node: str) -> Iterator[dict[str, Any]]:
+        """A lab node crash as one unit: every VM on it must be allowed; wait inside the block."""
+        with self.action("crash", self.node_vms(node), [node]):
+            yield self.lab_crash(node)
 
     def request_move(
         self,
@@ -244,12 +289,10 @@ class Cluster:
         method: str = "vm_role",
         restoring: bool = False,
     ) -> tuple[datetime, dict[str, Any]]:
-        """Ask for a quick migration with -Wait 0; returns the target time and the reply."""
-        request = None
-        if not self._in_action:
-            request = self._begin("move", self.vm_places(vm_names), [], node, restoring)
+        """Ask for a quick migration with -Wait 0 (inside a unit); the target time and reply."""
+        self._inside_action("request_move")
         params = {"vm_names": list(vm_names), "node": node, "method": method}
-        doc = self._guarded(request, lambda: self.probe("move_vm", params))
+        doc = self.probe("move_vm", params)
         return parse_utc(doc["host_utc"]), doc
 
     def watch(
@@ -268,13 +311,7 @@ class Cluster:
         details are read there too (saved-state files, heartbeat), so a Saving/Saved window is
         caught even when the cluster-level status only says Pending.
         """
-        ok = False
-        try:
-            trace = self._watch(vm_names, sources, requested_utc, request, done, timeout_s, vm_ids)
-            ok = True
-            return trace
-        finally:
-            self._end_implicit(ok)
+        return self._watch(vm_names, sources, requested_utc, request, done, timeout_s, vm_ids)
 
     def _watch(
         self,
@@ -329,23 +366,15 @@ class Cluster:
         what: str,
         node: str | None = None,
     ) -> Any:
-        """Call `check` until it returns a truthy value or `timeout_s` of target time passed.
-
-        A drain or crash requested just before stays guarded (lock held) until this wait ends.
-        """
-        ok = False
-        try:
-            start = self.now(node)
-            while True:
-                result = check()
-                if result:
-                    ok = True
-                    return result
-                if (self.now(node) - start).total_seconds() > timeout_s:
-                    return result
-                self._sleep(self.poll_interval_s)
-        finally:
-            self._end_implicit(ok)
+        """Call `check` until it returns a truthy value or `timeout_s` of target time passed."""
+        start = self.now(node)
+        while True:
+            result = check()
+            if result:
+                return result
+            if (self.now(node) - start).total_seconds() > timeout_s:
+                return result
+            self._sleep(self.poll_interval_s)
 
     def wait_target_seconds(self, seconds: float, node: str | None = None) -> datetime:
         """Let `seconds` of the target's time pass; returns the target time at the end."""
@@ -357,20 +386,18 @@ class Cluster:
             self._sleep(self.poll_interval_s)
 
     def drain(self, node: str) -> dict[str, Any]:
-        """Drain a node: every VM it owns moves, so every one of them must be allowed."""
-        request = self._begin("drain", self.node_places(node), [node], None, False)
-        return dict(self._guarded(request, lambda: self.probe("drain_node", {"node": node})))
+        """Ask for a drain (returns at once); inside `draining()`, which guards the node's VMs."""
+        self._inside_action("drain")
+        return dict(self.probe("drain_node", {"node": node}))
 
     def resume(self, node: str, restoring: bool = False) -> dict[str, Any]:
         with self.action("resume", nodes=[node], restoring=restoring):
             return self.probe("resume_node", {"node": node})
 
     def lab_crash(self, node: str) -> dict[str, Any]:
-        """Crash a lab node: every VM it owns fails over, so every one must be allowed."""
-        request = self._begin("crash", self.node_places(node), [node], None, False)
-        doc = self._guarded(
-            request, lambda: self.probe("lab_crash_node", {"node": node}, self._other_than(node))
-        )
+        """Crash a lab node (inside `crashing()`, which guards every VM it owns)."""
+        self._inside_action("lab_crash")
+        doc = self.probe("lab_crash_node", {"node": node}, self._other_than(node))
         self.mark_down(node)
         return dict(doc)
 

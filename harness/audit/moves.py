@@ -140,21 +140,22 @@ def quick_migrate(
     for outcome in outcomes:
         outcome.source = outcome.before.owner
     try:
-        requested_utc, reply = cluster.request_move([v.name for v in vms], node, method)
+        # One unit: the guard (lock, journal) covers the request and the watch until settled.
+        move, trace = cluster.move_and_watch(
+            [v.name for v in vms],
+            node,
+            settled,
+            timeout_s,
+            method=method,
+            sources={o.vm.name: o.source for o in outcomes},
+            vm_ids={v.name: v.id for v in vms},
+        )
     except ProbeFailedError as refusal:
         for outcome in outcomes:
             outcome.refused = refusal
             outcome.after = snapshot(cluster, outcome.vm)
         return outcomes
-    trace = cluster.watch(
-        [v.name for v in vms],
-        {o.vm.name: o.source for o in outcomes},
-        requested_utc,
-        reply,
-        settled,
-        timeout_s,
-        vm_ids={v.name: v.id for v in vms},
-    )
+    requested_utc = move.requested_utc
     for outcome in outcomes:
         outcome.trace = trace
         outcome.after = snapshot(cluster, outcome.vm)

@@ -103,7 +103,11 @@ class ActionGuard:
         if self.planner is not None:
             self.planner(request)
             raise HarnessError(f"plan mode: the {request.action} was not started")
-        self.close_open(None)
+        if self.open is not None:
+            # One action in flight per guard: a second one would share (and free) its lock.
+            raise HarnessError(
+                f"{request.action} requested while {self.open.action} {self.open.id} is in flight"
+            )
         request.id = f"{os.getpid()}-{next(_ids)}"
         if self.lock is not None:
             self.lock.acquire()
@@ -139,7 +143,7 @@ class ActionGuard:
                 self.lock.release()
 
     def close_open(self, ok: bool | None) -> None:
-        """Close the action left open by a request that returned at once (move, drain, crash)."""
+        """Close an action still open (end of run after an error escaped its unit)."""
         if self.open is not None:
             self.after(self.open, ok)
 

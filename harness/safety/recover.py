@@ -131,16 +131,13 @@ def _return_vm(
         _, statuses = cluster.move_status([name])
         was = statuses[0]["owner_node"]
         if was.casefold() != owner.casefold():
-            with cluster.action("move", [name], to=owner, restoring=True):
-                requested, reply = cluster.request_move([name], owner, restoring=True)
-                cluster.watch(
-                    [name],
-                    {},
-                    requested,
-                    reply,
-                    lambda s: settled(s) and s["owner_node"].casefold() == owner.casefold(),
-                    timeout_s,
-                )
+            cluster.move_and_watch(
+                [name],
+                owner,
+                lambda s: settled(s) and s["owner_node"].casefold() == owner.casefold(),
+                timeout_s,
+                restoring=True,
+            )
             moved = f"moved {was} -> {owner}"
         else:
             moved = f"already on {owner}"

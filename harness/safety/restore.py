@@ -115,16 +115,13 @@ class Restorer:
         _, statuses = self.cluster.move_status([name])
         if statuses[0]["owner_node"] == owner:
             return
-        with self.cluster.action("move", [name], to=owner, restoring=True):
-            requested, reply = self.cluster.request_move([name], owner, restoring=True)
-            self.cluster.watch(
-                [name],
-                {},
-                requested,
-                reply,
-                lambda s: settled(s) and s["owner_node"] == owner,
-                self.timeout_s,
-            )
+        self.cluster.move_and_watch(
+            [name],
+            owner,
+            lambda s: settled(s) and s["owner_node"] == owner,
+            self.timeout_s,
+            restoring=True,
+        )
 
 
 def report_restore_problems(problems: list[str]) -> None:
