@@ -52,11 +52,15 @@ class PlanRecorder:
         if report.failed:
             lines = [ln for ln in report.longreprtext.splitlines() if ln.startswith("E ")]
             reason = lines[0][1:].strip() if lines else report.longreprtext.strip()[-300:]
-            self.problems.append(f"{report.nodeid.split('::')[-1]} ({report.when}): {reason}")
+            name = self.current or report.nodeid.split("::")[-1]
+            self.problems.append(f"{name} ({report.when}): {reason}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.current = item.nodeid.split("::")[-1]
+        from harness.suite.scenario import scenario_of
+
+        found = scenario_of(item)
+        self.current = found.title if found else item.nodeid.split("::")[-1]
 
     def bind(self, cluster: Any, target: Any) -> None:
         self.cluster, self.target = cluster, target
@@ -154,7 +158,7 @@ class PlanRecorder:
             downtime = f"~{r.downtime_s:.0f} s" if r.downtime_s is not None else "-"
             lines.append(
                 (
-                    r.scenario[:48],
+                    r.scenario,
                     r.action,
                     r.vm or "-",
                     r.source or "-",
