@@ -55,10 +55,11 @@ def test_round_trip_reuses_one_shell_and_one_connection(
         )
     assert session.shells_opened == 1
     assert listener.stats.connections == 1  # HTTP keep-alive: one TCP connection throughout
-    # One Create, then Command + Receive + Signal per script; with NTLM every one sealed.
-    assert listener.stats.requests == 10
+    # One Create, then Command + Send (the script on stdin) + Receive + Signal per script; with
+    # NTLM every one sealed.
+    assert listener.stats.requests == 13
     if transport == "ntlm":
-        assert listener.stats.encrypted_requests == 10 and listener.stats.plaintext_requests == 0
+        assert listener.stats.encrypted_requests == 13 and listener.stats.plaintext_requests == 0
     session.close()
 
 

@@ -100,9 +100,18 @@ class ShellService:
             args = shlex.split(command_text, posix=False) if command_text else []
         except ValueError:
             args = command_text.split()
-        for argument in line.findall("rsp:Arguments", NS):
-            args.extend((argument.text or "").split())
-        command = self.store.start(shell, args, line.get("CommandId"))
+        arguments = [(argument.text or "") for argument in line.findall("rsp:Arguments", NS)]
+        for argument in arguments:
+            args.extend(argument.split())
+        # WinRS hands the line to cmd.exe unless the client asks to skip it (MS-WSMV option).
+        via_cmd = request.options.get("WINRS_SKIP_CMD_SHELL", "FALSE").upper() != "TRUE"
+        command = self.store.start(
+            shell,
+            args,
+            line.get("CommandId"),
+            command_line=" ".join([command_text, *arguments]),
+            via_cmd=via_cmd,
+        )
         body = "<rsp:CommandResponse><rsp:CommandId>" + command.id + "</rsp:CommandId>"
         body += "</rsp:CommandResponse>"
         return f"{soap.ACTION_COMMAND}Response", body
@@ -144,8 +153,13 @@ class ShellService:
         shell = self._shell(request)
         stream = request.body.find("rsp:Stream", NS) if request.body is not None else None
         if stream is not None:
-            self._command_of(shell, stream.get("CommandId", ""))
-        # Probes read no stdin: input is accepted and discarded.
+            command = self._command_of(shell, stream.get("CommandId", ""))
+            try:
+                data = base64.b64decode((stream.text or "").strip(), validate=True)
+            except ValueError:
+                raise soap.invalid_xml_fault("the stdin stream is not base64") from None
+            if stream.get("Name", "stdin") == "stdin":
+                self.store.feed(command, data, stream.get("End", "").lower() == "true")
         return f"{soap.SHELL_URI}/SendResponse", "<rsp:SendResponse/>"
 
     def _signal(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:

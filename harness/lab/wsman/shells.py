@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from harness.lab.wsman.clixml import plain_stderr, throw_stderr
 from harness.lab.wsman.soap import new_uuid
+from harness.transport.delivery import CMD_MAX_CHARS, bootstrap_text
 
 CHUNK_BYTES = 48 * 1024  # per stream per Receive: keeps replies under Windows' 150 KiB envelope
 
@@ -20,6 +21,14 @@ _VALUED = ("executionpolicy", "outputformat", "inputformat", "windowstyle", "ver
 _NOT_RECOGNIZED = (
     "'{name}' is not recognized as an internal or external command,\r\n"
     "operable program or batch file."
+)
+# What cmd.exe prints (to stderr, exit code 1) for a command line over CMD_MAX_CHARS.
+TOO_LONG = "The command line is too long."
+# [Convert]::FromBase64String's exception, as the bootstrap reports it when stdin is not base64.
+_BAD_BASE64 = (
+    'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid '
+    "Base-64 string as it contains a non-base 64 character, more than two padding characters, "
+    'or an illegal character among the padding characters. "'
 )
 _BAD_ENCODING = (
     "Cannot process the command because the value specified with -EncodedCommand is not "
@@ -96,6 +105,23 @@ def decode_command_line(args: list[str]) -> str:
     raise CommandLineError(CommandOutcome(1, b"", plain_stderr(message)))
 
 
+def script_from_stdin(data: bytes) -> str | CommandOutcome:
+    """What the stdin bootstrap runs: `-join @($input)` (lines without their ends), base64, UTF-8.
+
+    An outcome instead of a script when the bootstrap itself fails or has nothing to run.
+    """
+    joined = b"".join(data.splitlines()).decode("ascii", "replace")
+    try:
+        # FromBase64String skips white space inside the text, as b64decode does not.
+        raw = base64.b64decode("".join(joined.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return CommandOutcome(1, b"", throw_stderr(_BAD_BASE64, bootstrap_text()))
+    text = raw.decode("utf-8", "replace")
+    if not text.strip():
+        return CommandOutcome(0, b"", b"")  # an empty script block runs and writes nothing
+    return text
+
+
 @dataclass
 class Command:
     """One command: the worker that computes its outcome and what Receive has delivered."""
@@ -106,6 +132,9 @@ class Command:
     sent_out: int = 0
     sent_err: int = 0
     thread: threading.Thread | None = None
+    reads_stdin: bool = False  # the stdin bootstrap: runs what arrives once stdin ends
+    stdin: bytearray = field(default_factory=bytearray)
+    stdin_ended: bool = False
 
     def finish(self, outcome: CommandOutcome) -> None:
         self.outcome = outcome
@@ -162,16 +191,51 @@ class ShellStore:
             command.done.set()  # wakes a Receive still waiting on this shell
         return True
 
-    def start(self, shell: Shell, args: list[str], command_id: str | None = None) -> Command:
-        """Decode the command line and run the answer in a worker thread."""
+    def start(
+        self,
+        shell: Shell,
+        args: list[str],
+        command_id: str | None = None,
+        *,
+        command_line: str | None = None,
+        via_cmd: bool = True,
+    ) -> Command:
+        """Check and decode the command line; run it now, or once stdin ends (the bootstrap)."""
         command = Command((command_id or new_uuid()).upper())
         with self._lock:
             shell.commands[command.id] = command
+        line = command_line if command_line is not None else " ".join(args)
+        if via_cmd and len(line) > CMD_MAX_CHARS:
+            command.finish(CommandOutcome(1, b"", plain_stderr(TOO_LONG)))
+            return command
         try:
             script = decode_command_line(args)
         except CommandLineError as exc:
             command.finish(exc.outcome)
             return command
+        if script == bootstrap_text():
+            command.reads_stdin = True
+            return command
+        self._launch(command, script)
+        return command
+
+    def feed(self, command: Command, data: bytes, end: bool) -> None:
+        """Input for a command's stdin; a command that reads none drops it, like a closed pipe."""
+        with self._lock:
+            if not command.reads_stdin or command.stdin_ended:
+                return
+            command.stdin.extend(data)
+            if not end:
+                return
+            command.stdin_ended = True
+            payload = bytes(command.stdin)
+        script = script_from_stdin(payload)
+        if isinstance(script, CommandOutcome):
+            command.finish(script)
+        else:
+            self._launch(command, script)
+
+    def _launch(self, command: Command, script: str) -> None:
         worker = threading.Thread(
             target=self._run, args=(command, script), name=f"wsman-{self.node}-cmd", daemon=True
         )
@@ -180,7 +244,6 @@ class ShellStore:
             self._workers = [w for w in self._workers if w.is_alive()]
             self._workers.append(worker)
         worker.start()
-        return command
 
     def _run(self, command: Command, script: str) -> None:
         try:
