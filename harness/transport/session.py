@@ -165,6 +165,8 @@ class WinRMSession:
                 # The connection's state (and NTLM's sealing context) is unknown: start afresh.
                 self._drop_connection()
             if fault.shell_gone:
+                if fault.shell_alive:
+                    self._delete_shell()
                 self._shell_id = None
                 if phase in ("command", "input") and not shell_reopened:
                     # The script runs only once its stdin is complete: nothing ran, send again.
@@ -230,6 +232,14 @@ class WinRMSession:
                 self._shell_id = None
             elif not fault.answered:
                 self._drop_connection()
+
+    def _delete_shell(self) -> None:
+        """Delete our shell (best effort) so that it stops counting against the user's quota."""
+        shell_id, self._shell_id = self._shell_id, None
+        if shell_id is not None and self._protocol is not None:
+            # If the Delete fails too, the server's idle timeout removes the shell.
+            with contextlib.suppress(Exception):
+                self._protocol.close_shell(shell_id, close_session=False)
 
     def _drop_connection(self) -> None:
         protocol, self._protocol = self._protocol, None

@@ -178,6 +178,11 @@ class ShellStore:
             self._shells[shell.id] = shell
         return shell
 
+    def count(self, owner: str) -> int:
+        """How many shells `owner` has open (the per-user shell quota counts these)."""
+        with self._lock:
+            return sum(1 for shell in self._shells.values() if shell.owner == owner)
+
     def get(self, shell_id: str) -> Shell | None:
         with self._lock:
             return self._shells.get(shell_id.upper())
