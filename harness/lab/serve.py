@@ -99,11 +99,13 @@ class LabServer:
         auth: tuple[str, ...] = DEFAULT_AUTH,
         faults: ListenerFaults | None = None,
         allow_unencrypted: bool = False,
+        command_start_s: float = 0.0,
     ) -> None:
         self.topology = topology if topology is not None else _load_topology(file)
         self.speed = speed
         self.auth = auth
         self.allow_unencrypted = allow_unencrypted
+        self.command_start_s = command_start_s
         self.faults = faults
         self._responder = responder
         self._answer = answer
@@ -149,6 +151,7 @@ class LabServer:
                     auth=self.auth,
                     faults=self.faults,
                     allow_unencrypted=self.allow_unencrypted,
+                    command_start_s=self.command_start_s,
                 )
                 self.listeners[host] = listener.start()
         except BaseException:

@@ -240,6 +240,7 @@ class WSManListener:
         *,
         allow_unencrypted: bool = False,
         max_shells_per_user: int = MAX_SHELLS_PER_USER,
+        command_start_s: float = 0.0,
     ) -> None:
         self.node = node
         self.credentials = credentials
@@ -252,7 +253,7 @@ class WSManListener:
         self.stats = ListenerStats()
         self._requested_port = port
         self._port: int | None = None
-        self._store = ShellStore(node, answer)
+        self._store = ShellStore(node, answer, start_cost_s=command_start_s)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -276,6 +277,7 @@ class WSManListener:
         if self._server is not None:
             return self
         self._stopping.clear()
+        self._store.reopen()
         server = _Server((self.host, self._requested_port), _Handler)
         server.listener = self
         self._server = server

@@ -6,6 +6,7 @@ import base64
 import binascii
 import ntpath
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -132,6 +133,7 @@ class Command:
     sent_out: int = 0
     sent_err: int = 0
     thread: threading.Thread | None = None
+    created: float = field(default_factory=time.monotonic)  # when the process would start
     reads_stdin: bool = False  # the stdin bootstrap: runs what arrives once stdin ends
     stdin: bytearray = field(default_factory=bytearray)
     stdin_ended: bool = False
@@ -165,9 +167,13 @@ class Shell:
 class ShellStore:
     """The shells of one listener; every method is thread-safe."""
 
-    def __init__(self, node: str, answer: Answer) -> None:
+    def __init__(self, node: str, answer: Answer, start_cost_s: float = 0.0) -> None:
         self.node = node
         self.answer = answer
+        # What starting powershell.exe (and importing its modules) costs on Windows for every
+        # WinRS command; the lab answers instantly unless this is set (off by default).
+        self.start_cost_s = start_cost_s
+        self._closing = threading.Event()
         self._lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
         self._workers: list[threading.Thread] = []
@@ -251,6 +257,8 @@ class ShellStore:
         worker.start()
 
     def _run(self, command: Command, script: str) -> None:
+        # The process started when the Command arrived; stdin may have come while it loaded.
+        self._closing.wait(max(0.0, command.created + self.start_cost_s - time.monotonic()))
         try:
             outcome = self.answer(self.node, script)
         except Exception as exc:
@@ -258,8 +266,13 @@ class ShellStore:
             outcome = CommandOutcome(1, b"", throw_stderr(str(exc) or type(exc).__name__, script))
         command.finish(outcome)
 
+    def reopen(self) -> None:
+        """Serve again after close() (a listener restarted on the same store)."""
+        self._closing.clear()
+
     def close(self, timeout: float = 2.0) -> None:
         """Forget every shell, wake waiting receivers and give workers a moment to end."""
+        self._closing.set()
         with self._lock:
             shells = list(self._shells)
             workers = list(self._workers)
