@@ -34,7 +34,9 @@ def _cmd_lab_show(args: argparse.Namespace) -> int:
 def _cmd_lab_serve(args: argparse.Namespace) -> int:
     from harness.lab.serve import serve_forever
 
-    return serve_forever(args.file, speed=args.speed, state_dir=args.state_dir)
+    return serve_forever(
+        args.file, speed=args.speed, state_dir=args.state_dir, permissive=args.permissive
+    )
 
 
 def _cmd_check_inventory(args: argparse.Namespace) -> int:
@@ -172,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--state-dir", default=None, help="where to write the credentials and inventory files"
+    )
+    serve.add_argument(
+        "--permissive",
+        action="store_true",
+        help="also accept Basic authentication and unencrypted messages (a default Windows "
+        "WinRM service refuses both: encrypted Negotiate/NTLM only)",
     )
     serve.set_defaults(func=_cmd_lab_serve)
 

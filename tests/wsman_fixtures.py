@@ -7,6 +7,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.lab.wsman import CommandOutcome, LabCredentials, NtlmUserStore, WSManListener
+from harness.lab.wsman.server import PERMISSIVE_AUTH
+
+# A listener that also accepts Basic and unencrypted messages: an explicit opt-in, since a default
+# Windows WinRM service (and so the lab, by default) refuses both.
+PERMISSIVE: dict[str, object] = {"auth": PERMISSIVE_AUTH, "allow_unencrypted": True}
 
 
 def echo_answer(node: str, script: str) -> CommandOutcome:

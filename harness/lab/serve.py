@@ -30,6 +30,7 @@ from harness.lab.wsman import (
 )
 from harness.lab.wsman.auth import write_private
 from harness.lab.wsman.clixml import throw_stderr
+from harness.lab.wsman.server import DEFAULT_AUTH, PERMISSIVE_AUTH
 
 CREDENTIALS_FILE = "credentials.json"
 ENDPOINTS_FILE = "endpoints.json"
@@ -95,12 +96,16 @@ class LabServer:
         state_dir: str | None = None,
         responder: ProbeResponder | None = None,
         answer: Answer | None = None,
-        auth: tuple[str, ...] = ("ntlm", "basic"),
+        auth: tuple[str, ...] = DEFAULT_AUTH,
         faults: ListenerFaults | None = None,
+        allow_unencrypted: bool = False,
+        command_start_s: float = 0.0,
     ) -> None:
         self.topology = topology if topology is not None else _load_topology(file)
         self.speed = speed
         self.auth = auth
+        self.allow_unencrypted = allow_unencrypted
+        self.command_start_s = command_start_s
         self.faults = faults
         self._responder = responder
         self._answer = answer
@@ -140,7 +145,13 @@ class LabServer:
         try:
             for host in self.hosts:
                 listener = WSManListener(
-                    host, answer, self.credentials, auth=self.auth, faults=self.faults
+                    host,
+                    answer,
+                    self.credentials,
+                    auth=self.auth,
+                    faults=self.faults,
+                    allow_unencrypted=self.allow_unencrypted,
+                    command_start_s=self.command_start_s,
                 )
                 self.listeners[host] = listener.start()
         except BaseException:
@@ -258,13 +269,26 @@ def print_banner(server: LabServer, out: TextIO) -> None:
     for line in export_lines(server):
         out.write(f"  {line}\n")
     out.write(f"  qmaudit check-inventory {server.inventory_path}\n")
-    out.write(f"auth: {', '.join(server.auth)}; lab clock speed: {server.speed:g}x real time\n")
+    plaintext = "allowed" if server.allow_unencrypted else "refused (encrypted NTLM only)"
+    out.write(f"auth: {', '.join(server.auth)}; unencrypted messages: {plaintext}\n")
+    out.write(f"lab clock speed: {server.speed:g}x real time\n")
     out.write("press Ctrl+C to stop\n")
     out.flush()
 
 
-def serve_forever(file: str | None, speed: float = 20.0, state_dir: str | None = None) -> int:
-    """`qmaudit lab serve`: serve until SIGINT/SIGTERM, then shut down cleanly; exit code 0."""
+def serve_forever(
+    file: str | None,
+    speed: float = 20.0,
+    state_dir: str | None = None,
+    *,
+    permissive: bool = False,
+) -> int:
+    """`qmaudit lab serve`: serve until SIGINT/SIGTERM, then shut down cleanly; exit code 0.
+
+    By default the listeners behave like a default Windows WinRM service (no Basic, encrypted
+    messages only); `permissive` also accepts Basic and unencrypted messages.
+    """
+    auth = PERMISSIVE_AUTH if permissive else DEFAULT_AUTH
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -272,7 +296,9 @@ def serve_forever(file: str | None, speed: float = 20.0, state_dir: str | None =
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with LabServer(file=file, speed=speed, state_dir=state_dir) as server:
+        with LabServer(
+            file=file, speed=speed, state_dir=state_dir, auth=auth, allow_unencrypted=permissive
+        ) as server:
             print_banner(server, sys.stdout)
             while not stop.wait(0.5):
                 pass

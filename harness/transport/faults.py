@@ -19,11 +19,20 @@ from winrm.exceptions import (
 
 from harness.errors import AuthenticationError, TransportError, TransportTimeoutError
 
-# WS-Management fault codes as Windows sends them (MS-WSMV / winerror.h).
-OPERATION_TIMEOUT_CODE = 2150858793  # ERROR_WSMAN_OPERATION_TIMEDOUT
-INVALID_SELECTORS_CODE = 2150858843  # ERROR_WSMAN_INVALID_SELECTORS: the shell is gone
-SHELL_NOT_FOUND_CODE = 2150858754  # ERROR_WSMAN_SHELL_NOT_FOUND (older servers)
-ACCESS_DENIED_CODE = 5
+# WS-Management fault codes as Windows puts them in f:WSManFault/@Code: decimal HRESULTs of
+# wsmerror.h (names and values as in microsoft/windows-rs, Win32::System::RemoteManagement).
+ACCESS_DENIED_CODE = 5  # ERROR_ACCESS_DENIED
+INVALID_URI_CODE = 2150858754  # 0x80338002 ERROR_WSMAN_INVALID_URI: resource URI missing/malformed
+OPERATION_TIMEOUT_CODE = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
+# 0x8033805B ERROR_WSMAN_UNEXPECTED_SELECTORS: for a ShellId, "the shell was not found".
+SHELL_NOT_FOUND_CODE = 2150858843
+QUOTA_MAX_SHELLS_CODE = 2150859173  # 0x803381A5 ERROR_WSMAN_QUOTA_MAX_SHELLS
+QUOTA_MAX_OPERATIONS_CODE = 2150859174  # 0x803381A6 ERROR_WSMAN_QUOTA_MAX_OPERATIONS
+KEY_DELETED_CODE = 2147943418  # 0x800703FA HRESULT of ERROR_KEY_DELETED (a shell being torn down)
+# Faults after which a client opens a fresh shell and sends again (WinRb/WinRM's
+# FAULTS_FOR_RESET: shell closed, registry key error, too many operations; plus the shell quota).
+QUOTA_CODES = frozenset({QUOTA_MAX_SHELLS_CODE, QUOTA_MAX_OPERATIONS_CODE})
+RESET_CODES = frozenset({SHELL_NOT_FOUND_CODE, KEY_DELETED_CODE, *QUOTA_CODES})
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class Fault:
     detail: str
     transient: bool = False  # worth retrying after a backoff
     shell_gone: bool = False  # reopen the shell once and send the command again
+    shell_alive: bool = False  # with shell_gone: the old shell still exists; delete it first
     answered: bool = False  # the server replied with an error: it did not act on the request
     connect_failed: bool = False  # nothing was sent: the request cannot have been acted upon
 
@@ -99,7 +109,13 @@ def _classify_fault(exc: WSManFaultError) -> Fault:
     detail = f"WS-Management fault {code or subcode or exc.code}: {exc.reason}"
     if code == ACCESS_DENIED_CODE or subcode == "AccessDenied":
         return Fault(AuthenticationError, detail, answered=True)
-    if code in (INVALID_SELECTORS_CODE, SHELL_NOT_FOUND_CODE) or subcode == "InvalidSelectors":
+    if code in QUOTA_CODES or subcode == "QuotaLimit":
+        # Too many shells or operations for this user: a fresh shell (ours deleted first) may
+        # get through; if not, back off and try again, as the quota frees up.
+        return Fault(
+            TransportError, detail, transient=True, shell_gone=True, shell_alive=True, answered=True
+        )
+    if code in RESET_CODES or subcode == "InvalidSelectors":
         return Fault(TransportError, detail, shell_gone=True, answered=True)
     if code == OPERATION_TIMEOUT_CODE:
         return Fault(TransportTimeoutError, detail, transient=True, answered=True)

@@ -7,7 +7,6 @@ import math
 import sys
 import threading
 import time
-from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from winrm.protocol import Protocol
 
 from harness.errors import HarnessError, TransportTimeoutError
 from harness.transport.clixml import decode_clixml
+from harness.transport.delivery import ScriptDelivery
 from harness.transport.endpoint import Endpoint
 from harness.transport.faults import Fault, classify
 
@@ -127,12 +127,12 @@ class WinRMSession:
         `idempotent` (read probes) allows a retry even after the server accepted the Command;
         otherwise a failure after acceptance is reported, never re-sent (it could double a move).
         """
-        encoded = b64encode(text.encode("utf-16-le")).decode("ascii")
-        args = ["-NoProfile", "-NonInteractive", "-encodedcommand", encoded]
+        # The script travels on stdin: a command line over 8,191 characters is refused by cmd.exe.
+        delivery = ScriptDelivery.of(text)
         with self._lock:
-            return self._run(args, idempotent)
+            return self._run(delivery, idempotent)
 
-    def _run(self, args: list[str], idempotent: bool) -> ScriptResult:
+    def _run(self, delivery: ScriptDelivery, idempotent: bool) -> ScriptResult:
         attempt = 0
         shell_reopened = False
         while True:
@@ -141,7 +141,16 @@ class WinRMSession:
                 protocol = self._connect()
                 shell_id = self._ensure_shell(protocol)
                 phase = "command"
-                command_id = protocol.run_command(shell_id, "powershell", args)
+                # stdin as a pipe (not a console) so that the bootstrap's $input reads it.
+                command_id = protocol.run_command(
+                    shell_id,
+                    delivery.command,
+                    list(delivery.arguments),
+                    console_mode_stdin=False,
+                )
+                phase = "input"
+                # End="true" closes stdin: only then does the bootstrap run the script.
+                protocol.send_command_input(shell_id, command_id, delivery.stdin, end=True)
                 phase = "output"
                 stdout, stderr, code = self._receive(protocol, shell_id, command_id)
                 self._cleanup(protocol, shell_id, command_id)
@@ -156,15 +165,19 @@ class WinRMSession:
                 # The connection's state (and NTLM's sealing context) is unknown: start afresh.
                 self._drop_connection()
             if fault.shell_gone:
+                if fault.shell_alive:
+                    self._delete_shell()
                 self._shell_id = None
-                if phase == "command" and not shell_reopened:
+                if phase in ("command", "input") and not shell_reopened:
+                    # The script runs only once its stdin is complete: nothing ran, send again.
                     shell_reopened = True
                     continue
+            # The script starts when the server accepts the Send that ends stdin, not before.
             may_have_run = phase == "output" or (
-                phase == "command" and not fault.answered and not fault.connect_failed
+                phase == "input" and not fault.answered and not fault.connect_failed
             )
-            if may_have_run:
-                # The old command may still be busy in that shell: use a new one next time.
+            if phase in ("input", "output") or (phase == "command" and not fault.answered):
+                # A bootstrap may still wait for stdin or run in that shell: use a new one.
                 self._shell_id = None
             if not fault.transient:
                 raise fault.error(self.endpoint.label) from None
@@ -219,6 +232,14 @@ class WinRMSession:
                 self._shell_id = None
             elif not fault.answered:
                 self._drop_connection()
+
+    def _delete_shell(self) -> None:
+        """Delete our shell (best effort) so that it stops counting against the user's quota."""
+        shell_id, self._shell_id = self._shell_id, None
+        if shell_id is not None and self._protocol is not None:
+            # If the Delete fails too, the server's idle timeout removes the shell.
+            with contextlib.suppress(Exception):
+                self._protocol.close_shell(shell_id, close_session=False)
 
     def _drop_connection(self) -> None:
         protocol, self._protocol = self._protocol, None

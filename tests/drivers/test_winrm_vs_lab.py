@@ -16,6 +16,7 @@ from harness.lab.serve import LabServer
 from harness.lab.topology import Topology
 from harness.lab.wsman import CommandOutcome
 from harness.lab.wsman.clixml import throw_stderr
+from harness.lab.wsman.server import PERMISSIVE_AUTH
 from tests.drivers.conftest import read_calls
 
 FAST = {"operation_timeout_s": 2, "read_timeout_s": 4, "retries": 1, "backoff_s": 0.05}
@@ -23,7 +24,13 @@ FAST = {"operation_timeout_s": 2, "read_timeout_s": 4, "retries": 1, "backoff_s"
 
 @pytest.fixture
 def served(cluster: LabCluster, topology: Topology) -> Iterator[LabServer]:
-    with LabServer(topology, responder=LabResponder(cluster)) as server:
+    # Basic is among the transports compared: an explicit opt-in (Windows' default refuses it).
+    with LabServer(
+        topology,
+        responder=LabResponder(cluster),
+        auth=PERMISSIVE_AUTH,
+        allow_unencrypted=True,
+    ) as server:
         yield server
 
 

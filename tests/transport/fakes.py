@@ -40,6 +40,8 @@ class FakeProtocol:
         self.steps = {name: list(value) for name, value in steps.items()}
         self.calls: list[str] = []
         self.commands: list[list[str]] = []
+        self.console_mode_stdin: list[bool] = []
+        self.inputs: list[tuple[str, bytes, bool]] = []
         self.transport = FakeTransport()
 
     def _step(self, name: str, default: Any) -> Any:
@@ -53,9 +55,18 @@ class FakeProtocol:
     def open_shell(self, **_: Any) -> str:
         return str(self._step("open_shell", f"shell-{self.calls.count('open_shell')}"))
 
-    def run_command(self, shell_id: str, command: str, args: list[str]) -> str:
+    def run_command(
+        self, shell_id: str, command: str, args: list[str], console_mode_stdin: bool = True
+    ) -> str:
         self.commands.append([shell_id, command, *args])
+        self.console_mode_stdin.append(console_mode_stdin)
         return str(self._step("run_command", "cmd-1"))
+
+    def send_command_input(
+        self, shell_id: str, command_id: str, stdin_input: bytes, end: bool = False
+    ) -> None:
+        self.inputs.append((command_id, stdin_input, end))
+        self._step("send_command_input", None)
 
     def get_command_output_raw(self, shell_id: str, command_id: str) -> Any:
         return self._step("get_command_output_raw", (b'{"ok":true}', b"", 0, True))

@@ -14,6 +14,7 @@ from harness.lab.wsman import CommandOutcome, ListenerFaults, WSManListener
 from harness.lab.wsman.clixml import throw_stderr
 from harness.probes.protocol import build_script, parse_script
 from harness.transport import WinRMSession, error_message
+from tests.wsman_fixtures import PERMISSIVE
 
 MakeListener = Callable[..., WSManListener]
 MakeSession = Callable[..., WinRMSession]
@@ -44,7 +45,7 @@ def echo_params(node: str, script: str) -> CommandOutcome:
 def test_round_trip_reuses_one_shell_and_one_connection(
     make_listener: MakeListener, make_session: MakeSession, transport: str
 ) -> None:
-    listener = make_listener(echo)
+    listener = make_listener(echo, **PERMISSIVE)
     session = make_session(listener, transport)
     for i in range(3):
         result = session.run_script(f"Write-Output {i} 'Zoë'")
@@ -55,17 +56,18 @@ def test_round_trip_reuses_one_shell_and_one_connection(
         )
     assert session.shells_opened == 1
     assert listener.stats.connections == 1  # HTTP keep-alive: one TCP connection throughout
-    # One Create, then Command + Receive + Signal per script; with NTLM every one sealed.
-    assert listener.stats.requests == 10
+    # One Create, then Command + Send (the script on stdin) + Receive + Signal per script; with
+    # NTLM every one sealed.
+    assert listener.stats.requests == 13
     if transport == "ntlm":
-        assert listener.stats.encrypted_requests == 10 and listener.stats.plaintext_requests == 0
+        assert listener.stats.encrypted_requests == 13 and listener.stats.plaintext_requests == 0
     session.close()
 
 
 def test_wrong_password_is_authentication_error_at_once(
     make_listener: MakeListener, make_session: MakeSession
 ) -> None:
-    listener = make_listener(echo)
+    listener = make_listener(echo, **PERMISSIVE)
     for transport in ("ntlm", "basic"):
         session = make_session(listener, transport, password="not-the-password-123")
         start = time.monotonic()
@@ -136,7 +138,7 @@ def test_slow_answer_polls_through_operation_timeouts(
 def test_hanging_server_gives_timeout_error(
     make_listener: MakeListener, make_session: MakeSession
 ) -> None:
-    listener = make_listener(echo, faults=ListenerFaults(mode="hang", hang_s=10))
+    listener = make_listener(echo, faults=ListenerFaults(mode="hang", hang_s=10), **PERMISSIVE)
     start = time.monotonic()
     with pytest.raises(TransportTimeoutError):
         make_session(listener, "basic", read_timeout_s=1.5).run_script("x")
@@ -147,7 +149,7 @@ def test_hanging_server_gives_timeout_error(
 def test_garbage_xml_is_transport_error(
     make_listener: MakeListener, make_session: MakeSession, transport: str
 ) -> None:
-    listener = make_listener(echo, faults=ListenerFaults(mode="garbage"))
+    listener = make_listener(echo, faults=ListenerFaults(mode="garbage"), **PERMISSIVE)
     with pytest.raises(TransportError, match=r"malformed WS-Management response|WinRMError"):
         make_session(listener, transport).run_script("x")
 
@@ -155,7 +157,7 @@ def test_garbage_xml_is_transport_error(
 def test_access_denied_fault_is_authentication_error(
     make_listener: MakeListener, make_session: MakeSession
 ) -> None:
-    listener = make_listener(echo, faults=ListenerFaults(mode="access_denied"))
+    listener = make_listener(echo, faults=ListenerFaults(mode="access_denied"), **PERMISSIVE)
     with pytest.raises(AuthenticationError):
         make_session(listener, "basic").run_script("x")
 
@@ -172,7 +174,7 @@ def test_connection_dropped_after_command_not_resent_for_actions(
         return CommandOutcome(0, b"ok", b"")
 
     faults = ListenerFaults(mode="close", actions=frozenset({"Receive"}))
-    listener = make_listener(counting, faults=faults)
+    listener = make_listener(counting, faults=faults, **PERMISSIVE)
     with pytest.raises(TransportError, match="may already have run"):
         make_session(listener, "basic").run_script("move")
     time.sleep(0.1)

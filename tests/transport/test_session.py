@@ -23,6 +23,7 @@ from harness.errors import (
 )
 from harness.transport import Endpoint, WinRMSession
 from harness.transport import session as session_mod
+from harness.transport.delivery import CMD_MAX_CHARS, bootstrap_text
 from tests.transport.fakes import Factory, FakeProtocol, refused, reset
 
 PASSWORD = "Very-Secret-Pw-9"
@@ -51,11 +52,11 @@ def _fault(code: int, subcode: str = "w:InternalError", http: int = 500) -> WSMa
     )
 
 
-def test_one_shell_reused_and_script_sent_as_utf16_encodedcommand() -> None:
+def test_one_shell_reused_and_script_sent_on_stdin_behind_a_fixed_bootstrap() -> None:
     proto = FakeProtocol()
     sleeps: list[float] = []
     s = _session(Factory(proto), sleeps)
-    script = "# qmaudit-probe: host_info\n'Zoë'"
+    script = "# qmaudit-probe: host_info\n'Zoë'" + "x" * 20000
     for _ in range(3):
         assert s.run_script(script).stdout == '{"ok":true}'
     assert proto.calls.count("open_shell") == 1 and s.shells_opened == 1
@@ -63,12 +64,55 @@ def test_one_shell_reused_and_script_sent_as_utf16_encodedcommand() -> None:
     _shell, command, *args = proto.commands[0]
     assert (command, args[:3]) == (
         "powershell",
-        ["-NoProfile", "-NonInteractive", "-encodedcommand"],
+        ["-NoProfile", "-NonInteractive", "-EncodedCommand"],
     )
-    assert base64.b64decode(args[3]).decode("utf-16-le") == script
+    # The command line carries the bootstrap only, whatever the script's length.
+    assert base64.b64decode(args[3]).decode("utf-16-le") == bootstrap_text()
+    assert len(" ".join([command, *args])) <= CMD_MAX_CHARS
+    assert proto.console_mode_stdin == [False] * 3  # a pipe, so that $input reads it
+    command_id, payload, end = proto.inputs[0]
+    assert command_id == "cmd-1" and end is True
+    assert base64.b64decode(payload.strip()).decode("utf-8") == script
+    assert proto.calls[:4] == [
+        "open_shell",
+        "run_command",
+        "send_command_input",
+        "get_command_output_raw",
+    ]
     s.close()
     assert proto.calls[-1] == "close_shell" and proto.transport.closed == 1
     assert sleeps == []
+
+
+def test_shell_gone_at_send_is_reopened_and_script_resent() -> None:
+    proto = FakeProtocol(send_command_input=[_fault(2150858843, "w:InvalidSelectors"), None])
+    s = _session(Factory(proto), [])
+    assert s.run_script("move", idempotent=False).exit_code == 0
+    assert s.shells_opened == 2 and len(proto.inputs) == 2
+
+
+def test_refused_command_is_retried_even_for_action_probes() -> None:
+    # Nothing can have run: the script only starts once the Send that ends stdin is accepted.
+    sleeps: list[float] = []
+    factory = Factory(FakeProtocol(run_command=[reset()]), FakeProtocol())
+    assert _session(factory, sleeps).run_script("move", idempotent=False).exit_code == 0
+    assert sleeps == [0.5] and len(factory.made) == 2
+
+
+def test_send_lost_is_not_retried_for_action_probes() -> None:
+    sleeps: list[float] = []
+    factory = Factory(FakeProtocol(send_command_input=[reset()]), FakeProtocol())
+    with pytest.raises(TransportError, match="may already have run"):
+        _session(factory, sleeps).run_script("move", idempotent=False)
+    assert sleeps == []
+
+
+def test_send_lost_is_retried_for_read_probes_in_a_new_shell() -> None:
+    sleeps: list[float] = []
+    second = FakeProtocol()
+    factory = Factory(FakeProtocol(send_command_input=[reset()]), second)
+    assert _session(factory, sleeps).run_script("read", idempotent=True).exit_code == 0
+    assert sleeps == [0.5] and second.calls.count("open_shell") == 1
 
 
 def test_stderr_clixml_decoded_and_exit_code_kept() -> None:
@@ -146,14 +190,6 @@ def test_reset_after_command_accepted_not_retried_for_actions() -> None:
         _session(Factory(proto), sleeps).run_script("move")
     assert sleeps == [] and proto.calls.count("run_command") == 1
     assert not isinstance(info.value, TransportTimeoutError)
-
-
-def test_reset_while_sending_command_not_retried_for_actions() -> None:
-    sleeps: list[float] = []
-    factory = Factory(FakeProtocol(run_command=[reset()]), FakeProtocol())
-    with pytest.raises(TransportError, match="may already have run"):
-        _session(factory, sleeps).run_script("move")
-    assert sleeps == [] and len(factory.made) == 1
 
 
 def test_reset_after_command_accepted_retried_for_read_probes_in_a_new_shell() -> None:

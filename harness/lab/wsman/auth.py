@@ -178,7 +178,13 @@ class ConnectionAuth:
         if lowered == "basic" and "basic" in self.methods:
             return self._basic(value.strip())
         if lowered in ("negotiate", "ntlm") and "ntlm" in self.methods:
-            return self._ntlm(scheme, value.strip())
+            try:
+                return self._ntlm(scheme, value.strip())
+            except Exception:
+                # A malformed token is a failed logon (401), whatever the parser tripped on.
+                self.context = None
+                self.authenticated = False
+                return AuthResult(AuthState.DENIED)
         return AuthResult(AuthState.DENIED)
 
     def _basic(self, value: str) -> AuthResult:

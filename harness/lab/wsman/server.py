@@ -18,13 +18,18 @@ from harness.lab.wsman.auth import (
     ConnectionAuth,
     LabCredentials,
 )
-from harness.lab.wsman.service import ShellService
+from harness.lab.wsman.service import MAX_SHELLS_PER_USER, ShellService
 from harness.lab.wsman.shells import Answer, ShellStore
 from harness.lab.wsman.soap import SoapFault
 
 log = logging.getLogger(__name__)
 
 FaultMode = Literal["hang", "garbage", "close", "access_denied"]
+# A default Windows WinRM service accepts Negotiate (NTLM/Kerberos), not Basic, and only
+# encrypted messages over HTTP (winrm/config/service: Basic=false, AllowUnencrypted=false).
+DEFAULT_AUTH: tuple[str, ...] = ("ntlm",)
+# The explicit opt-in for clients that cannot encrypt: Basic and plaintext SOAP over HTTP.
+PERMISSIVE_AUTH: tuple[str, ...] = ("ntlm", "basic")
 _SHORT_ACTIONS = {
     soap.ACTION_CREATE: "Create",
     soap.ACTION_COMMAND: "Command",
@@ -63,6 +68,7 @@ class ListenerStats:
     encrypted_requests: int = 0
     plaintext_requests: int = 0
     auth_failures: int = 0
+    unencrypted_refused: int = 0
     content_types: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -104,6 +110,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(405, b"", {"Allow": "POST"})
 
     def do_POST(self) -> None:
+        try:
+            self._post()
+        except Exception:
+            # Whatever a client sends, it gets an HTTP answer, never a dropped connection.
+            log.debug("request on %s failed", self.server.listener.node, exc_info=True)
+            self.close_connection = True
+            self._send(500, b"")
+
+    def _post(self) -> None:
         listener = self.server.listener
         body = self._read_body()
         if body is None:
@@ -129,6 +144,12 @@ class _Handler(BaseHTTPRequestHandler):
         encrypted = content_type.lower().startswith("multipart/encrypted")
         listener.stats.bump("requests", content_type)
         listener.stats.bump("encrypted_requests" if encrypted else "plaintext_requests")
+        if not encrypted and not listener.allow_unencrypted:
+            # AllowUnencrypted=false: Windows answers a plaintext SOAP body over HTTP with a bare
+            # HTTP 500 (and logs "unencrypted message ... forbidden").
+            listener.stats.bump("unencrypted_refused")
+            self._send(500, b"", token)
+            return
         try:
             plain = self.auth.unseal(content_type, body) if encrypted else body
         except ValueError as exc:
@@ -214,18 +235,25 @@ class WSManListener:
         credentials: LabCredentials,
         host: str = "127.0.0.1",
         port: int = 0,
-        auth: tuple[str, ...] = ("ntlm", "basic"),
+        auth: tuple[str, ...] = DEFAULT_AUTH,
         faults: ListenerFaults | None = None,
+        *,
+        allow_unencrypted: bool = False,
+        max_shells_per_user: int = MAX_SHELLS_PER_USER,
+        command_start_s: float = 0.0,
     ) -> None:
         self.node = node
         self.credentials = credentials
         self.host = host
         self.auth_methods = tuple(a.lower() for a in auth)
+        # Windows' service defaults: Basic off, AllowUnencrypted off; PERMISSIVE opts into both.
+        self.allow_unencrypted = allow_unencrypted
+        self.max_shells_per_user = max_shells_per_user
         self.faults = faults or ListenerFaults()
         self.stats = ListenerStats()
         self._requested_port = port
         self._port: int | None = None
-        self._store = ShellStore(node, answer)
+        self._store = ShellStore(node, answer, start_cost_s=command_start_s)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -249,11 +277,14 @@ class WSManListener:
         if self._server is not None:
             return self
         self._stopping.clear()
+        self._store.reopen()
         server = _Server((self.host, self._requested_port), _Handler)
         server.listener = self
         self._server = server
         self._port = int(server.server_address[1])
-        self._service = ShellService(self._store, self.url, self._stopping)
+        self._service = ShellService(
+            self._store, self.url, self._stopping, max_shells_per_user=self.max_shells_per_user
+        )
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.1},

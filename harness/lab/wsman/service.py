@@ -18,23 +18,24 @@ _SIGNALS = {
     f"{soap.SHELL_URI}/signal/ctrl_break".lower(),
     "powershell/signal/crtl_c",  # PSRP's (misspelt) signal code
 }
-_RESOURCE_NOT_FOUND = SoapFault(
-    500,
-    "s:Sender",
-    "w:DestinationUnreachable",
-    "The WS-Management service cannot process the request. The service cannot find the resource "
-    "identified by the resource URI and selectors.",
-    2150858752,
-)
+# winrm/config/winrs/MaxShellsPerUser default (MS-WSMV 2.2.4.42 WinrsType).
+MAX_SHELLS_PER_USER = 30
 
 
 class ShellService:
     """Answers one WS-Management request at a time (called from the HTTP handler threads)."""
 
-    def __init__(self, store: ShellStore, url: str, stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        store: ShellStore,
+        url: str,
+        stopping: threading.Event,
+        max_shells_per_user: int = MAX_SHELLS_PER_USER,
+    ) -> None:
         self.store = store
         self.url = url
         self.stopping = stopping
+        self.max_shells_per_user = max_shells_per_user
 
     def handle(self, request: WSManRequest, owner: str, client_ip: str) -> bytes:
         """The response envelope for a request; raises SoapFault for faults."""
@@ -49,8 +50,11 @@ class ShellService:
         handler = handlers.get(request.action)
         if handler is None:
             raise soap.action_not_supported_fault(request.action)
-        if request.resource_uri.lower() != soap.CMD_RESOURCE_URI:
-            raise _RESOURCE_NOT_FOUND
+        uri = request.resource_uri
+        if not uri or "://" not in uri or any(ch.isspace() for ch in uri):
+            raise soap.invalid_uri_fault(uri)
+        if uri.lower() != soap.CMD_RESOURCE_URI:
+            raise soap.resource_not_found_fault()
         action, body = handler(request, owner, client_ip)
         return soap.envelope(action, request.message_id, body)
 
@@ -69,6 +73,8 @@ class ShellService:
         return command
 
     def _create(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
+        if self.store.count(owner) >= self.max_shells_per_user:
+            raise soap.shell_quota_fault()
         shell = self.store.create(owner)
         streams_in = _child_text(request, "rsp:InputStreams") or "stdin"
         streams_out = _child_text(request, "rsp:OutputStreams") or "stdout stderr"
@@ -100,9 +106,18 @@ class ShellService:
             args = shlex.split(command_text, posix=False) if command_text else []
         except ValueError:
             args = command_text.split()
-        for argument in line.findall("rsp:Arguments", NS):
-            args.extend((argument.text or "").split())
-        command = self.store.start(shell, args, line.get("CommandId"))
+        arguments = [(argument.text or "") for argument in line.findall("rsp:Arguments", NS)]
+        for argument in arguments:
+            args.extend(argument.split())
+        # WinRS hands the line to cmd.exe unless the client asks to skip it (MS-WSMV option).
+        via_cmd = request.options.get("WINRS_SKIP_CMD_SHELL", "FALSE").upper() != "TRUE"
+        command = self.store.start(
+            shell,
+            args,
+            line.get("CommandId"),
+            command_line=" ".join([command_text, *arguments]),
+            via_cmd=via_cmd,
+        )
         body = "<rsp:CommandResponse><rsp:CommandId>" + command.id + "</rsp:CommandId>"
         body += "</rsp:CommandResponse>"
         return f"{soap.ACTION_COMMAND}Response", body
@@ -144,8 +159,13 @@ class ShellService:
         shell = self._shell(request)
         stream = request.body.find("rsp:Stream", NS) if request.body is not None else None
         if stream is not None:
-            self._command_of(shell, stream.get("CommandId", ""))
-        # Probes read no stdin: input is accepted and discarded.
+            command = self._command_of(shell, stream.get("CommandId", ""))
+            try:
+                data = base64.b64decode((stream.text or "").strip(), validate=True)
+            except ValueError:
+                raise soap.invalid_xml_fault("the stdin stream is not base64") from None
+            if stream.get("Name", "stdin") == "stdin":
+                self.store.feed(command, data, stream.get("End", "").lower() == "true")
         return f"{soap.SHELL_URI}/SendResponse", "<rsp:SendResponse/>"
 
     def _signal(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:

@@ -6,11 +6,13 @@ import base64
 import binascii
 import ntpath
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.lab.wsman.clixml import plain_stderr, throw_stderr
 from harness.lab.wsman.soap import new_uuid
+from harness.transport.delivery import CMD_MAX_CHARS, bootstrap_text
 
 CHUNK_BYTES = 48 * 1024  # per stream per Receive: keeps replies under Windows' 150 KiB envelope
 
@@ -20,6 +22,14 @@ _VALUED = ("executionpolicy", "outputformat", "inputformat", "windowstyle", "ver
 _NOT_RECOGNIZED = (
     "'{name}' is not recognized as an internal or external command,\r\n"
     "operable program or batch file."
+)
+# What cmd.exe prints (to stderr, exit code 1) for a command line over CMD_MAX_CHARS.
+TOO_LONG = "The command line is too long."
+# [Convert]::FromBase64String's exception, as the bootstrap reports it when stdin is not base64.
+_BAD_BASE64 = (
+    'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid '
+    "Base-64 string as it contains a non-base 64 character, more than two padding characters, "
+    'or an illegal character among the padding characters. "'
 )
 _BAD_ENCODING = (
     "Cannot process the command because the value specified with -EncodedCommand is not "
@@ -96,6 +106,23 @@ def decode_command_line(args: list[str]) -> str:
     raise CommandLineError(CommandOutcome(1, b"", plain_stderr(message)))
 
 
+def script_from_stdin(data: bytes) -> str | CommandOutcome:
+    """What the stdin bootstrap runs: `-join @($input)` (lines without their ends), base64, UTF-8.
+
+    An outcome instead of a script when the bootstrap itself fails or has nothing to run.
+    """
+    joined = b"".join(data.splitlines()).decode("ascii", "replace")
+    try:
+        # FromBase64String skips white space inside the text, as b64decode does not.
+        raw = base64.b64decode("".join(joined.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return CommandOutcome(1, b"", throw_stderr(_BAD_BASE64, bootstrap_text()))
+    text = raw.decode("utf-8", "replace")
+    if not text.strip():
+        return CommandOutcome(0, b"", b"")  # an empty script block runs and writes nothing
+    return text
+
+
 @dataclass
 class Command:
     """One command: the worker that computes its outcome and what Receive has delivered."""
@@ -106,6 +133,10 @@ class Command:
     sent_out: int = 0
     sent_err: int = 0
     thread: threading.Thread | None = None
+    created: float = field(default_factory=time.monotonic)  # when the process would start
+    reads_stdin: bool = False  # the stdin bootstrap: runs what arrives once stdin ends
+    stdin: bytearray = field(default_factory=bytearray)
+    stdin_ended: bool = False
 
     def finish(self, outcome: CommandOutcome) -> None:
         self.outcome = outcome
@@ -136,9 +167,13 @@ class Shell:
 class ShellStore:
     """The shells of one listener; every method is thread-safe."""
 
-    def __init__(self, node: str, answer: Answer) -> None:
+    def __init__(self, node: str, answer: Answer, start_cost_s: float = 0.0) -> None:
         self.node = node
         self.answer = answer
+        # What starting powershell.exe (and importing its modules) costs on Windows for every
+        # WinRS command; the lab answers instantly unless this is set (off by default).
+        self.start_cost_s = start_cost_s
+        self._closing = threading.Event()
         self._lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
         self._workers: list[threading.Thread] = []
@@ -148,6 +183,11 @@ class ShellStore:
         with self._lock:
             self._shells[shell.id] = shell
         return shell
+
+    def count(self, owner: str) -> int:
+        """How many shells `owner` has open (the per-user shell quota counts these)."""
+        with self._lock:
+            return sum(1 for shell in self._shells.values() if shell.owner == owner)
 
     def get(self, shell_id: str) -> Shell | None:
         with self._lock:
@@ -162,16 +202,51 @@ class ShellStore:
             command.done.set()  # wakes a Receive still waiting on this shell
         return True
 
-    def start(self, shell: Shell, args: list[str], command_id: str | None = None) -> Command:
-        """Decode the command line and run the answer in a worker thread."""
+    def start(
+        self,
+        shell: Shell,
+        args: list[str],
+        command_id: str | None = None,
+        *,
+        command_line: str | None = None,
+        via_cmd: bool = True,
+    ) -> Command:
+        """Check and decode the command line; run it now, or once stdin ends (the bootstrap)."""
         command = Command((command_id or new_uuid()).upper())
         with self._lock:
             shell.commands[command.id] = command
+        line = command_line if command_line is not None else " ".join(args)
+        if via_cmd and len(line) > CMD_MAX_CHARS:
+            command.finish(CommandOutcome(1, b"", plain_stderr(TOO_LONG)))
+            return command
         try:
             script = decode_command_line(args)
         except CommandLineError as exc:
             command.finish(exc.outcome)
             return command
+        if script == bootstrap_text():
+            command.reads_stdin = True
+            return command
+        self._launch(command, script)
+        return command
+
+    def feed(self, command: Command, data: bytes, end: bool) -> None:
+        """Input for a command's stdin; a command that reads none drops it, like a closed pipe."""
+        with self._lock:
+            if not command.reads_stdin or command.stdin_ended:
+                return
+            command.stdin.extend(data)
+            if not end:
+                return
+            command.stdin_ended = True
+            payload = bytes(command.stdin)
+        script = script_from_stdin(payload)
+        if isinstance(script, CommandOutcome):
+            command.finish(script)
+        else:
+            self._launch(command, script)
+
+    def _launch(self, command: Command, script: str) -> None:
         worker = threading.Thread(
             target=self._run, args=(command, script), name=f"wsman-{self.node}-cmd", daemon=True
         )
@@ -180,9 +255,10 @@ class ShellStore:
             self._workers = [w for w in self._workers if w.is_alive()]
             self._workers.append(worker)
         worker.start()
-        return command
 
     def _run(self, command: Command, script: str) -> None:
+        # The process started when the Command arrived; stdin may have come while it loaded.
+        self._closing.wait(max(0.0, command.created + self.start_cost_s - time.monotonic()))
         try:
             outcome = self.answer(self.node, script)
         except Exception as exc:
@@ -190,8 +266,13 @@ class ShellStore:
             outcome = CommandOutcome(1, b"", throw_stderr(str(exc) or type(exc).__name__, script))
         command.finish(outcome)
 
+    def reopen(self) -> None:
+        """Serve again after close() (a listener restarted on the same store)."""
+        self._closing.clear()
+
     def close(self, timeout: float = 2.0) -> None:
         """Forget every shell, wake waiting receivers and give workers a moment to end."""
+        self._closing.set()
         with self._lock:
             shells = list(self._shells)
             workers = list(self._workers)

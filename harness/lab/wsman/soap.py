@@ -32,13 +32,17 @@ STATE_DONE = f"{SHELL_URI}/CommandState/Done"
 STATE_RUNNING = f"{SHELL_URI}/CommandState/Running"
 DEFAULT_OPERATION_TIMEOUT_S = 60.0  # the Windows service default when a request names none
 
-# The WSManFault codes Windows puts in f:WSManFault/@Code (HRESULTs 0x8033xxxx, decimal).
-CODE_ACCESS_DENIED = 5
-CODE_ACTION_NOT_SUPPORTED = 2150858771
-CODE_OPERATION_TIMEOUT = 2150858793
-CODE_INVALID_XML = 2150858819
-CODE_INVALID_SELECTORS = 2150858843
-CODE_INVALID_PARAMETER = 87
+# The WSManFault codes Windows puts in f:WSManFault/@Code (HRESULTs 0x8033xxxx of wsmerror.h,
+# decimal; names as in microsoft/windows-rs Win32::System::RemoteManagement).
+CODE_ACCESS_DENIED = 5  # ERROR_ACCESS_DENIED
+CODE_RESOURCE_NOT_FOUND = 2150858752  # 0x80338000 ERROR_WSMAN_RESOURCE_NOT_FOUND
+CODE_INVALID_URI = 2150858754  # 0x80338002 ERROR_WSMAN_INVALID_URI
+CODE_ACTION_NOT_SUPPORTED = 2150858771  # 0x80338013 ERROR_WSMAN_ACTION_NOT_SUPPORTED
+CODE_OPERATION_TIMEOUT = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
+CODE_INVALID_XML = 2150858819  # 0x80338043 ERROR_WSMAN_INVALID_XML
+CODE_SHELL_NOT_FOUND = 2150858843  # 0x8033805B ERROR_WSMAN_UNEXPECTED_SELECTORS
+CODE_QUOTA_MAX_SHELLS = 2150859173  # 0x803381A5 ERROR_WSMAN_QUOTA_MAX_SHELLS
+CODE_INVALID_PARAMETER = 87  # ERROR_INVALID_PARAMETER
 
 _DURATION = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?"
@@ -218,7 +222,7 @@ def invalid_selectors_fault(shell_id: str) -> SoapFault:
         "w:InvalidSelectors",
         "The WS-Management service cannot process the request because the request contained "
         "invalid selectors for the resource.",
-        CODE_INVALID_SELECTORS,
+        CODE_SHELL_NOT_FOUND,
         f"The request for the Windows Remote Shell with ShellId {shell_id or '(none)'} failed "
         "because the shell was not found on the server. Possible causes are: the specified "
         "ShellId is incorrect or the shell no longer exists on the server. Provide the correct "
@@ -244,3 +248,47 @@ def unknown_command_fault(command_id: str) -> SoapFault:
 def access_denied_fault() -> SoapFault:
     """Authenticated but not authorised (Windows: the user is not in the WinRM users' groups)."""
     return SoapFault(500, "s:Sender", "w:AccessDenied", "Access is denied.", CODE_ACCESS_DENIED)
+
+
+def invalid_uri_fault(resource_uri: str) -> SoapFault:
+    """A ResourceURI that is missing or not a URI (ERROR_WSMAN_INVALID_URI)."""
+    text = (
+        "The WS-Management service cannot process the request. The resource URI is missing or "
+        "it has an incorrect format."
+    )
+    return SoapFault(
+        500,
+        "s:Sender",
+        "w:DestinationUnreachable",
+        text,
+        CODE_INVALID_URI,
+        f"{text} Resource URI: {resource_uri or '(none)'}",
+        fault_detail="http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidResourceURI",
+    )
+
+
+def resource_not_found_fault() -> SoapFault:
+    """A well-formed ResourceURI this service does not serve (ERROR_WSMAN_RESOURCE_NOT_FOUND)."""
+    return SoapFault(
+        500,
+        "s:Sender",
+        "w:DestinationUnreachable",
+        "The WS-Management service cannot process the request. The service cannot find the "
+        "resource identified by the resource URI and selectors.",
+        CODE_RESOURCE_NOT_FOUND,
+    )
+
+
+def shell_quota_fault() -> SoapFault:
+    """Create beyond winrm/config/winrs/MaxShellsPerUser (MS-WSMV 3.1.4.5.2.1 wsman:QuotaLimit)."""
+    return SoapFault(
+        500,
+        "s:Sender",
+        "w:QuotaLimit",
+        "The WS-Management service cannot process the request. This user is allowed a maximum "
+        "number of shells, which has been exceeded.",
+        CODE_QUOTA_MAX_SHELLS,
+        "The Windows Remote Shell cannot process the request. The server is already executing "
+        "the maximum number of concurrent shells a user can remotely open on the same system. "
+        "Retry later.",
+    )

@@ -16,12 +16,19 @@ from winrm.protocol import Protocol
 
 from harness.lab.wsman import LabCredentials, ListenerFaults, WSManListener
 from harness.lab.wsman.soap import NS
+from tests.wsman_fixtures import PERMISSIVE
 
 ENVELOPE = """<s:Envelope xmlns:s="{s}" xmlns:a="{a}" xmlns:w="{w}"><s:Header>
 <a:To>http://127.0.0.1/wsman</a:To><a:MessageID>{mid}</a:MessageID>
 <w:ResourceURI s:mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>
 <a:Action s:mustUnderstand="true">{action}</a:Action><w:OperationTimeout>PT5S</w:OperationTimeout>
 </s:Header><s:Body/></s:Envelope>"""
+
+
+@pytest.fixture
+def listener(make_listener: Callable[..., WSManListener]) -> WSManListener:
+    """These tests post plain SOAP with Basic (readable on the wire): an explicit opt-in."""
+    return make_listener(**PERMISSIVE)
 
 
 def post(listener: WSManListener, creds: LabCredentials, body: bytes) -> requests.Response:
@@ -119,7 +126,7 @@ def ntlm_session(listener: WSManListener, creds: LabCredentials) -> winrm.Sessio
 def test_hook_garbage_response(
     make_listener: Callable[..., WSManListener], creds: LabCredentials
 ) -> None:
-    listener = make_listener(faults=ListenerFaults("garbage", frozenset({"Receive"})))
+    listener = make_listener(**PERMISSIVE, faults=ListenerFaults("garbage", frozenset({"Receive"})))
     with pytest.raises(ET.ParseError):
         ntlm_session(listener, creds).run_ps("x")
 
@@ -127,7 +134,7 @@ def test_hook_garbage_response(
 def test_hook_hang_makes_the_client_time_out(
     make_listener: Callable[..., WSManListener], creds: LabCredentials
 ) -> None:
-    listener = make_listener(faults=ListenerFaults("hang", frozenset({"Create"})))
+    listener = make_listener(**PERMISSIVE, faults=ListenerFaults("hang", frozenset({"Create"})))
     p = Protocol(
         listener.url,
         transport="basic",
@@ -146,7 +153,7 @@ def test_hook_hang_makes_the_client_time_out(
 def test_hook_close_drops_the_connection(
     make_listener: Callable[..., WSManListener], creds: LabCredentials
 ) -> None:
-    listener = make_listener(faults=ListenerFaults("close"))
+    listener = make_listener(**PERMISSIVE, faults=ListenerFaults("close"))
     with pytest.raises(requests.exceptions.ConnectionError):
         ntlm_session(listener, creds).run_ps("x")
 
@@ -154,7 +161,9 @@ def test_hook_close_drops_the_connection(
 def test_hook_access_denied(
     make_listener: Callable[..., WSManListener], creds: LabCredentials
 ) -> None:
-    listener = make_listener(faults=ListenerFaults("access_denied", frozenset({"Command"})))
+    listener = make_listener(
+        **PERMISSIVE, faults=ListenerFaults("access_denied", frozenset({"Command"}))
+    )
     with pytest.raises(WSManFaultError) as info:
         ntlm_session(listener, creds).run_ps("x")
     assert info.value.wsman_fault_code == 5
@@ -164,7 +173,7 @@ def test_hook_access_denied(
 def test_hooks_can_be_switched_off_at_run_time(
     make_listener: Callable[..., WSManListener], creds: LabCredentials
 ) -> None:
-    listener = make_listener(faults=ListenerFaults("close"))
+    listener = make_listener(**PERMISSIVE, faults=ListenerFaults("close"))
     listener.faults.mode = None
     assert ntlm_session(listener, creds).run_ps("x").status_code == 0
 
@@ -172,7 +181,7 @@ def test_hooks_can_be_switched_off_at_run_time(
 def test_stop_frees_the_port_and_is_idempotent(
     make_listener: Callable[..., WSManListener], creds: LabCredentials
 ) -> None:
-    listener = make_listener()
+    listener = make_listener(**PERMISSIVE)
     port = listener.port
     assert listener.url == f"http://127.0.0.1:{port}/wsman"
     ntlm_session(listener, creds).run_ps("x")
@@ -188,7 +197,7 @@ def test_stop_frees_the_port_and_is_idempotent(
 def test_stop_closes_idle_keep_alive_connections(
     make_listener: Callable[..., WSManListener], creds: LabCredentials
 ) -> None:
-    listener = make_listener()
+    listener = make_listener(**PERMISSIVE)
     p = Protocol(listener.url, transport="ntlm", username=creds.username, password=creds.password)
     p.open_shell()  # leaves an authenticated keep-alive connection open
     started = time.monotonic()

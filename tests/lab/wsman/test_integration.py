@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import winrm
@@ -16,13 +17,26 @@ import winrm
 from harness.lab.serve import LabServer
 from harness.lab.wsman import LabCredentials
 from harness.probes.protocol import build_script
+from harness.transport import Endpoint, ScriptResult, WinRMSession
 
 
 def run_probe(
     url: str, creds: LabCredentials, name: str, params: dict[str, object]
-) -> winrm.Response:
-    s = winrm.Session(url, auth=(creds.qualified_username, creds.password), transport="ntlm")
-    return s.run_ps(build_script(name, params))
+) -> ScriptResult:
+    """One probe through qmaudit's transport (bootstrap on the command line, script on stdin)."""
+    parts = urlsplit(url)
+    endpoint = Endpoint(
+        node="lab",
+        host=parts.hostname or "",
+        port=parts.port,
+        scheme="http",
+        transport="ntlm",
+        username=creds.qualified_username,
+        password=creds.password,
+        retries=0,
+    )
+    with WinRMSession(endpoint) as session:
+        return session.run_script(build_script(name, params))
 
 
 def test_lab_model_answers_probes_over_winrm() -> None:
@@ -31,16 +45,28 @@ def test_lab_model_answers_probes_over_winrm() -> None:
         assert creds is not None
         for node, url in lab.endpoints.items():
             result = run_probe(url, creds, "host_info", {})
-            assert result.status_code == 0, result.std_err
-            doc = json.loads(result.std_out)
+            assert result.exit_code == 0, result.stderr
+            doc = json.loads(result.stdout)
             assert doc["node"] == node
             assert doc["host_utc"].endswith("Z")
         first = next(iter(lab.endpoints.values()))
         refused = run_probe(
             first, creds, "move_vm", {"vm_names": ["web 01"], "node": "HV-X", "method": "vm_role"}
         )
-        assert refused.status_code == 1
-        assert "5042" in refused.std_err.decode()
+        assert refused.exit_code == 1
+        assert "5042" in refused.stderr
+
+
+def test_probe_on_the_command_line_is_refused_like_cmd_exe_does() -> None:
+    # pywinrm's run_ps puts the whole probe on the command line as -encodedcommand.
+    with LabServer(speed=50.0) as lab:
+        creds = lab.credentials
+        assert creds is not None
+        url = next(iter(lab.endpoints.values()))
+        s = winrm.Session(url, auth=(creds.qualified_username, creds.password), transport="ntlm")
+        result = s.run_ps(build_script("host_info", {}))
+        assert (result.status_code, result.std_out) == (1, b"")
+        assert result.std_err == b"The command line is too long.\r\n"
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
@@ -68,7 +94,7 @@ def test_qmaudit_lab_serve_runs_until_interrupted(tmp_path: Path, stop_signal: i
         creds = LabCredentials.read(creds_path)
         assert creds.password not in text
         result = run_probe(urls["HV-B"], creds, "host_info", {})
-        assert json.loads(result.std_out)["node"] == "HV-B"
+        assert json.loads(result.stdout)["node"] == "HV-B"
         proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=15)
     finally:

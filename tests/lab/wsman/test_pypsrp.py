@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 from pypsrp.exceptions import AuthenticationError
@@ -10,6 +11,7 @@ from pypsrp.shell import Process, SignalCode, WinRS
 from pypsrp.wsman import WSMan
 
 from harness.lab.wsman import LabCredentials, WSManListener
+from tests.wsman_fixtures import PERMISSIVE
 
 
 def wsman(listener: WSManListener, creds: LabCredentials, auth: str, password: str = "") -> WSMan:
@@ -25,7 +27,10 @@ def wsman(listener: WSManListener, creds: LabCredentials, auth: str, password: s
 
 
 @pytest.mark.parametrize("auth", ["negotiate", "ntlm", "basic"])
-def test_pypsrp_runs_a_process(listener: WSManListener, creds: LabCredentials, auth: str) -> None:
+def test_pypsrp_runs_a_process(
+    make_listener: Callable[..., WSManListener], creds: LabCredentials, auth: str
+) -> None:
+    listener = make_listener(**PERMISSIVE) if auth == "basic" else make_listener()
     script = "Write-Output 'ok'"
     encoded = base64.b64encode(script.encode("utf-16-le")).decode()
     with wsman(listener, creds, auth) as client, WinRS(client) as shell:

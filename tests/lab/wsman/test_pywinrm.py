@@ -13,6 +13,7 @@ from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 from winrm.protocol import Protocol
 
 from harness.lab.wsman import CommandOutcome, LabCredentials, WSManListener
+from tests.wsman_fixtures import PERMISSIVE
 
 
 def session(listener: WSManListener, creds: LabCredentials, transport: str) -> winrm.Session:
@@ -47,7 +48,10 @@ def test_ntlm_user_without_domain(listener: WSManListener, creds: LabCredentials
     assert s.run_ps("1").status_code == 0
 
 
-def test_basic_round_trip(listener: WSManListener, creds: LabCredentials) -> None:
+def test_basic_round_trip(
+    make_listener: Callable[..., WSManListener], creds: LabCredentials
+) -> None:
+    listener = make_listener(**PERMISSIVE)
     result = session(listener, creds, "basic").run_ps("$x = 1")
     assert (result.status_code, result.std_out) == (0, b"HV-T|$x = 1")
     assert listener.stats.plaintext_requests == 5
@@ -55,8 +59,9 @@ def test_basic_round_trip(listener: WSManListener, creds: LabCredentials) -> Non
 
 @pytest.mark.parametrize("transport", ["ntlm", "basic"])
 def test_wrong_password_is_rejected_at_once(
-    listener: WSManListener, creds: LabCredentials, transport: str
+    make_listener: Callable[..., WSManListener], creds: LabCredentials, transport: str
 ) -> None:
+    listener = make_listener(**PERMISSIVE)
     bad = winrm.Session(
         listener.url, auth=(creds.username, "not-the-password"), transport=transport
     )
@@ -161,7 +166,7 @@ def test_deleted_shell_is_forgotten(listener: WSManListener, creds: LabCredentia
 
 
 def test_not_powershell_gets_a_clear_error(listener: WSManListener, creds: LabCredentials) -> None:
-    result = session(listener, creds, "basic").run_cmd("ipconfig", ["/all"])
+    result = session(listener, creds, "ntlm").run_cmd("ipconfig", ["/all"])
     assert result.status_code == 1
     assert b"'ipconfig' is not recognized" in result.std_err
 
