@@ -18,7 +18,7 @@ from harness.audit.objects import (
     parse_utc,
 )
 from harness.drivers.base import Driver
-from harness.errors import HarnessError, ProbeFailedError, TransportError
+from harness.errors import HarnessError, ProbeFailedError, ProbeOutputError, TransportError
 from harness.safety.guard import ActionGuard, ActionRequest, VmPlace, places
 
 # FailoverClustering: 1641 role moving, 1200/1201 online, 1203/1204 offline. Hyper-V-Worker:
@@ -100,8 +100,18 @@ class Cluster:
     def probe(
         self, name: str, params: dict[str, Any] | None = None, node: str | None = None
     ) -> dict[str, Any]:
-        """Run a probe; cluster-wide probes go to a node believed to be up."""
-        return self.driver.run_probe(name, params or {}, node or self._control_node())
+        """Run a probe; cluster-wide probes go to a node believed to be up.
+
+        A document Windows answered but the schema refuses (an unknown enum value, a missing
+        field) is evidence that could not be read: it names the node as well as probe and value.
+        """
+        target = node or self._control_node()
+        try:
+            return self.driver.run_probe(name, params or {}, target)
+        except ProbeOutputError as exc:
+            if exc.node is not None:
+                raise
+            raise ProbeOutputError(exc.probe, exc.json_path, exc.reason, target) from exc
 
     def mark_down(self, node: str, down: bool = True) -> None:
         """Tell the facade not to use `node` for cluster-wide probes (crashed in a scenario)."""
