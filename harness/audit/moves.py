@@ -119,7 +119,9 @@ class MoveOutcome:
         return [
             e
             for e in self.events
-            if e.id == event_id and e.role == self.vm.group and (node is None or e.node == node)
+            if e.id == event_id
+            and e.is_about(self.vm.group, self.vm.id)
+            and (node is None or e.node == node)
         ]
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from harness.audit import events
 from harness.audit.storage import SharedStorage
 
 
@@ -126,6 +127,15 @@ class Inventory:
 
 
 @dataclass(frozen=True)
+class SavedFile:
+    """A saved-state file as Get-ChildItem shows it: path, Length and LastWriteTimeUtc."""
+
+    path: str
+    bytes: int
+    last_write: datetime | None
+
+
+@dataclass(frozen=True)
 class VmDetails:
     """One VM as its owner's Hyper-V reports it."""
 
@@ -146,6 +156,7 @@ class VmDetails:
     time_sync_status: str | None
     saved_state_files: tuple[str, ...]
     host_utc: datetime
+    saved_state: tuple[SavedFile, ...] = ()
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VmDetails:
@@ -176,6 +187,14 @@ class VmDetails:
             time_sync_status=None if time_sync is None else time_sync["primary_status"],
             saved_state_files=tuple(f["path"] for f in vm["saved_state_files"]),
             host_utc=parse_utc(doc["host_utc"]),
+            saved_state=tuple(
+                SavedFile(
+                    f["path"],
+                    int(f["bytes"]),
+                    parse_utc(f["last_write_utc"]) if f.get("last_write_utc") else None,
+                )
+                for f in vm["saved_state_files"]
+            ),
         )
 
 
@@ -206,15 +225,40 @@ class Registration:
 
 @dataclass(frozen=True)
 class ClusterEvent:
+    """One event read from a node's log; role and VmId are read where the vocabulary puts them."""
+
     node: str
     provider: str
     id: int
     time: datetime
     properties: tuple[str, ...]
+    log: str = ""
 
     @property
     def role(self) -> str | None:
-        return self.properties[0] if self.properties else None
+        index = events.spec(self.id).role_property if self.id in events.SPECS else 0
+        if index is None or index >= len(self.properties):
+            return None
+        return self.properties[index]
+
+    @property
+    def vm_id(self) -> str | None:
+        """The VmId the event names (lower case, no braces), for events that carry one."""
+        index = events.spec(self.id).vm_id_property if self.id in events.SPECS else None
+        if index is None or index >= len(self.properties):
+            return None
+        return self.properties[index].strip("{}").lower()
+
+    def is_about(self, vm_name: str, vm_id: str | None = None) -> bool:
+        """By VmId where the event carries one, else by the role's name."""
+        if vm_id is not None and self.vm_id is not None:
+            return self.vm_id == vm_id.strip("{}").lower()
+        return self.role == vm_name
+
+    @property
+    def move(self) -> events.RoleMove:
+        """Event 1641 read in either of its forms."""
+        return events.role_move(self.properties, f" on {self.node}")
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from harness.audit import events
+from harness.audit.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths
 from harness.lab.clock import LabClock
 from harness.lab.rules import RULE_IDS
-from harness.lab.state import FC, MESSAGES, PROVIDERS, Event, LinkEntry, NodeState, VMState
+from harness.lab.state import Event, LinkEntry, NodeState, VMState
 from harness.lab.storage import StorageRef, resolve
 from harness.lab.topology import Topology
 
@@ -73,7 +75,7 @@ class LabCluster:
                 from harness.lab.moves import saved_state_for
 
                 vm.saved = saved_state_for(vm, vm.folder, self.started, 1.0)
-                vm.saved.complete = True
+                vm.saved.finish(self.started)
 
     # --- lookups -------------------------------------------------------------------------
     def node(self, name: str) -> NodeState:
@@ -174,11 +176,13 @@ class LabCluster:
             return now
 
     # --- primitive state changes used by the rules ------------------------------------
-    def log(self, node: str, event_id: int, at: datetime, *props: str) -> None:
-        """Write an event on a node's log, timestamped on the lab clock."""
-        message = MESSAGES[event_id].format(*props)
-        provider = PROVIDERS.get(event_id, FC)
-        self.node(node).events.append(Event(node, provider, event_id, at, message, props))
+    def log(self, node: str, event_id: EventId, at: datetime, *props: str) -> None:
+        """Write an event to its channel on a node, with Windows' message, on the lab clock."""
+        entry = events.spec(event_id)
+        text = events.message(event_id, props)
+        self.node(node).events.append(
+            Event(node, entry.channel.value, entry.provider, int(event_id), at, text, props)
+        )
 
     def register(self, vm: VMState, node_name: str) -> None:
         """Register the VM on a node (data.vmcx entry; plus a symbolic link for 5.0)."""

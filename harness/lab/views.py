@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import LabOperationError
-from harness.lab import paths
+from harness.lab import paths, statefiles
 from harness.lab.state import iso
 from harness.lab.topology import derived_guid
 
@@ -46,7 +46,7 @@ def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dic
     if vm.spec.passthrough_disk:
         number = 2 + [v.name for v in c.vms.values()].index(vm.name)
         disks.append({"path": None, "disk_number": number, "passthrough": True})
-    saved = vm.saved.sizes(now) if vm.saved is not None else []
+    saved = statefiles.listing(vm, now, c.started)
     sync_status = "OK" if vm.spec.time_sync_functional else "No Contact"
     return {
         "found": True,
@@ -84,7 +84,9 @@ def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dic
                     "primary_status": "OK" if up else None,
                 },
             ],
-            "saved_state_files": [{"path": p, "bytes": b} for p, b in saved],
+            "saved_state_files": [
+                {"path": p, "bytes": b, "last_write_utc": iso(w)} for p, b, w in saved
+            ],
             "is_clustered": True,
         },
     }

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from harness.audit.events import queries
 from harness.errors import LabOperationError
 from harness.lab.model import LabCluster
 from harness.lab.responder import ACTION, LAB_ONLY, READ, LabResponder
@@ -25,7 +26,7 @@ def _params(c: LabCluster) -> dict[str, dict[str, Any]]:
         "vm_resources": {"vm_id": web.vm_id},
         "guest_clock": {"vm_name": WEB},
         "guest_kvp": {"vm_name": WEB},
-        "cluster_events": {"since_utc": "2000-01-01T00:00:00Z", "ids": []},
+        "cluster_events": {"since_utc": "2000-01-01T00:00:00Z", "queries": queries([1641])},
         "path_info": {"path": web.folder},
         "network_counters": {},
         "move_status": {"vm_names": [WEB, "archive01"]},
@@ -146,11 +147,28 @@ def test_move_refusal_message(responder: LabResponder) -> None:
 def test_events_filtered_by_time_and_id(responder: LabResponder, lab: LabCluster) -> None:
     responder.answer("HV-A", "move_vm", {"vm_names": [WEB], "node": "HV-B"})
     lab.settle()
-    events = responder.answer("HV-A", "cluster_events", {"ids": [1641, 1204]})["events"]
+    asked = {"queries": queries([1641, 1204])}
+    events = responder.answer("HV-A", "cluster_events", asked)["events"]
     assert [e["id"] for e in events] == [1641, 1204]
     assert events[0]["properties"] == [WEB, "HV-A", "HV-B"]
-    late = responder.answer("HV-A", "cluster_events", {"since_utc": "2100-01-01T00:00:00Z"})
+    assert {e["log"] for e in events} == {"Microsoft-Windows-FailoverClustering/Operational"}
+    late = responder.answer(
+        "HV-A", "cluster_events", {**asked, "since_utc": "2100-01-01T00:00:00Z"}
+    )
     assert late["events"] == []
+
+
+def test_events_are_read_from_their_own_channel_only(
+    responder: LabResponder, lab: LabCluster
+) -> None:
+    # Windows writes the role events to FailoverClustering/Operational: asking the System log
+    # for them (what the probe did before) finds nothing.
+    responder.answer("HV-A", "move_vm", {"vm_names": [WEB], "node": "HV-B"})
+    lab.settle()
+    system = [{"log": "System", "provider": "Microsoft-Windows-FailoverClustering", "ids": [1641]}]
+    assert responder.answer("HV-A", "cluster_events", {"queries": system})["events"] == []
+    own = responder.answer("HV-A", "cluster_events", {"queries": queries([1641])})["events"]
+    assert [e["id"] for e in own] == [1641]
 
 
 def test_registry_view_is_read_the_same_everywhere(
