@@ -48,6 +48,8 @@ class Snapshot:
                     "vm_known": r.vm_known,
                     "links": [list(x) for x in r.links],
                     "links_folder": r.links_folder,
+                    "cache_entries": list(r.cache_entries),
+                    "cache_folder": r.cache_folder,
                 }
                 for n, r in self.registrations.items()
             },

@@ -200,13 +200,22 @@ class VmDetails:
 
 @dataclass(frozen=True)
 class Registration:
-    """Whether one node registers the VM (link for 5.0, data.vmcx + Get-VM for later versions)."""
+    """What one node shows of the VM's registration.
+
+    Registered means Get-VM on the node lists the VM (every version), or, for version 5.0, that
+    the node still holds the VM's symbolic link. Version 6.2+ keeps a per-VM entry in the node's
+    'Virtual Machines Cache' (recorded, not judged: no public source says when Windows removes
+    it); the host-wide data.vmcx says nothing about one VM and is not part of the judgement.
+    """
 
     node: str
     program_data: str
     links_folder: str
     links: tuple[tuple[str, str | None, str | None], ...]
     vm_known: bool
+    cache_folder: str = ""
+    cache_entries: tuple[str, ...] = ()
+    config_version: str | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Registration:
@@ -216,6 +225,9 @@ class Registration:
             links_folder=doc["links_folder"],
             links=tuple((e["name"], e["link_type"], e["target"]) for e in doc["entries"]),
             vm_known=bool(doc["vm_known"]),
+            cache_folder=doc["cache_folder"],
+            cache_entries=tuple(e["name"] for e in doc["cache_entries"]),
+            config_version=doc["config_version"],
         )
 
     @property

@@ -50,6 +50,9 @@ class NodeState:
     received_bytes: int = 0
     registered: set[str] = field(default_factory=set)
     links: dict[str, LinkEntry] = field(default_factory=dict)
+    # Version 6.2+ registrations: per-VM entries in '<ProgramData>\...\Virtual Machines Cache'
+    # (<VMId>.vmcx and a <VMId> folder), by VMId: (folder, ((name, bytes or None), ...)).
+    cache: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     extra_local: list[StorageRef] = field(default_factory=list)
 

@@ -79,8 +79,39 @@ def test_registration_view_per_node(responder: LabResponder, lab: LabCluster) ->
     assert doc["vm_known"] is True
     other = responder.answer("HV-A", "vm_registration", {"vm_id": legacy.vm_id})
     assert other["entries"] == [] and other["vm_known"] is False
-    web = responder.answer("HV-A", "vm_registration", {"vm_id": lab.vm(WEB).vm_id})
-    assert web["entries"] == [] and web["data_vmcx_present"] and web["vm_known"]
+    assert doc["config_version"] == "5.0" and doc["cache_entries"] == []
+    web_id = lab.vm(WEB).vm_id
+    web = responder.answer("HV-A", "vm_registration", {"vm_id": web_id})
+    assert web["entries"] == [] and web["vm_known"] and web["config_version"] == "9.0"
+    # 6.2+: a per-VM cache entry; data.vmcx is the host-wide store beside, not inside, the
+    # 'Virtual Machines' folder.
+    assert (
+        web["cache_folder"]
+        == "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V\\Virtual Machines Cache"
+    )
+    assert [e["name"] for e in web["cache_entries"]] == [f"{web_id.upper()}.vmcx", web_id.upper()]
+    assert web["host_store"] == {
+        "path": "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V\\data.vmcx",
+        "present": True,
+    }
+
+
+def test_a_move_carries_the_cache_entry_with_the_registration(
+    responder: LabResponder, lab: LabCluster
+) -> None:
+    web_id = lab.vm(WEB).vm_id
+    responder.answer("HV-A", "move_vm", {"vm_names": [WEB], "node": "HV-B"})
+    lab.settle()
+    source = responder.answer("HV-A", "vm_registration", {"vm_id": web_id})
+    target = responder.answer("HV-B", "vm_registration", {"vm_id": web_id})
+    assert (source["vm_known"], source["cache_entries"], source["config_version"]) == (
+        False,
+        [],
+        None,
+    )
+    assert target["vm_known"] and len(target["cache_entries"]) == 2
+    # The host-wide store stays on both nodes: it says nothing about this VM.
+    assert source["host_store"]["present"] and target["host_store"]["present"]
 
 
 @pytest.mark.parametrize(
