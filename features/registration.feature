@@ -2,8 +2,9 @@
 Feature: The VM's registration ends up on exactly one node
   After the save, the cluster copies the VM's registration to the target node and removes it from
   the source. Configuration version 5.0 VMs are registered by a symbolic link in the node's
-  Hyper-V "Virtual Machines" folder under %ProgramData%; later versions by data.vmcx. Either way,
-  after the move exactly one node, the new owner, knows the VM.
+  Hyper-V "Virtual Machines" folder under %ProgramData%; later versions by an entry of the node's
+  Hyper-V "Virtual Machines Cache" folder (the host-wide data.vmcx says nothing about one VM).
+  Either way, after the move exactly one node, the new owner, lists the VM in Get-VM.
 
   Background:
     Given the target cluster is reachable and healthy

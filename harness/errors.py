@@ -74,11 +74,15 @@ class ProbeFailedError(HarnessError):
 class ProbeOutputError(HarnessError):
     """A probe's output was not one valid JSON document matching the probe's schema."""
 
-    def __init__(self, probe: str, json_path: str, reason: str) -> None:
+    def __init__(self, probe: str, json_path: str, reason: str, node: str | None = None) -> None:
         self.probe = probe
         self.json_path = json_path
         self.reason = redact(reason)
-        super().__init__(f"probe {probe!r} returned invalid output at {json_path}: {self.reason}")
+        self.node = node
+        where = f" on {node}" if node else ""
+        super().__init__(
+            f"probe {probe!r} returned invalid output{where} at {json_path}: {self.reason}"
+        )
 
 
 class LabOperationError(HarnessError):

@@ -66,6 +66,7 @@ def source_clean(scn: Scenario) -> None:
         source=o.source,
         links=list(reg.links) if reg else None,
         vm_known=reg.vm_known if reg else None,
+        cache_entries=list(reg.cache_entries) if reg else None,
     )
 
 
@@ -74,7 +75,9 @@ def link_target(scn: Scenario) -> None:
     o = scn.need_outcome()
     assert o.after is not None
     if o.vm.config_version != "5.0":
+        # 6.2+ registers through Get-VM (judged above); its per-VM cache entry is evidence only.
         reg = o.after.registrations[o.final_owner]
+        scn.evidence.observe("after", f"cache entries on {o.final_owner}", list(reg.cache_entries))
         check(not reg.links, "a VM of version 6.2 or later has no link file", links=list(reg.links))
         return
     reg = o.after.registrations[o.final_owner]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pytest_bdd import given, parsers, then
 
 from harness.audit.assertions import check
-from harness.audit.cluster import EVENT_SAVED, SAVE_STATES
+from harness.audit.cluster import SAVE_STATES
+from harness.audit.events import EventId
+from harness.audit.savedstate import seen_files, written_files
 from harness.errors import HarnessError
 from steps.common import Scenario
 
@@ -13,8 +15,8 @@ from steps.common import Scenario
 @then("the VM finished offline on its original owner before it came online on the target")
 def offline_before_online(scn: Scenario) -> None:
     o = scn.need_outcome()
-    offline = o.role_events(1204, o.source)
-    online = o.role_events(1200, o.final_owner)
+    offline = o.role_events(EventId.ROLE_OFFLINE, o.source)
+    online = o.role_events(EventId.ROLE_ONLINE_BEGIN, o.final_owner)
     check(
         bool(offline) and bool(online) and offline[0].time <= online[0].time,
         "the cluster must log the role offline (1204) on the source before online begins (1200) "
@@ -29,25 +31,50 @@ def offline_before_online(scn: Scenario) -> None:
 @then("the VM was Saving or Saved while its original owner still held it")
 def saved_on_source(scn: Scenario) -> None:
     o = scn.need_outcome()
-    states = [(s.owner_node, s.vm_state) for s in o.trace.samples_of(o.vm.name)] if o.trace else []
-    # Two independent witnesses: a poll that caught the state on the source, or the source's
-    # Hyper-V worker logging the save before the target began bringing the role online.
-    online = o.role_events(1200, o.final_owner)
-    saved_events = [
-        e
-        for e in o.events
-        if e.id == EVENT_SAVED
-        and e.node == o.source
-        and e.role == o.vm.name
-        and (not online or e.time <= online[0].time)
+    samples = o.trace.samples_of(o.vm.name) if o.trace else []
+    states = [(s.owner_node, s.vm_state) for s in samples]
+    # Positive evidence of a violation: the save was seen under another owner, never under the
+    # source. Anything less is not a verdict.
+    elsewhere = [
+        (s.owner_node, s.vm_state, s.host_utc.isoformat())
+        for s in samples
+        if s.vm_state in SAVE_STATES and s.owner_node != o.source
     ]
+    on_source = o.saw_state(SAVE_STATES, o.source)
     check(
-        o.saw_state(SAVE_STATES, o.source) or bool(saved_events),
+        on_source or not elsewhere,
         "a running VM must be put into Saved state on its source before ownership changes",
         source=o.source,
+        saved_under_other_owner=elsewhere,
         observed=states,
-        saved_events=[e.time.isoformat() for e in saved_events],
     )
+    # Witnesses that the save happened on the source: a poll caught the state there; or the
+    # source showed its saved-state files being written (a change, not mere presence); or the
+    # cluster took the role offline on the source (its offline action, checked next, is Save)
+    # before the target began bringing it online.
+    baseline = o.before.details.saved_state if o.before.details else None
+    written = written_files(baseline, samples, o.source, o.trace.requested_utc if o.trace else None)
+    online = o.role_events(EventId.ROLE_ONLINE_BEGIN, o.final_owner)
+    offline = [
+        e
+        for e in o.role_events(EventId.ROLE_OFFLINE, o.source)
+        if not online or e.time <= online[0].time
+    ]
+    scn.evidence.observe(
+        "during",
+        "save witnesses",
+        {
+            "saving_or_saved_on_source": on_source,
+            "files_written_on_source": [f.path for f in written],
+            "offline_on_source": [e.time.isoformat() for e in offline],
+        },
+    )
+    if not (on_source or written or offline):
+        raise HarnessError(
+            f"no witness of {o.vm.name!r} being saved on {o.source}: no poll of {len(samples)} "
+            "caught Saving/Saved there, no saved-state file changed there and the source logged "
+            "no role offline (1204) before the target's online (1200)"
+        )
 
 
 @then("the VM resource's offline action is Save")
@@ -96,11 +123,26 @@ def saved_files_seen(scn: Scenario) -> None:
             f"no poll of {o.source} fell inside {o.vm.name!r}'s save window "
             f"({len(samples)} polls); saved-state files could not be observed"
         )
-    files = sorted(
-        {f for s in (o.trace.samples_of(o.vm.name) if o.trace else []) for f in s.saved_state_files}
+    present = seen_files(samples, o.source)
+    scn.evidence.observe("during", "saved-state files present", present)
+    check(
+        bool(present),
+        "the source must show saved-state files while the VM is saved",
+        files=present,
     )
-    scn.evidence.observe("during", "saved-state files", files)
-    check(bool(files), "the source must show saved-state files while the VM is saved", files=files)
+    # Hyper-V keeps these files while the VM runs: only the ones the save changed count.
+    baseline = o.before.details.saved_state if o.before.details else None
+    requested = o.trace.requested_utc if o.trace else None
+    written = written_files(baseline, samples, o.source, requested)
+    before = {f.path: (f.bytes, f.last_write) for f in baseline or ()}
+    if not written:
+        raise HarnessError(
+            f"{o.source} showed {len(present)} saved-state file(s) of {o.vm.name!r} but none "
+            f"changed size or write time during the move ({len(in_window)} polls in the save "
+            f"window; before: {before}); presence alone does not prove where the save went"
+        )
+    files = [f.path for f in written]
+    scn.evidence.observe("during", "saved-state files written", files)
     scn.data["saved_files"] = files
 
 

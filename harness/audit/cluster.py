@@ -9,22 +9,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from harness.audit import events
 from harness.audit.objects import (
     ClusterEvent,
     GuestClock,
     Inventory,
     Registration,
+    SavedFile,
     VmDetails,
     parse_utc,
 )
 from harness.drivers.base import Driver
-from harness.errors import HarnessError, ProbeFailedError, TransportError
+from harness.errors import HarnessError, ProbeFailedError, ProbeOutputError, TransportError
 from harness.safety.guard import ActionGuard, ActionRequest, VmPlace, places
 
-# FailoverClustering: 1641 role moving, 1200/1201 online, 1203/1204 offline. Hyper-V-Worker:
-# 18510 saved, 18596 restored, 18500 started (ids to confirm on a real cluster, see the notes).
-MOVE_EVENT_IDS = (1641, 1200, 1201, 1203, 1204, 18510, 18596, 18500)
-EVENT_SAVED = 18510
+# What a move leaves in the cluster's logs (harness/audit/events.py holds ids and channels).
+MOVE_EVENT_IDS: tuple[int, ...] = tuple(int(i) for i in events.MOVE_EVENTS)
 SAVE_STATES = frozenset({"Saving", "Saved"})
 
 
@@ -39,6 +39,7 @@ class MoveSample:
     vm_state: str | None
     saved_state_files: tuple[str, ...] = ()
     heartbeat: str | None = None
+    saved_state: tuple[SavedFile, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,14 @@ class MoveSample:
             "vm_state": self.vm_state,
             "saved_state_files": list(self.saved_state_files),
             "heartbeat": self.heartbeat,
+            "saved_state": [
+                {
+                    "path": f.path,
+                    "bytes": f.bytes,
+                    "last_write_utc": f.last_write.isoformat() if f.last_write else None,
+                }
+                for f in self.saved_state
+            ],
         }
 
 
@@ -108,8 +117,18 @@ class Cluster:
     def probe(
         self, name: str, params: dict[str, Any] | None = None, node: str | None = None
     ) -> dict[str, Any]:
-        """Run a probe; cluster-wide probes go to a node believed to be up."""
-        return self.driver.run_probe(name, params or {}, node or self._control_node())
+        """Run a probe; cluster-wide probes go to a node believed to be up.
+
+        A document Windows answered but the schema refuses (an unknown enum value, a missing
+        field) is evidence that could not be read: it names the node as well as probe and value.
+        """
+        target = node or self._control_node()
+        try:
+            return self.driver.run_probe(name, params or {}, target)
+        except ProbeOutputError as exc:
+            if exc.node is not None:
+                raise
+            raise ProbeOutputError(exc.probe, exc.json_path, exc.reason, target) from exc
 
     def mark_down(self, node: str, down: bool = True) -> None:
         """Tell the facade not to use `node` for cluster-wide probes (crashed in a scenario)."""
@@ -164,24 +183,31 @@ class Cluster:
     def events(
         self, since: datetime, nodes: Iterable[str], ids: Sequence[int] = MOVE_EVENT_IDS
     ) -> list[ClusterEvent]:
-        """Cluster events of the given ids on the given nodes since a time, oldest first."""
+        """Cluster events of the given ids on the given nodes since a time, oldest first.
+
+        Each id is read from the log Windows writes it to; an event from another log or in a
+        form Windows does not define is BROKEN evidence (events.EventFormError), never guessed.
+        """
         found: list[ClusterEvent] = []
+        params = {
+            "since_utc": since.isoformat().replace("+00:00", "Z"),
+            "queries": events.queries(ids),
+        }
         for node in nodes:
-            doc = self.probe(
-                "cluster_events",
-                {"since_utc": since.isoformat().replace("+00:00", "Z"), "ids": list(ids)},
-                node,
-            )
-            found.extend(
-                ClusterEvent(
-                    node,
-                    e["provider"],
-                    int(e["id"]),
-                    parse_utc(e["time_utc"]),
-                    tuple(e["properties"]),
+            doc = self.probe("cluster_events", params, node)
+            for e in doc["events"]:
+                props = tuple(e["properties"])
+                events.check_form(int(e["id"]), e["log"], props, f" on {node}")
+                found.append(
+                    ClusterEvent(
+                        node,
+                        e["provider"],
+                        int(e["id"]),
+                        parse_utc(e["time_utc"]),
+                        props,
+                        e["log"],
+                    )
                 )
-                for e in doc["events"]
-            )
         return sorted(found, key=lambda e: e.time)
 
     def move_status(self, vm_names: Sequence[str]) -> tuple[datetime, list[dict[str, Any]]]:
@@ -346,6 +372,7 @@ class Cluster:
                     if details is not None:
                         sample.vm_state = details.state
                         sample.saved_state_files = details.saved_state_files
+                        sample.saved_state = details.saved_state
                         sample.heartbeat = details.heartbeat
                 trace.samples.append(sample)
                 settled = settled and done(status)

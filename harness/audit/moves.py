@@ -48,6 +48,8 @@ class Snapshot:
                     "vm_known": r.vm_known,
                     "links": [list(x) for x in r.links],
                     "links_folder": r.links_folder,
+                    "cache_entries": list(r.cache_entries),
+                    "cache_folder": r.cache_folder,
                 }
                 for n, r in self.registrations.items()
             },
@@ -119,7 +121,9 @@ class MoveOutcome:
         return [
             e
             for e in self.events
-            if e.id == event_id and e.role == self.vm.group and (node is None or e.node == node)
+            if e.id == event_id
+            and e.is_about(self.vm.group, self.vm.id)
+            and (node is None or e.node == node)
         ]
 
 

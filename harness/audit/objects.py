@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from harness.audit import events
 from harness.audit.storage import SharedStorage
 
 
@@ -126,6 +127,15 @@ class Inventory:
 
 
 @dataclass(frozen=True)
+class SavedFile:
+    """A saved-state file as Get-ChildItem shows it: path, Length and LastWriteTimeUtc."""
+
+    path: str
+    bytes: int
+    last_write: datetime | None
+
+
+@dataclass(frozen=True)
 class VmDetails:
     """One VM as its owner's Hyper-V reports it."""
 
@@ -146,6 +156,7 @@ class VmDetails:
     time_sync_status: str | None
     saved_state_files: tuple[str, ...]
     host_utc: datetime
+    saved_state: tuple[SavedFile, ...] = ()
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VmDetails:
@@ -176,18 +187,35 @@ class VmDetails:
             time_sync_status=None if time_sync is None else time_sync["primary_status"],
             saved_state_files=tuple(f["path"] for f in vm["saved_state_files"]),
             host_utc=parse_utc(doc["host_utc"]),
+            saved_state=tuple(
+                SavedFile(
+                    f["path"],
+                    int(f["bytes"]),
+                    parse_utc(f["last_write_utc"]) if f.get("last_write_utc") else None,
+                )
+                for f in vm["saved_state_files"]
+            ),
         )
 
 
 @dataclass(frozen=True)
 class Registration:
-    """Whether one node registers the VM (link for 5.0, data.vmcx + Get-VM for later versions)."""
+    """What one node shows of the VM's registration.
+
+    Registered means Get-VM on the node lists the VM (every version), or, for version 5.0, that
+    the node still holds the VM's symbolic link. Version 6.2+ keeps a per-VM entry in the node's
+    'Virtual Machines Cache' (recorded, not judged: no public source says when Windows removes
+    it); the host-wide data.vmcx says nothing about one VM and is not part of the judgement.
+    """
 
     node: str
     program_data: str
     links_folder: str
     links: tuple[tuple[str, str | None, str | None], ...]
     vm_known: bool
+    cache_folder: str = ""
+    cache_entries: tuple[str, ...] = ()
+    config_version: str | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Registration:
@@ -197,6 +225,9 @@ class Registration:
             links_folder=doc["links_folder"],
             links=tuple((e["name"], e["link_type"], e["target"]) for e in doc["entries"]),
             vm_known=bool(doc["vm_known"]),
+            cache_folder=doc["cache_folder"],
+            cache_entries=tuple(e["name"] for e in doc["cache_entries"]),
+            config_version=doc["config_version"],
         )
 
     @property
@@ -206,15 +237,40 @@ class Registration:
 
 @dataclass(frozen=True)
 class ClusterEvent:
+    """One event read from a node's log; role and VmId are read where the vocabulary puts them."""
+
     node: str
     provider: str
     id: int
     time: datetime
     properties: tuple[str, ...]
+    log: str = ""
 
     @property
     def role(self) -> str | None:
-        return self.properties[0] if self.properties else None
+        index = events.spec(self.id).role_property if self.id in events.SPECS else 0
+        if index is None or index >= len(self.properties):
+            return None
+        return self.properties[index]
+
+    @property
+    def vm_id(self) -> str | None:
+        """The VmId the event names (lower case, no braces), for events that carry one."""
+        index = events.spec(self.id).vm_id_property if self.id in events.SPECS else None
+        if index is None or index >= len(self.properties):
+            return None
+        return self.properties[index].strip("{}").lower()
+
+    def is_about(self, vm_name: str, vm_id: str | None = None) -> bool:
+        """By VmId where the event carries one, else by the role's name."""
+        if vm_id is not None and self.vm_id is not None:
+            return self.vm_id == vm_id.strip("{}").lower()
+        return self.role == vm_name
+
+    @property
+    def move(self) -> events.RoleMove:
+        """Event 1641 read in either of its forms."""
+        return events.role_move(self.properties, f" on {self.node}")
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,21 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from harness.audit import events
+from harness.audit.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths
 from harness.lab.clock import LabClock
 from harness.lab.rules import RULE_IDS
-from harness.lab.state import FC, MESSAGES, PROVIDERS, Event, LinkEntry, NodeState, VMState
+from harness.lab.state import Event, LinkEntry, NodeState, VMState
 from harness.lab.storage import StorageRef, resolve
 from harness.lab.topology import Topology
 
-LINKS_SUBFOLDER = "Microsoft\\Windows\\Hyper-V\\Virtual Machines"
+HYPER_V_SUBFOLDER = "Microsoft\\Windows\\Hyper-V"
+LINKS_SUBFOLDER = HYPER_V_SUBFOLDER + "\\Virtual Machines"
+CACHE_SUBFOLDER = HYPER_V_SUBFOLDER + "\\Virtual Machines Cache"
+# Size of a per-VM cache entry <VMId>.vmcx (docs/windows-fidelity.md, "Registration").
+CACHE_ENTRY_BYTES = 24576
 
 
 class LabCluster:
@@ -73,7 +79,7 @@ class LabCluster:
                 from harness.lab.moves import saved_state_for
 
                 vm.saved = saved_state_for(vm, vm.folder, self.started, 1.0)
-                vm.saved.complete = True
+                vm.saved.finish(self.started)
 
     # --- lookups -------------------------------------------------------------------------
     def node(self, name: str) -> NodeState:
@@ -103,12 +109,19 @@ class LabCluster:
         extra = [r for n in self.nodes.values() for r in n.extra_local]
         return resolve(self.topology, path, node, extra)
 
-    def links_folder(self, node: NodeState, vm: VMState | None = None) -> str:
-        """Where `node` writes 5.0 links: its own ProgramData unless the QM-22 rule is off."""
-        root = node.program_data
+    def registration_root(self, node: NodeState, vm: VMState | None = None) -> str:
+        """The ProgramData `node` registers VMs under: its own unless the QM-22 rule is off."""
         if vm is not None and not self.rule_on("links_under_program_data", vm, (node.name,)):
-            root = "C:\\ProgramData"
-        return paths.join(root, LINKS_SUBFOLDER)
+            return "C:\\ProgramData"
+        return node.program_data
+
+    def links_folder(self, node: NodeState, vm: VMState | None = None) -> str:
+        """Where `node` writes 5.0 links."""
+        return paths.join(self.registration_root(node, vm), LINKS_SUBFOLDER)
+
+    def cache_folder(self, node: NodeState, vm: VMState | None = None) -> str:
+        """Where `node` keeps its per-VM cache entries (version 6.2+)."""
+        return paths.join(self.registration_root(node, vm), CACHE_SUBFOLDER)
 
     # --- rules ---------------------------------------------------------------------------
     def _matching_off(self, rule_id: str, vm: VMState | str | None, nodes: Iterable[str]) -> Any:
@@ -174,16 +187,23 @@ class LabCluster:
             return now
 
     # --- primitive state changes used by the rules ------------------------------------
-    def log(self, node: str, event_id: int, at: datetime, *props: str) -> None:
-        """Write an event on a node's log, timestamped on the lab clock."""
-        message = MESSAGES[event_id].format(*props)
-        provider = PROVIDERS.get(event_id, FC)
-        self.node(node).events.append(Event(node, provider, event_id, at, message, props))
+    def log(self, node: str, event_id: EventId, at: datetime, *props: str) -> None:
+        """Write an event to its channel on a node, with Windows' message, on the lab clock."""
+        entry = events.spec(event_id)
+        text = events.message(event_id, props)
+        self.node(node).events.append(
+            Event(node, entry.channel.value, entry.provider, int(event_id), at, text, props)
+        )
 
     def register(self, vm: VMState, node_name: str) -> None:
-        """Register the VM on a node (data.vmcx entry; plus a symbolic link for 5.0)."""
+        """Register the VM on a node: Get-VM there lists it; a symbolic link for 5.0, a
+        per-VM cache entry for 6.2+ (the host-wide data.vmcx is always there)."""
         node = self.node(node_name)
         node.registered.add(vm.vm_id)
+        if vm.spec.config_version != "5.0":
+            vid = vm.vm_id.upper()
+            entries = ((f"{vid}.vmcx", CACHE_ENTRY_BYTES), (vid, None))
+            node.cache[vm.vm_id] = (self.cache_folder(node, vm), entries)
         if vm.spec.config_version == "5.0":
             config = paths.join(vm.folder, "Virtual Machines", f"{vm.vm_id.upper()}.xml")
             if not self.rule_on("link_points_at_config", vm, (node.name,)):
@@ -201,6 +221,7 @@ class LabCluster:
         node = self.node(node_name)
         node.registered.discard(vm.vm_id)
         node.links.pop(vm.vm_id, None)
+        node.cache.pop(vm.vm_id, None)
 
     def count_network(self, source: str, target: str, size: int) -> None:
         """Bytes sent from source to target over the cluster network."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from harness.audit.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths
 from harness.lab.state import MoveRecord, SavedState
@@ -61,7 +62,7 @@ def saved_state_for(vm: VMState, folder: str, t0: datetime, write_bps: float) ->
             (paths.join(vm_dir, f"{vid}.vmrs"), vm.memory_bytes),
             (paths.join(vm_dir, f"{vid}.vmgs"), 4 * 1024 * 1024),
         ]
-    return SavedState(files, t0, write_bps)
+    return SavedState(files, t0, write_bps, grows=vm.spec.config_version != "5.0")
 
 
 def storage_rates(
@@ -158,8 +159,8 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
     )
     vm.history.append(rec)
     vm.moving_to = target
-    c.log(source, 1641, t0, vm.name, source, target)
-    c.log(source, 1203, t0, vm.name)
+    c.log(source, EventId.ROLE_MOVING, t0, vm.name, source, target)
+    c.log(source, EventId.ROLE_OFFLINE_BEGIN, t0, vm.name)
     vm.group_state, vm.resource_state, vm.state = "Pending", "OfflinePending", "Saving"
     if c.rule_on("unavailable_while_moving", vm, nodes):
         vm.heartbeat_ok = False
@@ -174,10 +175,9 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
     def saved(at: datetime) -> None:
         vm.state, vm.resource_state = "Saved", "Offline"
         assert vm.saved is not None
-        vm.saved.complete = True
+        vm.saved.finish(at)
         rec.saved_at = at
-        c.log(vm.owner, 1204, at, vm.name)
-        c.log(vm.owner, 18510, at, vm.name)
+        c.log(vm.owner, EventId.ROLE_OFFLINE, at, vm.name)
 
     def resume(at: datetime) -> None:
         if save_first:
@@ -185,12 +185,13 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
         restore = c.rule_on("restore_from_saved_state", vm, nodes)
         vm.state = "Resuming" if restore else "Starting"
         vm.resource_state = "OnlinePending"
-        c.log(target, 1200, at, vm.name)
+        c.log(target, EventId.ROLE_ONLINE_BEGIN, at, vm.name)
 
     def online(at: datetime) -> None:
         restored = c.rule_on("restore_from_saved_state", vm, nodes)
         keep = c.rule_on("state_restored", vm, nodes)
         vm.saved = None
+        vm.state_files_written = at
         vm.moving_to = None
         if restored and vm.frozen_guest is not None:
             vm.clock_offset_s = (vm.frozen_guest - at).total_seconds()
@@ -203,8 +204,7 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
         vm.heartbeat_ok = vm.state == "Running"
         rec.completed_at, rec.state_after = at, vm.state
         if running:
-            c.log(target, 18596 if restored else 18500, at, vm.name)
-            c.log(target, 1201, at, vm.name)
+            c.log(target, EventId.ROLE_ONLINE, at, vm.name)
             schedule_kvp(c, vm, source, at)
             schedule_time_sync(c, vm, at)
 
@@ -227,12 +227,12 @@ def start_registration(c: LabCluster, vm: VMState, target: str, now: datetime) -
     rec = MoveRecord(vm.name, "registration", source, target, now, state_before=before)
     vm.history.append(rec)
     vm.moving_to, vm.group_state = target, "Pending"
-    c.log(source, 1641, now, vm.name, source, target)
+    c.log(source, EventId.ROLE_MOVING, now, vm.name, source, target)
 
     def done(at: datetime) -> None:
         transfer(c, vm, source, target, at, rec)
         if not c.rule_on("state_restored", vm, nodes):
-            vm.state, vm.saved = "Off", None
+            vm.state, vm.saved, vm.state_files_written = "Off", None, at
         vm.group_state, vm.moving_to = "Offline", None
         rec.completed_at, rec.state_after = at, vm.state
 
@@ -248,7 +248,7 @@ def start_live(c: LabCluster, vm: VMState, target: str, now: datetime) -> dateti
     rec = MoveRecord(vm.name, "live", source, target, now, state_before=vm.state)
     vm.history.append(rec)
     vm.moving_to, vm.group_state = target, "Pending"
-    c.log(source, 1641, now, vm.name, source, target)
+    c.log(source, EventId.ROLE_MOVING, now, vm.name, source, target)
 
     def done(at: datetime) -> None:
         transfer(c, vm, source, target, at, rec)

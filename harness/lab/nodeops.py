@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from harness.audit.events import EventId
 from harness.errors import LabOperationError
 from harness.lab.moves import schedule_kvp, schedule_time_sync, start_move
 from harness.lab.placement import best_possible_node, loads
@@ -139,17 +140,16 @@ def _failover(
         return
     cold = c.rule_on("crash_cold_start", vm, (dead.name, target.name))
     vm.state, vm.resource_state, vm.moving_to = "Starting", "OnlinePending", target.name
-    c.log(target.name, 1200, at, vm.name)
+    c.log(target.name, EventId.ROLE_ONLINE_BEGIN, at, vm.name)
     if cold:
-        vm.saved, vm.frozen_guest = None, None
+        vm.saved, vm.frozen_guest, vm.state_files_written = None, None, at
         vm.clock_offset_s, vm.guest_boot = 0.0, at
 
     def online(when: datetime) -> None:
         vm.state, vm.resource_state, vm.group_state = "Running", "Online", "Online"
         vm.heartbeat_ok, vm.moving_to = True, None
         rec.completed_at, rec.state_after = when, vm.state
-        c.log(target.name, 18500 if cold else 18596, when, vm.name)
-        c.log(target.name, 1201, when, vm.name)
+        c.log(target.name, EventId.ROLE_ONLINE, when, vm.name)
         schedule_kvp(c, vm, dead.name, when)
         schedule_time_sync(c, vm, when)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from harness.audit.events import EventId
 from harness.errors import LabOperationError
 from harness.lab.moves import saved_state_for, start_move, state_location, storage_rates
 from harness.lab.placement import best_possible_node, check_target, loads
@@ -89,12 +90,12 @@ def _save_in_place(c: LabCluster, vm: VMState, now: datetime) -> None:
         False,
     )
     vm.frozen_guest = vm.guest_now(now)
-    c.log(vm.owner, 1203, now, vm.name)
+    c.log(vm.owner, EventId.ROLE_OFFLINE_BEGIN, now, vm.name)
 
     def saved(at: datetime) -> None:
         assert vm.saved is not None
-        vm.saved.complete = True
+        vm.saved.finish(at)
         vm.state, vm.group_state, vm.resource_state = "Saved", "Offline", "Offline"
-        c.log(vm.owner, 1204, at, vm.name)
+        c.log(vm.owner, EventId.ROLE_OFFLINE, at, vm.name)
 
     c.schedule(now + timedelta(seconds=vm.memory_bytes / write_bps), saved)

@@ -18,7 +18,7 @@ from harness.errors import LabOperationError
 from harness.lab import views
 from harness.lab.files import path_info
 from harness.lab.model import LabCluster
-from harness.lab.state import NodeState, iso
+from harness.lab.state import Event, NodeState, iso
 from harness.lab.topology import derived_guid
 
 READ = {
@@ -213,17 +213,29 @@ class LabResponder:
         }
 
     def _events(self, host: NodeState, params: dict[str, Any]) -> dict[str, Any]:
+        """Get-WinEvent -FilterHashtable @{LogName; ProviderName; Id; StartTime} per query."""
         since_text = params.get("since_utc")
         since = None
         if since_text:
             from harness.lab.topology import parse_utc
 
             since = parse_utc(str(since_text))
-        ids = {int(i) for i in params.get("ids") or ()}
+        wanted: set[tuple[str, str, int]] = set()
+        for query in _param(params, "queries", list):
+            if not isinstance(query, dict) or not query.get("log") or not query.get("ids"):
+                raise ValueError(f"cluster_events query needs a log and ids: {query!r}")
+            provider = str(query.get("provider") or "").casefold()
+            wanted |= {(str(query["log"]).casefold(), provider, int(i)) for i in query["ids"]}
+
+        def asked(e: Event) -> bool:
+            log = e.log.casefold()
+            return (log, e.provider.casefold(), e.id) in wanted or (log, "", e.id) in wanted
+
         events = sorted(host.events, key=lambda e: e.time)
         return {
             "events": [
                 {
+                    "log": e.log,
                     "provider": e.provider,
                     "id": e.id,
                     "time_utc": iso(e.time),
@@ -231,7 +243,7 @@ class LabResponder:
                     "properties": list(e.properties),
                 }
                 for e in events
-                if (since is None or e.time >= since) and (not ids or e.id in ids)
+                if (since is None or e.time >= since) and asked(e)
             ]
         }
 

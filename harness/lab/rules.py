@@ -31,7 +31,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "registration_copied_to_target",
         "QM-03",
-        "the registration (link or data.vmcx entry) is created on the target",
+        "the registration (Get-VM; link for 5.0, cache entry for 6.2+) is created on the target",
         ("cluster", "node", "vm"),
     ),
     Rule(

@@ -8,23 +8,6 @@ from datetime import datetime, timedelta
 from harness.lab.storage import StorageRef
 from harness.lab.topology import VM
 
-FC = "Microsoft-Windows-FailoverClustering"
-WORKER = "Microsoft-Windows-Hyper-V-Worker"
-# FailoverClustering messages (CLAIMS.md "Known facts"); %1 = role, %2/%3 = nodes
-MESSAGES = {
-    1200: "The Cluster service is attempting to bring online the clustered role '{0}'.",
-    1201: "The Cluster service successfully brought the clustered role '{0}' online.",
-    1203: "The Cluster service is attempting to take offline the clustered role '{0}'.",
-    1204: "The Cluster service successfully took the clustered role '{0}' offline.",
-    1641: "Clustered role '{0}' is moving from cluster node '{1}' to cluster node '{2}'.",
-    # Hyper-V-Worker save/restore events; ids as commonly reported, to be confirmed on a cluster
-    # with (Get-WinEvent -ListProvider Microsoft-Windows-Hyper-V-Worker).Events (CLAIMS.md).
-    18510: "'{0}' was saved successfully.",
-    18596: "'{0}' was restored successfully.",
-    18500: "'{0}' started successfully.",
-}
-PROVIDERS = {18510: WORKER, 18596: WORKER, 18500: WORKER}
-
 
 def iso(t: datetime) -> str:
     """ISO 8601 UTC with microseconds and a Z suffix (docs/contracts.md, Time)."""
@@ -33,9 +16,10 @@ def iso(t: datetime) -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """One event-log entry on one node."""
+    """One event-log entry on one node, in the log (channel) Windows writes it to."""
 
     node: str
+    log: str
     provider: str
     id: int
     time: datetime
@@ -66,6 +50,9 @@ class NodeState:
     received_bytes: int = 0
     registered: set[str] = field(default_factory=set)
     links: dict[str, LinkEntry] = field(default_factory=dict)
+    # Version 6.2+ registrations: per-VM entries in '<ProgramData>\...\Virtual Machines Cache'
+    # (<VMId>.vmcx and a <VMId> folder), by VMId: (folder, ((name, bytes or None), ...)).
+    cache: dict[str, tuple[str, tuple[tuple[str, int | None], ...]]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     extra_local: list[StorageRef] = field(default_factory=list)
 
@@ -78,14 +65,26 @@ class SavedState:
     started: datetime
     write_bps: float
     complete: bool = False
+    completed_at: datetime | None = None
+    # Version 5.0 keeps its .bin at the memory size all along; only 8.0+'s .vmrs grows.
+    grows: bool = True
+
+    def finish(self, at: datetime) -> None:
+        """The save is written: sizes final, write times that of the last write."""
+        self.complete, self.completed_at = True, at
 
     def sizes(self, now: datetime) -> list[tuple[str, int]]:
         """File sizes as seen at `now`."""
-        if self.complete:
+        if self.complete or not self.grows:
             return list(self.files)
         written = int(max(0.0, (now - self.started).total_seconds()) * self.write_bps)
         first, *rest = self.files
         return [(first[0], min(first[1], written)), *rest]
+
+    def listing(self, now: datetime) -> list[tuple[str, int, datetime]]:
+        """(path, Length, LastWriteTimeUtc) at `now`: every file is written while saving."""
+        written = (self.completed_at or self.started) if self.complete else now
+        return [(path, size, written) for path, size in self.sizes(now)]
 
 
 @dataclass
@@ -135,6 +134,8 @@ class VMState:
     heartbeat_ok: bool = True
     frozen_guest: datetime | None = None
     saved: SavedState | None = None
+    # When the resident state files (.vmrs/.vmgs, or .bin/.vsv for 5.0) were last written.
+    state_files_written: datetime | None = None
     kvp_host: str = ""
     moving_to: str | None = None
     history: list[MoveRecord] = field(default_factory=list)

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import LabOperationError
-from harness.lab import paths
+from harness.lab import paths, statefiles
+from harness.lab.model import CACHE_SUBFOLDER, HYPER_V_SUBFOLDER, LINKS_SUBFOLDER
 from harness.lab.state import iso
 from harness.lab.topology import derived_guid
 
@@ -46,7 +47,7 @@ def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dic
     if vm.spec.passthrough_disk:
         number = 2 + [v.name for v in c.vms.values()].index(vm.name)
         disks.append({"path": None, "disk_number": number, "passthrough": True})
-    saved = vm.saved.sizes(now) if vm.saved is not None else []
+    saved = statefiles.listing(vm, now, c.started)
     sync_status = "OK" if vm.spec.time_sync_functional else "No Contact"
     return {
         "found": True,
@@ -84,28 +85,43 @@ def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dic
                     "primary_status": "OK" if up else None,
                 },
             ],
-            "saved_state_files": [{"path": p, "bytes": b} for p, b in saved],
+            "saved_state_files": [
+                {"path": p, "bytes": b, "last_write_utc": iso(w)} for p, b, w in saved
+            ],
             "is_clustered": True,
         },
     }
 
 
 def vm_registration(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
-    """The links folder from this node's %ProgramData% and whether Hyper-V here knows the VM."""
-    folder = paths.join(node.program_data, "Microsoft\\Windows\\Hyper-V\\Virtual Machines")
+    """What this node shows of a registration, every folder under its own %ProgramData%."""
+    hyper_v = paths.join(node.program_data, HYPER_V_SUBFOLDER)
+    folder = paths.join(node.program_data, LINKS_SUBFOLDER)
+    cache_folder = paths.join(node.program_data, CACHE_SUBFOLDER)
     wanted = vm_id.strip("{}").lower()
     entries = [
         {"name": e.name, "link_type": e.link_type, "target": e.target}
         for e in node.links.values()
         if paths.same(e.folder, folder) and e.name.lower().startswith(wanted)
     ]
+    cached = node.cache.get(wanted)
+    cache_entries = (
+        [{"name": name, "bytes": size} for name, size in cached[1]]
+        if cached is not None and paths.same(cached[0], cache_folder)
+        else []
+    )
+    vm = _by_id(c, wanted)
+    known = wanted in node.registered
     return {
         "program_data": node.program_data,
         "links_folder": folder,
         "folder_exists": True,
         "entries": entries,
-        "data_vmcx_present": True,
-        "vm_known": wanted in node.registered,
+        "cache_folder": cache_folder,
+        "cache_entries": cache_entries,
+        "host_store": {"path": paths.join(hyper_v, "data.vmcx"), "present": True},
+        "vm_known": known,
+        "config_version": vm.spec.config_version if known and vm is not None else None,
     }
 
 

@@ -44,13 +44,19 @@ if ($vms.Count -gt 0) {
     })
     # Saved state lives beside the configuration: <VMId>.vmrs/.vmgs (version 6.2 and later) or
     # <VMId>\<VMId>.bin/.vsv (version 5.0) under '<ConfigurationLocation>\Virtual Machines'.
+    # These files also exist while the VM runs, so the audit judges a save by what changes
+    # (Length, LastWriteTimeUtc, State), never by their presence (docs/windows-fidelity.md).
     $stateFolder = Join-Path -Path ([string]$vm.ConfigurationLocation) -ChildPath 'Virtual Machines'
     $stateFiles = @()
     if (Test-Path -LiteralPath $stateFolder -PathType Container) {
         $stateFiles = @(foreach ($f in @(Get-ChildItem -LiteralPath $stateFolder -Recurse -File -Force)) {
             $isState = @('.vmrs', '.vmgs', '.bin', '.vsv') -contains $f.Extension.ToLowerInvariant()
             if ($isState -and $f.Name.StartsWith($vmId, [StringComparison]::OrdinalIgnoreCase)) {
-                [ordered]@{ path = [string]$f.FullName; bytes = [int64]$f.Length }
+                [ordered]@{
+                    path           = [string]$f.FullName
+                    bytes          = [int64]$f.Length
+                    last_write_utc = ConvertTo-QmUtc $f.LastWriteTimeUtc
+                }
             }
         })
     }

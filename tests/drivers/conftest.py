@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from harness.audit.events import queries
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import Topology, load_default_topology
@@ -35,7 +36,11 @@ def read_calls(topology: Topology) -> list[tuple[str, dict[str, Any], str | None
         ("vm_resources", {"vm_id": vm.vm_id}, None),
         ("guest_clock", {"vm_name": vm.name}, vm.owner),
         ("guest_kvp", {"vm_name": vm.name}, vm.owner),
-        ("cluster_events", {"since_utc": "2020-01-01T00:00:00Z", "ids": [1641, 1200]}, None),
+        (
+            "cluster_events",
+            {"since_utc": "2020-01-01T00:00:00Z", "queries": queries([1641, 1200])},
+            None,
+        ),
         ("path_info", {"path": topology.csvs[0].path}, None),
         ("network_counters", {}, None),
         ("move_status", {"vm_names": [v.name for v in topology.vms]}, None),

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from harness.audit.events import queries
 from harness.errors import LabOperationError
 from harness.lab.model import LabCluster
 from harness.lab.responder import ACTION, LAB_ONLY, READ, LabResponder
@@ -25,7 +26,7 @@ def _params(c: LabCluster) -> dict[str, dict[str, Any]]:
         "vm_resources": {"vm_id": web.vm_id},
         "guest_clock": {"vm_name": WEB},
         "guest_kvp": {"vm_name": WEB},
-        "cluster_events": {"since_utc": "2000-01-01T00:00:00Z", "ids": []},
+        "cluster_events": {"since_utc": "2000-01-01T00:00:00Z", "queries": queries([1641])},
         "path_info": {"path": web.folder},
         "network_counters": {},
         "move_status": {"vm_names": [WEB, "archive01"]},
@@ -78,8 +79,39 @@ def test_registration_view_per_node(responder: LabResponder, lab: LabCluster) ->
     assert doc["vm_known"] is True
     other = responder.answer("HV-A", "vm_registration", {"vm_id": legacy.vm_id})
     assert other["entries"] == [] and other["vm_known"] is False
-    web = responder.answer("HV-A", "vm_registration", {"vm_id": lab.vm(WEB).vm_id})
-    assert web["entries"] == [] and web["data_vmcx_present"] and web["vm_known"]
+    assert doc["config_version"] == "5.0" and doc["cache_entries"] == []
+    web_id = lab.vm(WEB).vm_id
+    web = responder.answer("HV-A", "vm_registration", {"vm_id": web_id})
+    assert web["entries"] == [] and web["vm_known"] and web["config_version"] == "9.0"
+    # 6.2+: a per-VM cache entry; data.vmcx is the host-wide store beside, not inside, the
+    # 'Virtual Machines' folder.
+    assert (
+        web["cache_folder"]
+        == "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V\\Virtual Machines Cache"
+    )
+    assert [e["name"] for e in web["cache_entries"]] == [f"{web_id.upper()}.vmcx", web_id.upper()]
+    assert web["host_store"] == {
+        "path": "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V\\data.vmcx",
+        "present": True,
+    }
+
+
+def test_a_move_carries_the_cache_entry_with_the_registration(
+    responder: LabResponder, lab: LabCluster
+) -> None:
+    web_id = lab.vm(WEB).vm_id
+    responder.answer("HV-A", "move_vm", {"vm_names": [WEB], "node": "HV-B"})
+    lab.settle()
+    source = responder.answer("HV-A", "vm_registration", {"vm_id": web_id})
+    target = responder.answer("HV-B", "vm_registration", {"vm_id": web_id})
+    assert (source["vm_known"], source["cache_entries"], source["config_version"]) == (
+        False,
+        [],
+        None,
+    )
+    assert target["vm_known"] and len(target["cache_entries"]) == 2
+    # The host-wide store stays on both nodes: it says nothing about this VM.
+    assert source["host_store"]["present"] and target["host_store"]["present"]
 
 
 @pytest.mark.parametrize(
@@ -146,11 +178,28 @@ def test_move_refusal_message(responder: LabResponder) -> None:
 def test_events_filtered_by_time_and_id(responder: LabResponder, lab: LabCluster) -> None:
     responder.answer("HV-A", "move_vm", {"vm_names": [WEB], "node": "HV-B"})
     lab.settle()
-    events = responder.answer("HV-A", "cluster_events", {"ids": [1641, 1204]})["events"]
+    asked = {"queries": queries([1641, 1204])}
+    events = responder.answer("HV-A", "cluster_events", asked)["events"]
     assert [e["id"] for e in events] == [1641, 1204]
     assert events[0]["properties"] == [WEB, "HV-A", "HV-B"]
-    late = responder.answer("HV-A", "cluster_events", {"since_utc": "2100-01-01T00:00:00Z"})
+    assert {e["log"] for e in events} == {"Microsoft-Windows-FailoverClustering/Operational"}
+    late = responder.answer(
+        "HV-A", "cluster_events", {**asked, "since_utc": "2100-01-01T00:00:00Z"}
+    )
     assert late["events"] == []
+
+
+def test_events_are_read_from_their_own_channel_only(
+    responder: LabResponder, lab: LabCluster
+) -> None:
+    # Windows writes the role events to FailoverClustering/Operational: asking the System log
+    # for them (what the probe did before) finds nothing.
+    responder.answer("HV-A", "move_vm", {"vm_names": [WEB], "node": "HV-B"})
+    lab.settle()
+    system = [{"log": "System", "provider": "Microsoft-Windows-FailoverClustering", "ids": [1641]}]
+    assert responder.answer("HV-A", "cluster_events", {"queries": system})["events"] == []
+    own = responder.answer("HV-A", "cluster_events", {"queries": queries([1641])})["events"]
+    assert [e["id"] for e in own] == [1641]
 
 
 def test_registry_view_is_read_the_same_everywhere(

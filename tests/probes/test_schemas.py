@@ -135,7 +135,7 @@ def test_mutated_sample_is_rejected_at_its_path(
             "{c04f1d2e-9a8b-4c3d-8e7f-112233445566}",
             "$.vm_groups[1].vm_id",
         ),
-        ("cluster_inventory", ["nodes", 2, "state"], "Unknown", "$.nodes[2].state"),
+        ("cluster_inventory", ["nodes", 2, "state"], "Sleeping", "$.nodes[2].state"),
         ("cluster_inventory", ["vm_groups", 0, "state"], "OnlinePending", "$.vm_groups[0].state"),
         ("vm_details", ["vm", "state"], "Running ", "$.vm.state"),
         (
