@@ -201,9 +201,19 @@ def is_inventory_spec(spec: str) -> bool:
     return Path(spec.strip()).suffix.lower() in {".yaml", ".yml", ".json"}
 
 
+def _replay_spec(text: str) -> bool:
+    """`replay:<capture folder>` (harness/targets/replay.py): a capture answered offline."""
+    return text.startswith("replay:")
+
+
 def check_spec(spec: str) -> None:
     """Validate a target spec (and its topology file) without opening anything: InputError."""
     text = spec.strip()
+    if _replay_spec(text):
+        from harness.targets.replay import check_replay_spec
+
+        check_replay_spec(text)
+        return
     for prefix in ("lab+sim", "lab+inproc", "lab"):
         if text == prefix:
             return
@@ -226,6 +236,10 @@ def check_spec(spec: str) -> None:
 def open_target(spec: str, *, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
     """Open the target named by `spec` (see README "Targets")."""
     text = spec.strip()
+    if _replay_spec(text):
+        from harness.targets.replay import open_replay
+
+        return open_replay(text)
     if text == "lab" or text.startswith("lab:"):
         return open_lab(text[4:] or None, served=True, speed=lab_speed)
     if text == "lab+sim" or text.startswith("lab+sim:"):
