@@ -1,0 +1,43 @@
+"""The capture probes read the properties the fidelity ledger cites, and are read-only."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.capture.collect import CaptureRefused, check_read_only
+from harness.errors import InputError
+from harness.probes.protocol import load_body, probe_kind, probe_names
+
+CAPTURE_PROBES = [n for n in probe_names() if n.startswith("capture_")]
+
+
+def test_capture_probes_exist_and_are_read_probes() -> None:
+    assert len(CAPTURE_PROBES) == 5
+    assert all(probe_kind(n) == "read" for n in CAPTURE_PROBES)
+
+
+def test_provider_probe_reads_the_documented_properties() -> None:
+    body = load_body("capture_event_providers")
+    assert "Get-WinEvent -ListProvider $name" in body
+    assert "$metadata.Events" in body
+    for prop in ("$e.Id", "$e.Version", "$e.Level", "$e.LogLink.LogName", "$e.Description"):
+        assert prop in body
+    assert "$e.Template" in body
+
+
+def test_cluster_parameter_probe_reads_name_value_and_type() -> None:
+    body = load_body("capture_cluster_parameters")
+    assert "Get-ClusterParameter" in body
+    assert "$p.Name" in body and "$p.Value" in body
+    assert "@('ParameterType', 'Type')" in body
+
+
+@pytest.mark.parametrize("name", ["move_vm", "drain_node", "resume_node", "lab_crash_node"])
+def test_capture_refuses_every_probe_that_is_not_read(name: str) -> None:
+    with pytest.raises(CaptureRefused, match=f"probe {name!r} is of kind"):
+        check_read_only(["host_info", name])
+
+
+def test_unknown_probe_is_bad_input() -> None:
+    with pytest.raises(InputError, match="unknown probe"):
+        check_read_only(["no_such_probe"])
