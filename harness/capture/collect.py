@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from harness.audit.cluster import MOVE_EVENT_IDS
 from harness.capture.recording import RecordingSession
 from harness.drivers.base import utc_now_iso
 from harness.drivers.winrm import WinRMDriver, redact_params
@@ -30,8 +31,8 @@ from harness.targets.inventory import (
 from harness.targets.registry import is_inventory_spec
 from harness.transport.endpoint import Endpoint
 
-# Event ids the audit reads (harness/audit/cluster.py), asked for over the last day by default.
-EVENT_IDS = (1641, 1200, 1201, 1203, 1204, 18510, 18596, 18500)
+# The event ids the audit reads, asked for over the last day by default.
+EVENT_IDS = tuple(MOVE_EVENT_IDS)
 # Providers whose event manifests (ids, channels, message templates) the fidelity ledger needs.
 PROVIDERS = (
     "Microsoft-Windows-FailoverClustering",
@@ -146,6 +147,10 @@ class Collector:
             call.exit_code = raw.exit_code
             call.stdout = redact(raw.stdout)
             call.stderr = redact(raw.stderr)
+        elif call.outcome == "ok":
+            # A document without the text it came from is not evidence of what Windows said.
+            call.outcome, call.document = "error", None
+            call.error = "the WinRM session kept no raw output for this call"
         return call
 
 
@@ -266,8 +271,6 @@ def collect(
                 collector.run(probe, params, node)
     finally:
         collector.close()
-    if only:
-        result.calls = [c for c in result.calls if c.probe in only]
     result.finished_utc = utc_now_iso()
     return result
 

@@ -57,6 +57,9 @@ def test_lab_capture_records_every_read_probe(served_lab: LabServer, lab_capture
     assert fc["name"] == "Microsoft-Windows-FailoverClustering"
     channels = {e["id"]: e["channel"] for e in fc["events"]}
     assert channels[1641] == "Microsoft-Windows-FailoverClustering/Operational"
+    worker = providers[0]["document"]["providers"][1]
+    assert worker["name"] == "Microsoft-Windows-Hyper-V-Worker"
+    assert {e["channel"] for e in worker["events"]} == {"Microsoft-Windows-Hyper-V-Worker-Admin"}
 
 
 def test_lab_capture_replays_clean(

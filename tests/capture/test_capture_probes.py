@@ -41,3 +41,36 @@ def test_capture_refuses_every_probe_that_is_not_read(name: str) -> None:
 def test_unknown_probe_is_bad_input() -> None:
     with pytest.raises(InputError, match="unknown probe"):
         check_read_only(["no_such_probe"])
+
+
+def test_lab_vm_events_carry_their_channel_and_match_by_name_or_vmid() -> None:
+    from datetime import UTC, datetime
+
+    from harness.drivers.lab import LabDriver
+    from harness.lab.clock import ManualClock
+    from harness.lab.model import LabCluster
+    from harness.lab.topology import load_default_topology
+
+    cluster = LabCluster(load_default_topology(), ManualClock(datetime(2026, 11, 27, tzinfo=UTC)))
+    driver = LabDriver(cluster)
+    vm = cluster.vm("legacy01")
+    cluster.move_vms([vm.name], "HV-A", "vm_role")
+    cluster.settle()
+    since = "2026-11-26T00:00:00Z"
+    by_name = driver.run_probe(
+        "capture_vm_events", {"since_utc": since, "vm_names": [vm.name], "vm_ids": []}, "HV-A"
+    )
+    by_id = driver.run_probe(
+        "capture_vm_events", {"since_utc": since, "vm_names": [], "vm_ids": [vm.vm_id]}, "HV-A"
+    )
+    other = driver.run_probe(
+        "capture_vm_events", {"since_utc": since, "vm_names": ["db01"], "vm_ids": []}, "HV-A"
+    )
+    logs = {e["id"]: e["log"] for e in by_name["events"]}
+    assert logs[1201] == "Microsoft-Windows-FailoverClustering/Operational"
+    assert logs[18596] == "Microsoft-Windows-Hyper-V-Worker-Admin"
+    assert "System" not in logs.values()
+    assert all(vm.name in e["message"] for e in by_name["events"])
+    assert other["events"] == []
+    # The lab's events carry the role name only, so a VMId alone finds none of them.
+    assert by_id["events"] == []
