@@ -45,6 +45,18 @@ def _cmd_check_inventory(args: argparse.Namespace) -> int:
     return check_inventory(args.file)
 
 
+def _cmd_capture(args: argparse.Namespace) -> int:
+    from harness.capture.command import run_capture
+
+    return run_capture(
+        args.target,
+        args.out,
+        pseudonymise=args.pseudonymise,
+        probes=args.probe or (),
+        since_hours=args.since_hours,
+    )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
@@ -156,8 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check-inventory", help="validate an inventory file and preflight its nodes (read-only)"
     )
-    check.add_argument("file", help="inventory YAML file")
+    check.add_argument("file", help="inventory YAML file, or replay:<capture folder>")
     check.set_defaults(func=_cmd_check_inventory)
+
+    capture = sub.add_parser(
+        "capture", help="record every read probe's raw answer on every node (read-only)"
+    )
+    capture.add_argument("--target", required=True, help="inventory YAML file")
+    capture.add_argument("--out", required=True, help="new (or empty) folder for the capture")
+    capture.add_argument(
+        "--pseudonymise", action="store_true", help="replace host, node, cluster and VM names"
+    )
+    capture.add_argument(
+        "--probe", action="append", metavar="NAME", help="only these read probes (repeatable)"
+    )
+    capture.add_argument(
+        "--since-hours", type=float, default=24.0, help="event history to collect (default 24)"
+    )
+    capture.set_defaults(func=_cmd_capture)
 
     lab = sub.add_parser("lab", help="the embedded lab cluster")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.errors import LabOperationError
 from harness.lab import views
+from harness.lab.facts import CAPTURE_PROBES, capture_answer
 from harness.lab.files import path_info
 from harness.lab.model import LabCluster
 from harness.lab.state import Event, NodeState, iso
@@ -33,10 +34,11 @@ READ = {
     "path_info",
     "network_counters",
     "move_status",
-}
+} | CAPTURE_PROBES
 ACTION = {"move_vm", "drain_node", "resume_node"}
 LAB_ONLY = {"lab_crash_node", "lab_power_on_node", "lab_set_time_sync"}
 CLUSTER_PROBES = {"cluster_inventory", "vm_resources", "move_status"} | ACTION
+CLUSTER_PROBES |= {"capture_cluster_parameters"}
 BACKGROUND_BPS = 2048  # cluster heartbeats etc. between nodes, per node
 
 
@@ -111,6 +113,8 @@ class LabResponder:
     def _read(
         self, host: NodeState, probe: str, params: dict[str, Any], now: datetime
     ) -> dict[str, Any]:
+        if probe in CAPTURE_PROBES:
+            return capture_answer(self.cluster, host, probe, params, now)
         readers: dict[str, Callable[[], dict[str, Any]]] = {
             "host_info": lambda: self._host_info(host),
             "cluster_inventory": lambda: self._inventory(),

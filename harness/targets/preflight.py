@@ -6,8 +6,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from harness.drivers.base import Driver
 from harness.errors import AuthenticationError, HarnessError, TransportError
 from harness.safety.redact import redact
+from harness.targets.fidelity import ledger_path, render_unverified, unverified_facts
 from harness.targets.inventory import (
     Inventory,
     InventoryDriver,
@@ -16,6 +18,7 @@ from harness.targets.inventory import (
     resolve_credentials,
 )
 from harness.targets.registry import first_match
+from harness.targets.replay import is_replay_spec, load_replay
 
 OK = "ok"
 
@@ -74,7 +77,7 @@ def _short(exc: BaseException) -> str:
     return redact(text.splitlines()[0] if text else text)[:200]
 
 
-def _check_node(row: NodeRow, driver: InventoryDriver, cluster: str) -> dict[str, Any] | None:
+def _check_node(row: NodeRow, driver: Driver, cluster: str) -> dict[str, Any] | None:
     """Fill a node row; the node's cluster_inventory document if it could be read."""
     try:
         info = driver.run_probe("host_info", {}, row.node)
@@ -128,7 +131,7 @@ def _time_sync(details: dict[str, Any]) -> str:
     return "unknown"
 
 
-def _check_vm(row: VmRow, group: dict[str, Any], driver: InventoryDriver) -> None:
+def _check_vm(row: VmRow, group: dict[str, Any], driver: Driver) -> None:
     owner = str(group["owner_node"])
     row.owner = owner
     if owner.casefold() not in {n.casefold() for n in driver.nodes}:
@@ -156,7 +159,7 @@ def _check_vm(row: VmRow, group: dict[str, Any], driver: InventoryDriver) -> Non
         row.problems.append(f"PowerShell Direct: {_short(exc)}")
 
 
-def _check_vms(result: Preflight, doc: dict[str, Any], driver: InventoryDriver) -> None:
+def _check_vms(result: Preflight, doc: dict[str, Any], driver: Driver) -> None:
     policy = result.inventory.policy
     groups = list(doc["vm_groups"])
     for index, pattern in enumerate(policy.allow):
@@ -177,19 +180,33 @@ def _check_vms(result: Preflight, doc: dict[str, Any], driver: InventoryDriver) 
 
 
 def run_preflight(spec: str, out: TextIO | None = None) -> Preflight:
-    """Validate the file (InputError), then check every node and allowed VM, read-only."""
+    """Validate the file (InputError), then check every node and allowed VM, read-only.
+
+    `replay:<capture folder>` re-checks a capture offline: same checks, answers from the files.
+    """
     out = out or sys.stdout
+    if is_replay_spec(spec):
+        _capture, inventory, replay = load_replay(spec)
+        labels = [(n.name, f"{n.name} (replay)", spec.strip()) for n in inventory.nodes]
+        return _preflight(inventory, replay, labels, out)
     inventory = check_inventory_spec(spec)
     endpoints = endpoints_for(inventory)
     guest = resolve_credentials(inventory.guest_credentials, inventory.source, "guest password")
     guest_params = {"guest_user": guest[0], "guest_password": guest[1]} if guest[1] else {}
-    result = Preflight(inventory)
     driver = InventoryDriver(endpoints, guest_params)
+    return _preflight(inventory, driver, [(e.node, e.label, e.url) for e in endpoints], out)
+
+
+def _preflight(
+    inventory: Inventory, driver: Driver, nodes: list[tuple[str, str, str]], out: TextIO
+) -> Preflight:
+    """The checks themselves, over any driver: (node, label, endpoint) per inventory node."""
+    result = Preflight(inventory)
     try:
         cluster_doc: dict[str, Any] | None = None
-        for endpoint in endpoints:
-            print(f"checking node {endpoint.label} ...", file=out, flush=True)
-            row = NodeRow(endpoint.node, endpoint.url)
+        for node, label, endpoint in nodes:
+            print(f"checking node {label} ...", file=out, flush=True)
+            row = NodeRow(node, endpoint)
             doc = _check_node(row, driver, inventory.cluster)
             if cluster_doc is None and doc is not None and row.ok:
                 cluster_doc = doc
@@ -247,4 +264,20 @@ def check_inventory(spec: str, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     result = run_preflight(spec, out)
     print(render(result), file=out, flush=True)
+    print(unverified_note(), file=out, flush=True)
     return 0 if result.ok else 1
+
+
+def unverified_note() -> str:
+    """What the first real run tests: every unverified row of the Windows fidelity ledger."""
+    path = ledger_path()
+    if path is None:
+        return "\nthe Windows fidelity ledger (docs/windows-fidelity.md) was not found"
+    rows = unverified_facts(path)
+    if not rows:
+        return f"\nevery fact about Windows in {path.name} is confirmed by a public source"
+    head = (
+        f"\n{len(rows)} fact(s) about Windows are not confirmed by a public source "
+        f"({path.name}); a run on a real cluster tests them:"
+    )
+    return head + "\n" + render_unverified(rows)

@@ -139,8 +139,7 @@ class TargetKind:
     argument: str = "optional"  # "optional" | "required": the part after "<name>:"
 
 
-# The order is the order of --help. A new kind (e.g. `replay:<dir>`, a module
-# harness/targets/replay.py with check_replay/open_replay) is one more entry here.
+# The order is the order of --help. A new kind is one more entry here (and its module).
 KINDS: tuple[TargetKind, ...] = (
     TargetKind(
         "lab",
@@ -162,6 +161,14 @@ KINDS: tuple[TargetKind, ...] = (
         "the lab on simulated time (the self-test)",
         "harness.targets.lab:check_lab",
         "harness.targets.simlab:open_sim_target",
+    ),
+    TargetKind(
+        "replay",
+        "replay:<capture folder>",
+        "a capture of a cluster (qmaudit capture), answered offline; read probes only",
+        "harness.targets.replay:check_replay_target",
+        "harness.targets.replay:open_replay_target",
+        argument="required",
     ),
     TargetKind(
         "inventory",

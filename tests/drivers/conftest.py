@@ -44,4 +44,19 @@ def read_calls(topology: Topology) -> list[tuple[str, dict[str, Any], str | None
         ("path_info", {"path": topology.csvs[0].path}, None),
         ("network_counters", {}, None),
         ("move_status", {"vm_names": [v.name for v in topology.vms]}, None),
+        *capture_calls(topology),
+    ]
+
+
+def capture_calls(topology: Topology) -> list[tuple[str, dict[str, Any], str | None]]:
+    """The capture-only read probes (harness/capture/), asked as `qmaudit capture` asks them."""
+    names = [v.name for v in topology.vms]
+    ids = [v.vm_id for v in topology.vms]
+    since = "2020-01-01T00:00:00Z"
+    return [
+        ("capture_event_providers", {"providers": ["Microsoft-Windows-FailoverClustering"]}, None),
+        ("capture_vm_events", {"since_utc": since, "vm_names": names, "vm_ids": ids}, None),
+        ("capture_cluster_parameters", {"vm_names": names}, None),
+        ("capture_vm_properties", {"vm_ids": ids}, None),
+        ("capture_registration_folders", {"vm_ids": ids}, None),
     ]

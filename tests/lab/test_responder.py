@@ -36,6 +36,22 @@ def _params(c: LabCluster) -> dict[str, dict[str, Any]]:
         "lab_set_time_sync": {"vm_name": "nosync01", "enabled": True},
         "lab_crash_node": {"node": "HV-B"},
         "lab_power_on_node": {"node": "HV-B"},
+        **_capture_params(c),
+    }
+
+
+def _capture_params(c: LabCluster) -> dict[str, dict[str, Any]]:
+    ids = [c.vm(WEB).vm_id, c.vm("legacy01").vm_id]
+    return {
+        "capture_event_providers": {"providers": ["Microsoft-Windows-FailoverClustering"]},
+        "capture_vm_events": {
+            "since_utc": "2000-01-01T00:00:00Z",
+            "vm_names": [WEB],
+            "vm_ids": ids,
+        },
+        "capture_cluster_parameters": {"vm_names": [WEB, "no such vm"]},
+        "capture_vm_properties": {"vm_ids": ids},
+        "capture_registration_folders": {"vm_ids": ids},
     }
 
 
