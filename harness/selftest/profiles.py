@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.lab.ruleparams import check_params
 from harness.lab.rules import RULE_IDS, rule
 from harness.lab.topology import DEFAULT_TOPOLOGY, Topology, load_topology
 from harness.schemas import validate_document
@@ -38,6 +39,7 @@ def parse_profile(doc: Any, source: str) -> Profile:
         at = f"$.rules_off[{i}]"
         if entry["rule"] not in RULE_IDS:
             raise InputError(source, f"{at}.rule", f"unknown rule {entry['rule']!r}")
+        check_params(entry["rule"], entry.get("params") or {}, source, at)
         scope = rule(entry["rule"]).scope
         for key in ("vm", "node"):
             if key in entry and key not in scope:

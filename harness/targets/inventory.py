@@ -15,6 +15,7 @@ from harness.drivers.winrm import WinRMDriver
 from harness.errors import InputError
 from harness.safety.redact import register_secret
 from harness.schemas import validate_document
+from harness.targets.names import computer_name_problem, host_problem
 from harness.targets.registry import Target, Throughput, VmPolicy, first_match
 from harness.transport.endpoint import Endpoint
 from harness.yamlfile import parse_yaml, read_yaml_file
@@ -153,6 +154,7 @@ def _credential_ref(doc: dict[str, Any], key: str) -> CredentialRef | None:
 def _nodes(doc: dict[str, Any], source: str) -> tuple[NodeSpec, ...]:
     defaults = dict(doc.get("defaults") or {})
     seen: dict[str, int] = {}
+    hosts: dict[tuple[str, Any], int] = {}
     out = []
     for index, raw in enumerate(doc["nodes"]):
         folded = raw["name"].casefold()
@@ -163,12 +165,33 @@ def _nodes(doc: dict[str, Any], source: str) -> tuple[NodeSpec, ...]:
                 f"duplicate node {raw['name']!r} (also $.nodes[{seen[folded]}])",
             )
         seen[folded] = index
+        _check_names(raw, index, source)
         settings = {**defaults, **{k: v for k, v in raw.items() if k in _SETTINGS}}
+        # Two nodes at one host and port would be one WinRM listener audited twice (the lab
+        # serves every node on 127.0.0.1, one port each).
+        place = (raw["host"].rstrip(".").casefold(), settings.get("port"))
+        if place in hosts:
+            raise InputError(
+                source,
+                f"$.nodes[{index}].host",
+                f"host {raw['host']!r} is also the host of $.nodes[{hosts[place]}]",
+            )
+        hosts[place] = index
         spec = NodeSpec(raw["name"], raw["host"], settings, index)
         # Build once with an empty password: Endpoint checks ports, files, timeouts for us.
         _endpoint(spec, source, username="validation", password="")
         out.append(spec)
     return tuple(out)
+
+
+def _check_names(raw: dict[str, Any], index: int, source: str) -> None:
+    """A node's name is a Windows computer name; its host a DNS host name or IP address."""
+    problem = computer_name_problem(raw["name"])
+    if problem is not None:
+        raise InputError(source, f"$.nodes[{index}].name", f"{raw['name']!r} is {problem}")
+    problem = host_problem(raw["host"])
+    if problem is not None:
+        raise InputError(source, f"$.nodes[{index}].host", f"{raw['host']!r} is {problem}")
 
 
 def _policy(doc: dict[str, Any], source: str) -> VmPolicy:
