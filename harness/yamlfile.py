@@ -15,6 +15,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.resolver import Resolver
 
 from harness.errors import InputError
+from harness.safety.redact import note_document
 
 # Limits that keep every check under a second and ~100 MB whatever the input: the largest real
 # file (a topology) is a few KiB, so these leave ample room while refusing hostile input early.
@@ -174,6 +175,7 @@ def parse_yaml(text: str, source: str) -> Any:
     loader = StrictLoader(text)
     try:
         data = loader.get_single_data()
+        note_document(source, data)  # before any check can quote a value of it
         check_numbers(data)
         return data
     except RefusedInput as exc:

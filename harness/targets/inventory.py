@@ -13,7 +13,7 @@ from typing import Any
 from harness.audit.thresholds import Thresholds
 from harness.drivers.winrm import WinRMDriver
 from harness.errors import InputError
-from harness.safety.redact import register_secret
+from harness.safety.redact import note_document, register_secret
 from harness.schemas import validate_document
 from harness.targets.names import computer_name_problem, host_problem
 from harness.targets.registry import Target, Throughput, VmPolicy, first_match
@@ -110,6 +110,7 @@ def parse_inventory(doc: Any, source: str) -> Inventory:
     if not isinstance(doc, dict):
         kind = "empty" if doc is None else f"a {type(doc).__name__}"
         raise InputError(source, "$", f"the top level must be a mapping, found {kind}")
+    note_document(source, doc)
     secret_at = find_inline_secret(doc)
     if secret_at is not None:
         raise InputError(source, secret_at, INLINE_SECRET)
@@ -249,10 +250,12 @@ def resolve_secret(
         value = getpass.getpass(prompt) if secret else input(prompt)
         _prompted[env_name] = value
     if value is None:
+        # The name passed the schema's variable-name pattern: naming it is how to fix this.
         raise InputError(
             source,
             json_path,
             f"environment variable {env_name} is not set (and no terminal to prompt on)",
+            scrubbed=False,
         )
     if secret:
         register_secret(value)
