@@ -43,18 +43,23 @@ def _cmd_check_inventory(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.evidence.records import new_run_id
+    from harness.safety.lease import run_lease
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
 
     check_run_selection(args.target, args.m)
-
-    return run_audit(
-        args.target,
-        keyword=args.k,
-        markers=args.m,
-        report=not args.no_report,
-        lab_speed=args.lab_speed,
-    )
+    run_id = new_run_id()
+    # One run per cluster: the lease is taken before anything is written (exit 2 if busy).
+    with run_lease(args.target, run_id, args.lease_timeout):
+        return run_audit(
+            args.target,
+            keyword=args.k,
+            markers=args.m,
+            report=not args.no_report,
+            lab_speed=args.lab_speed,
+            run_id=run_id,
+        )
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -86,6 +91,15 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     )
 
 
+def _seconds(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value) or not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError("seconds from 0 to 86400")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
     parser = argparse.ArgumentParser(
@@ -106,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
     run.add_argument(
         "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
+    )
+    run.add_argument(
+        "--lease-timeout",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run of the same cluster to finish (default: refuse)",
     )
     run.set_defaults(func=_cmd_run)
 
