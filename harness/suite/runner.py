@@ -135,7 +135,7 @@ def run_audit(
     ]
     print(f"qmaudit: run {run_id} against target {target!r}", flush=True)
     progress = Progress()
-    stop = RunStop()
+    stop = RunStop(run_dir, run_id, target)  # a second signal writes state and exits
     with stop.installed():
         rc = pytest.main(args, plugins=[progress, stop])
     for error in progress.errors:
