@@ -168,6 +168,18 @@ class PlanRecorder:
         )
 
 
+def _unreachable(spec: str) -> list[Any]:
+    """The unreachable nodes of an inventory target ([] for lab targets)."""
+    from harness.targets.registry import is_inventory_spec
+
+    if not is_inventory_spec(spec.strip()):
+        return []
+    from harness.targets.inventory import load_inventory
+    from harness.targets.reach import unreachable_nodes
+
+    return list(unreachable_nodes(load_inventory(spec.strip())))
+
+
 def run_plan(
     target: str,
     keyword: str | None = None,
@@ -181,6 +193,19 @@ def run_plan(
     from harness.targets.registry import check_spec
 
     check_spec(target)
+    unreachable = _unreachable(target)
+    if unreachable:
+        # Every scenario would only fail to connect: say which nodes, in seconds, not minutes.
+        for node in unreachable:
+            print(
+                f"qmaudit plan: node {node.node} unreachable at {node.address}: {node.reason}",
+                file=sys.stderr,
+            )
+        print(
+            f"qmaudit plan: cannot plan: {len(unreachable)} node(s) unreachable; nothing was run",
+            file=sys.stderr,
+        )
+        return 1
     run_id = new_run_id()
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -226,6 +226,11 @@ def _endpoint(
         raise InputError(source, where, exc.reason) from None
 
 
+def node_endpoint(spec: NodeSpec, source: str) -> Endpoint:
+    """A node's Endpoint without credentials (address, port and timeouts only)."""
+    return _endpoint(spec, source, username="reachability", password="")
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate an inventory file (YAML or JSON); InputError naming the field."""
     source = str(path)
