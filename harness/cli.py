@@ -58,21 +58,26 @@ def _cmd_capture(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.evidence.records import new_run_id
+    from harness.safety.lease import run_lease
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
     from harness.targets.registry import parse_spec
 
     spec = parse_spec(args.target)
     check_run_selection(spec, args.m)
-
-    return run_audit(
-        spec,
-        keyword=args.k,
-        markers=args.m,
-        report=not args.no_report,
-        lab_speed=args.lab_speed,
-        reports_root=Path(args.reports),
-    )
+    run_id = new_run_id()
+    # One run per cluster: the lease is taken before anything is written (exit 2 if busy).
+    with run_lease(spec, run_id, args.lease_timeout):
+        return run_audit(
+            spec,
+            keyword=args.k,
+            markers=args.m,
+            report=not args.no_report,
+            lab_speed=args.lab_speed,
+            reports_root=Path(args.reports),
+            run_id=run_id,
+        )
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -126,6 +131,15 @@ def _reports_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    import math
+
+    value = float(text)
+    if not math.isfinite(value) or not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError("seconds from 0 to 86400")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
     parser = argparse.ArgumentParser(
@@ -143,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     _reports_option(run)
     run.add_argument(
         "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
+    )
+    run.add_argument(
+        "--lease-timeout",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run of the same cluster to finish (default: refuse)",
     )
     run.set_defaults(func=_cmd_run)
 

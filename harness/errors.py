@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.safety.redact import redact
+from harness.safety.redact import redact, scrub
 
 
 class HarnessError(Exception):
@@ -30,7 +30,9 @@ class InputError(HarnessError):
 
     exit_code = 2
 
-    def __init__(self, source: str, location: str, reason: str) -> None:
+    def __init__(self, source: str, location: str, reason: str, *, scrubbed: bool = True) -> None:
+        if scrubbed:  # never quote a credential or secret-looking value of the file back
+            location, reason = scrub(source, location), scrub(source, reason)
         self.source = source
         self.location = location
         self.reason = reason

@@ -13,6 +13,7 @@ from harness.audit.catalog import Catalog, VmFacts, plain, running, storage_kind
 from harness.audit.cluster import Cluster
 from harness.audit.moves import MoveOutcome
 from harness.audit.objects import Inventory
+from harness.safety.lease import require_idle
 from harness.safety.restore import Restorer
 
 
@@ -91,8 +92,8 @@ def cluster_healthy(scn: Scenario) -> None:
     up = inventory.up_nodes()
     scn.evidence.observe("before", "nodes", {n.name: n.state for n in inventory.nodes})
     check(len(up) >= 2, "a quick migration needs at least two nodes that are Up", up_nodes=up)
-    pending = [g.name for g in inventory.groups if g.state == "Pending"]
-    check(not pending, "no clustered role may be moving when the audit starts", pending=pending)
+    # A role still moving is someone else's change in progress: BROKEN, not a violated claim.
+    require_idle([g.name for g in inventory.groups if g.state == "Pending"])
 
 
 @given(parsers.parse("a running VM on {storage} storage with configuration version {version}"))

@@ -34,9 +34,13 @@ def _time(value: str | None, source: str, where: str) -> Any:
     if value is None:
         return None
     try:
-        return parse_utc(value)
-    except ValueError:
+        parsed = parse_utc(value)
+    except (ValueError, OverflowError):
         raise InputError(source, where, f"not an ISO 8601 timestamp: {value!r}") from None
+    # The lab adds days of uptime and subtracts boot times: keep far from datetime's limits.
+    if not 1900 <= parsed.year <= 9000:
+        raise InputError(source, where, "timestamp out of range (years 1900 to 9000)")
+    return parsed
 
 
 def _disk(d: dict[str, Any]) -> Disk:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from harness.errors import InputError
 from harness.lab import paths
+from harness.lab.ruleparams import check_params
 from harness.lab.rules import RULE_IDS, rule
 from harness.lab.storage import resolve
 
@@ -81,6 +82,7 @@ def check_consistency(t: Topology) -> None:
                         f"{disk.path!r} is declared both as a local disk and as shared storage "
                         f"({where})",
                     )
+            _not_in_csv_namespace(src, f"$.nodes[{i}].local_disks[{j}].path", disk.path, t)
     for i, cdisk in enumerate(t.cluster_disks):
         member(f"$.storage.cluster_disks[{i}].owner", cdisk.owner, "disk owner")
         for j, name in enumerate(cdisk.possible_owners):
@@ -141,6 +143,7 @@ def check_consistency(t: Topology) -> None:
         if entry.rule not in RULE_IDS:
             raise InputError(src, f"{at}.rule", f"unknown rule {entry.rule!r}")
         scope = rule(entry.rule).scope
+        check_params(entry.rule, entry.params, src, at)
         if entry.vm is not None:
             if entry.vm not in vm_names:
                 raise InputError(src, f"{at}.vm", f"unknown VM {entry.vm!r}")
@@ -154,3 +157,24 @@ def check_consistency(t: Topology) -> None:
                 raise InputError(
                     src, f"{at}.node", f"rule {entry.rule!r} cannot be switched off per node"
                 )
+
+
+def _not_in_csv_namespace(src: str, at: str, disk: str, t: Topology) -> None:
+    """A local disk at, inside or above a CSV path would take over files on shared storage.
+
+    CSVs appear on every node as folders under the system drive's ClusterStorage root, so the
+    drive root itself (C:\\) holds them legitimately; any other local volume at, inside or above
+    a CSV path would shadow the shared volume.
+    """
+    for k, csv in enumerate(t.csvs):
+        if paths.under(disk, csv.path):
+            how = "at" if paths.same(disk, csv.path) else "inside"
+        elif paths.under(csv.path, disk) and paths.norm(disk) != paths.norm(paths.drive(disk)):
+            how = "above"
+        else:
+            continue
+        raise InputError(
+            src,
+            at,
+            f"a node-local disk {how} the CSV path {csv.path!r} ($.storage.csvs[{k}].path)",
+        )

@@ -14,6 +14,7 @@ import jsonschema
 from harness.errors import InputError
 from harness.lab import paths
 from harness.lab.consistency import check_consistency
+from harness.safety.redact import note_document
 from harness.yamlfile import read_yaml_file
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "topology.schema.json"
@@ -177,6 +178,7 @@ def parse_topology(data: Any, source: str) -> Topology:
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise InputError(source, "$", f"the top level must be a mapping, found {kind}")
+    note_document(source, data)
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:

@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.safety.journal import Journal
+from harness.safety.lease import RunLease
 from harness.safety.lock import ClusterLock
 
 
@@ -77,6 +78,7 @@ class ActionGuard:
         lock: ClusterLock | None = None,
         stop: StopFlag | None = None,
         planner: Planner | None = None,
+        lease: RunLease | None = None,
     ) -> None:
         self.cluster_name = cluster_name
         self.refusal = refusal
@@ -84,6 +86,7 @@ class ActionGuard:
         self.lock = lock
         self.stop = stop or StopFlag()
         self.planner = planner
+        self.lease = lease  # None: the target needs none (a lab the run owns)
         self.open: ActionRequest | None = None
 
     def before(self, request: ActionRequest) -> ActionRequest:
@@ -99,6 +102,11 @@ class ActionGuard:
                 f"refused to {request.action}{where}: "
                 + "; ".join(refused)
                 + " (nothing was changed)"
+            )
+        if self.lease is not None and not self.lease.held:
+            raise RunInterruptedError(
+                f"the run does not hold the lease of cluster {self.cluster_name!r}: "
+                f"no {request.action} started"
             )
         if self.planner is not None:
             self.planner(request)
@@ -150,6 +158,8 @@ class ActionGuard:
     def close(self) -> None:
         """End of the run: release anything still held, close the journal."""
         self.close_open(None)
+        if self.lease is not None:
+            self.lease.release()
         if self.journal is not None:
             self.journal.close()
 
@@ -161,7 +171,11 @@ class ActionGuard:
     # ----- what the Restorer records ------------------------------------------------------
     def remember_vm(self, vm: str, owner: str, state: str | None) -> None:
         if self.journal is not None:
-            self.journal.write("remember", vm=vm, owner=owner, state=state)
+            # An original seen without the lease could be another run's mid-test placement.
+            self.journal.write("remember", vm=vm, owner=owner, state=state, leased=self._leased())
+
+    def _leased(self) -> bool:
+        return self.lease is None or self.lease.held
 
     def remember_node(self, node: str, undo: str) -> None:
         if self.journal is not None:

@@ -84,6 +84,7 @@ class JournalState:
     nodes: dict[str, Original] = field(default_factory=dict)
     open_actions: list[dict[str, Any]] = field(default_factory=list)
     actions: int = 0
+    untrusted: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -99,6 +100,9 @@ def journal_state(entries: list[dict[str, Any]]) -> JournalState:
         kind = entry["kind"]
         if kind == "header" and not state.header:
             state.header = entry
+        elif kind == "remember" and entry.get("vm") and entry.get("leased") is False:
+            # Recorded while another run may have owned the cluster: not a trustworthy original.
+            state.untrusted.append(entry["vm"])
         elif kind == "remember" and entry.get("vm"):
             state.vms.setdefault(
                 entry["vm"], Original(entry["vm"], entry.get("owner"), entry.get("state"))

@@ -175,6 +175,19 @@ class PlanRecorder:
         )
 
 
+def _unreachable(spec: str | TargetSpec) -> list[Any]:
+    """The unreachable nodes of an inventory target ([] for lab targets)."""
+    from harness.targets.registry import parse_spec
+
+    parsed = parse_spec(spec, check=False)
+    if not parsed.is_inventory:
+        return []
+    from harness.targets.inventory import load_inventory
+    from harness.targets.reach import unreachable_nodes
+
+    return list(unreachable_nodes(load_inventory(str(parsed.path))))
+
+
 def run_plan(
     target: str | TargetSpec,
     keyword: str | None = None,
@@ -189,6 +202,19 @@ def run_plan(
     from harness.targets.registry import parse_spec
 
     spec = parse_spec(target)
+    unreachable = _unreachable(spec)
+    if unreachable:
+        # Every scenario would only fail to connect: say which nodes, in seconds, not minutes.
+        for node in unreachable:
+            print(
+                f"qmaudit plan: node {node.node} unreachable at {node.address}: {node.reason}",
+                file=sys.stderr,
+            )
+        print(
+            f"qmaudit plan: cannot plan: {len(unreachable)} node(s) unreachable; nothing was run",
+            file=sys.stderr,
+        )
+        return 1
     run_id = new_run_id()
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,11 @@ def _undo(cluster: Cluster, state: JournalState, timeout_s: float, out: TextIO) 
             failures += 1
             guard.restored(node=node.name, ok=False, detail=exc.message)
             print(f"node {node.name}: FAILED: {exc.message}", file=out)
+    for name in state.untrusted:
+        print(
+            f"VM {name}: original recorded without the cluster's lease: not trusted, left as is",
+            file=out,
+        )
     for vm in state.vms.values():
         failures += _return_vm(cluster, vm.name, vm.owner or "", vm.state, timeout_s, out)
     verdict = "every VM is back as found" if not failures else f"{failures} problem(s) remain"

@@ -12,6 +12,7 @@ import pytest
 from harness.audit.cluster import Cluster
 from harness.safety.guard import ActionGuard, StopFlag
 from harness.safety.journal import JOURNAL_FILE, Journal
+from harness.safety.lease import RunLease, lease_timeout_from_env
 from harness.safety.lock import ClusterLock
 
 
@@ -57,7 +58,12 @@ def guarded_cluster(
             cluster=name,
             pid=os.getpid(),
         )
-        guard = ActionGuard(name, target.refusal, journal, ClusterLock(name), stop)
+        lease = None
+        if target.kind == "cluster":  # a real (or served) cluster other runs may also audit
+            lease = RunLease(name, run.run_id)
+            lease.acquire(lease_timeout_from_env())
+            journal.write("lease", run_id=run.run_id, cluster=name, waited_s=lease.waited_s)
+        guard = ActionGuard(name, target.refusal, journal, ClusterLock(name), stop, lease=lease)
     cluster = Cluster(
         target.driver, poll_interval_s=target.poll_interval_s, sleep=sleep, guard=guard
     )

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.selftest.profiles import Profile, load_profile, shipped_profiles
+from harness.lab.topology import load_default_topology
+from harness.selftest.profiles import Profile, check_scopes, load_profile, shipped_profiles
 from harness.selftest.runner import (
     Row,
     Variant,
@@ -148,9 +149,17 @@ def plan_variants(
     variants = [clean_variant()]
     if combine:
         chosen: list[Profile] = [load_profile(p) for p in combine]
+    else:
+        chosen = shipped_profiles(pattern)
+    # Every VM, node and parameter of every profile is checked against the lab before the
+    # first run starts, so a typo is an input error, not a broken row after the clean run.
+    base = load_default_topology()
+    for prof in chosen:
+        check_scopes(prof, base)
+    if combine:
         variants.append(profile_variant(chosen))
     else:
-        variants += [profile_variant([p]) for p in shipped_profiles(pattern)]
+        variants += [profile_variant([p]) for p in chosen]
     if random_count:
         from harness.selftest.topogen import random_topology_text
 

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.lab.ruleparams import check_params
 from harness.lab.rules import RULE_IDS, rule
 from harness.lab.topology import DEFAULT_TOPOLOGY, Topology, load_topology
+from harness.safety.redact import note_document
 from harness.schemas import validate_document
 from harness.yamlfile import read_yaml_file
 
@@ -33,11 +35,13 @@ def parse_profile(doc: Any, source: str) -> Profile:
     """Validate a parsed profile document (schema, then rule ids and scopes): InputError."""
     if not isinstance(doc, dict):
         raise InputError(source, "$", "the top level must be a mapping")
+    note_document(source, doc)
     validate_document("profile", doc, source)
     for i, entry in enumerate(doc["rules_off"]):
         at = f"$.rules_off[{i}]"
         if entry["rule"] not in RULE_IDS:
             raise InputError(source, f"{at}.rule", f"unknown rule {entry['rule']!r}")
+        check_params(entry["rule"], entry.get("params") or {}, source, at)
         scope = rule(entry["rule"]).scope
         for key in ("vm", "node"):
             if key in entry and key not in scope:

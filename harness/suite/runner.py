@@ -121,6 +121,7 @@ def run_audit(
     report: bool = True,
     lab_speed: float = 20.0,
     reports_root: Path = Path("reports"),
+    run_id: str | None = None,
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
     from harness.evidence.allure import generate_html
@@ -132,7 +133,7 @@ def run_audit(
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
     started = time.monotonic()
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
@@ -142,7 +143,7 @@ def run_audit(
     ]
     print(f"qmaudit: run {run_id} against target {spec.text!r}", flush=True)
     progress = Progress()
-    stop = RunStop()
+    stop = RunStop(run_dir, run_id, spec.text)  # a second signal writes state and exits
     with stop.installed():
         rc = pytest.main(args, plugins=[progress, stop, ChosenTarget(spec)])
     for error in progress.errors:

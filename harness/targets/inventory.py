@@ -13,8 +13,9 @@ from typing import Any
 from harness.audit.thresholds import Thresholds
 from harness.drivers.winrm import WinRMDriver
 from harness.errors import InputError
-from harness.safety.redact import register_secret
+from harness.safety.redact import note_document, register_secret
 from harness.schemas import validate_document
+from harness.targets.names import computer_name_problem, host_problem
 from harness.targets.registry import Target, TargetSpec, Throughput, VmPolicy, first_match
 from harness.transport.endpoint import Endpoint
 from harness.yamlfile import parse_yaml, read_yaml_file
@@ -109,6 +110,7 @@ def parse_inventory(doc: Any, source: str) -> Inventory:
     if not isinstance(doc, dict):
         kind = "empty" if doc is None else f"a {type(doc).__name__}"
         raise InputError(source, "$", f"the top level must be a mapping, found {kind}")
+    note_document(source, doc)
     secret_at = find_inline_secret(doc)
     if secret_at is not None:
         raise InputError(source, secret_at, INLINE_SECRET)
@@ -153,6 +155,7 @@ def _credential_ref(doc: dict[str, Any], key: str) -> CredentialRef | None:
 def _nodes(doc: dict[str, Any], source: str) -> tuple[NodeSpec, ...]:
     defaults = dict(doc.get("defaults") or {})
     seen: dict[str, int] = {}
+    hosts: dict[tuple[str, Any], int] = {}
     out = []
     for index, raw in enumerate(doc["nodes"]):
         folded = raw["name"].casefold()
@@ -163,12 +166,33 @@ def _nodes(doc: dict[str, Any], source: str) -> tuple[NodeSpec, ...]:
                 f"duplicate node {raw['name']!r} (also $.nodes[{seen[folded]}])",
             )
         seen[folded] = index
+        _check_names(raw, index, source)
         settings = {**defaults, **{k: v for k, v in raw.items() if k in _SETTINGS}}
+        # Two nodes at one host and port would be one WinRM listener audited twice (the lab
+        # serves every node on 127.0.0.1, one port each).
+        place = (raw["host"].rstrip(".").casefold(), settings.get("port"))
+        if place in hosts:
+            raise InputError(
+                source,
+                f"$.nodes[{index}].host",
+                f"host {raw['host']!r} is also the host of $.nodes[{hosts[place]}]",
+            )
+        hosts[place] = index
         spec = NodeSpec(raw["name"], raw["host"], settings, index)
         # Build once with an empty password: Endpoint checks ports, files, timeouts for us.
         _endpoint(spec, source, username="validation", password="")
         out.append(spec)
     return tuple(out)
+
+
+def _check_names(raw: dict[str, Any], index: int, source: str) -> None:
+    """A node's name is a Windows computer name; its host a DNS host name or IP address."""
+    problem = computer_name_problem(raw["name"])
+    if problem is not None:
+        raise InputError(source, f"$.nodes[{index}].name", f"{raw['name']!r} is {problem}")
+    problem = host_problem(raw["host"])
+    if problem is not None:
+        raise InputError(source, f"$.nodes[{index}].host", f"{raw['host']!r} is {problem}")
 
 
 def _policy(doc: dict[str, Any], source: str) -> VmPolicy:
@@ -202,6 +226,11 @@ def _endpoint(
         raise InputError(source, where, exc.reason) from None
 
 
+def node_endpoint(spec: NodeSpec, source: str) -> Endpoint:
+    """A node's Endpoint without credentials (address, port and timeouts only)."""
+    return _endpoint(spec, source, username="reachability", password="")
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate an inventory file (YAML or JSON); InputError naming the field."""
     source = str(path)
@@ -226,10 +255,12 @@ def resolve_secret(
         value = getpass.getpass(prompt) if secret else input(prompt)
         _prompted[env_name] = value
     if value is None:
+        # The name passed the schema's variable-name pattern: naming it is how to fix this.
         raise InputError(
             source,
             json_path,
             f"environment variable {env_name} is not set (and no terminal to prompt on)",
+            scrubbed=False,
         )
     if secret:
         register_secret(value)

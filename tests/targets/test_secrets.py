@@ -53,9 +53,8 @@ def test_password_never_leaks(
     if case == "wrong password":
         env[PASSWORD_ENV] = WRONG
     if case == "dead port":
-        port = dead_port()
-        for node in doc["nodes"]:
-            node["port"] = port
+        for node in doc["nodes"]:  # one dead port per node: two nodes never share an endpoint
+            node["port"] = dead_port()
     work = tmp_path / "work"
     work.mkdir()
     inventory = write_inventory(tmp_path / "inventory.yaml", doc)

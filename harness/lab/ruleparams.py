@@ -1,0 +1,50 @@
+"""Rule parameters: which rules_off entries take params, their types and ranges."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from harness.errors import InputError
+
+# A drive path (C:\...) or a UNC path (\\server\share...): where the lab may put files.
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+)")
+
+
+def _windows_path(value: Any) -> str | None:
+    if not isinstance(value, str) or not _WINDOWS_PATH.match(value):
+        return "must be a Windows path (C:\\... or \\\\server\\share\\...)"
+    if len(value) > 260:
+        return "must be at most 260 characters (MAX_PATH)"
+    return None
+
+
+def _slowdown(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not 1 <= value <= 1000:
+        return "must be a number from 1 to 1000"
+    return None
+
+
+# rule id -> parameter -> check returning the reason it is wrong (None: fine).
+PARAMS: dict[str, dict[str, Callable[[Any], str | None]]] = {
+    "saved_state_on_vm_storage": {"path": _windows_path},
+    "link_points_at_config": {"target": _windows_path},
+    "storage_speed_as_declared": {"factor": _slowdown},
+}
+
+
+def check_params(rule_id: str, params: Mapping[str, Any], source: str, at: str) -> None:
+    """InputError naming `at`.params.<key> for an unknown parameter or a bad value."""
+    known = PARAMS.get(rule_id, {})
+    for key, value in params.items():
+        check = known.get(str(key))
+        if check is None:
+            allowed = ", ".join(sorted(known)) or "none"
+            reason = f"rule {rule_id!r} takes no parameter {key!r} (parameters: {allowed})"
+            raise InputError(source, f"{at}.params.{key}", reason)
+        problem = check(value)
+        if problem is not None:
+            raise InputError(source, f"{at}.params.{key}", problem)
