@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -43,10 +44,12 @@ def _cmd_check_inventory(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.evidence.compliance import Compliance
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
 
     check_run_selection(args.target, args.m)
+    compliance = Compliance.prepare(args.sign, args.waivers, args.controls)
 
     return run_audit(
         args.target,
@@ -54,7 +57,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         markers=args.m,
         report=not args.no_report,
         lab_speed=args.lab_speed,
+        compliance=compliance,
     )
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from harness.evidence.verify import verify_command
+
+    return verify_command(args.run_dir, args.allowed_signers)
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from harness.evidence.compliance import sign_command
+
+    return sign_command(args.run_dir, args.key)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -107,7 +123,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
     )
+    run.add_argument("--sign", metavar="KEY", help="sign the manifest with this OpenSSH key")
+    run.add_argument("--waivers", metavar="FILE", help="approved waivers (YAML)")
+    run.add_argument("--controls", metavar="FILE", help="map claims to control ids (YAML)")
     run.set_defaults(func=_cmd_run)
+
+    verify = sub.add_parser(
+        "verify", help="check a run folder against its manifest and the manifest's signature"
+    )
+    verify.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
+    verify.add_argument(
+        "--allowed-signers", type=Path, metavar="FILE", help="OpenSSH allowed-signers file"
+    )
+    verify.set_defaults(func=_cmd_verify)
+
+    sign = sub.add_parser("sign", help="sign a finished run's manifest (files must match it)")
+    sign.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
+    sign.add_argument("--key", required=True, help="OpenSSH private key")
+    sign.set_defaults(func=_cmd_sign)
 
     plan = sub.add_parser(
         "plan", help="list the disruptive actions the selected scenarios would take (no change)"
