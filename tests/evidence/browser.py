@@ -19,6 +19,7 @@ from typing import Any
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 REFUSAL = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+REFUSAL = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 def find_chromium() -> str | None:
@@ -53,12 +54,8 @@ class _Handler(socketserver.StreamRequestHandler):
             assert isinstance(server, _Recorder)
             with server.lock:
                 server.requests.append(line)
-        try:
-            self.wfile.write(
-                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            self.wfile.write(REFUSAL)
 
 
 @contextmanager
