@@ -27,9 +27,9 @@ KINDS = ["ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa"]
 
 
 def keygen_verify(ssh_keygen: str, keys: KeyFiles, sig: Path, message: bytes) -> str:
+    args = [ssh_keygen, "-Y", "verify", "-f", str(keys.allowed_signers), "-I", keys.principal]
     done = subprocess.run(
-        [ssh_keygen, "-Y", "verify", "-f", str(keys.allowed_signers), "-I", keys.principal]
-        + ["-n", NAMESPACE, "-s", str(sig)],
+        [*args, "-n", NAMESPACE, "-s", str(sig)],
         input=message,
         capture_output=True,
         timeout=30,

@@ -1,4 +1,4 @@
-"""`qmaudit verify` and `qmaudit sign`: every kind of tampering is detected, with a clear message."""
+"""`qmaudit verify` and `qmaudit sign`: every kind of tampering detected, with a clear message."""
 
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ def test_standard_tool_verifies_the_manifest(
     tmp_path: Path, key_files: KeyFiles, ssh_keygen: str
 ) -> None:
     run = signed_run(tmp_path / "run", key_files)
+    args = [ssh_keygen, "-Y", "verify", "-f", str(key_files.allowed_signers)]
     done = subprocess.run(
-        [ssh_keygen, "-Y", "verify", "-f", str(key_files.allowed_signers)]
-        + ["-I", key_files.principal, "-n", NAMESPACE, "-s", str(run / "manifest.json.sig")],
+        [*args, "-I", key_files.principal, "-n", NAMESPACE, "-s", str(run / "manifest.json.sig")],
         stdin=(run / "manifest.json").open("rb"),
         capture_output=True,
         timeout=30,
