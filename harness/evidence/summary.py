@@ -109,9 +109,10 @@ def build_summary(
     names = sorted((run_dir / "evidence").glob("*.json"))
     verdicts = waived_claim_verdicts(records)
     target = records[0]["target"] if records else None
-    claims = []
+    claims: list[dict[str, Any]] = []
     for claim in CLAIMS:
-        evidence, waivers = [], []
+        evidence: list[dict[str, Any]] = []
+        waivers: list[dict[str, Any]] = []
         for path, rec in zip(names, records, strict=True):
             if rec.get("claim") != claim:
                 continue
@@ -126,8 +127,9 @@ def build_summary(
                     "failure": rec.get("failure"),
                 }
             )
-            if rec.get("waiver") and rec["waiver"] not in waivers:
-                waivers.append(rec["waiver"])
+            waiver = {"scenario": None, "vm": None, **(rec.get("waiver") or {})}
+            if rec.get("waiver") and waiver not in waivers:
+                waivers.append(waiver)
         claims.append(
             {
                 "claim": claim,
