@@ -44,3 +44,19 @@ def test_claim_verdict_is_the_worst(tmp_path: Path) -> None:
     for i, (claim, verdict) in enumerate(rows):
         (evidence / f"{i}.json").write_text(json.dumps({"claim": claim, "verdict": verdict}))
     assert claim_verdicts(tmp_path) == {"QM-01": "failed", "QM-02": "broken", "QM-03": "passed"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "inventory"),
+    [
+        ("lab:my-lab.yaml", False),
+        ("lab+sim:/tmp/t.yaml", False),
+        ("lab+inproc:t.yml", False),
+        ("prod.yaml", True),
+        ("./lab.yaml", True),
+    ],
+)
+def test_lab_topology_spec_is_not_an_inventory(spec: str, inventory: bool) -> None:
+    from harness.targets.registry import is_inventory_spec
+
+    assert is_inventory_spec(spec) is inventory
