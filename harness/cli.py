@@ -64,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from harness.evidence.verify import verify_command
 
-    return verify_command(args.run_dir, args.allowed_signers)
+    return verify_command(args.run_dir, args.allowed_signers, args.ca)
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
     )
-    run.add_argument("--sign", metavar="KEY", help="sign the manifest with this OpenSSH key")
+    run.add_argument(
+        "--sign", metavar="KEY", help="sign the manifest: OpenSSH key, or PEM key+certificate"
+    )
     run.add_argument("--waivers", metavar="FILE", help="approved waivers (YAML)")
     run.add_argument("--controls", metavar="FILE", help="map claims to control ids (YAML)")
     run.set_defaults(func=_cmd_run)
@@ -132,14 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check a run folder against its manifest and the manifest's signature"
     )
     verify.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
-    verify.add_argument(
+    anchor = verify.add_mutually_exclusive_group()
+    anchor.add_argument(
         "--allowed-signers", type=Path, metavar="FILE", help="OpenSSH allowed-signers file"
     )
+    anchor.add_argument("--ca", type=Path, metavar="FILE", help="CA certificates (PEM), for CMS")
     verify.set_defaults(func=_cmd_verify)
 
     sign = sub.add_parser("sign", help="sign a finished run's manifest (files must match it)")
     sign.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
-    sign.add_argument("--key", required=True, help="OpenSSH private key")
+    sign.add_argument("--key", required=True, help="OpenSSH key, or PEM key+certificate")
     sign.set_defaults(func=_cmd_sign)
 
     plan = sub.add_parser(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.evidence.cms import CmsSigner, is_cms_bundle, load_cms_signer, sign_manifest_cms
 from harness.evidence.manifest import read_records
 from harness.evidence.signing import NAMESPACE, Signer, load_signer, sign_manifest
 from harness.evidence.summary import Control, build_summary, load_controls, write_summary
@@ -26,7 +27,7 @@ from harness.evidence.waivers import (
 class Compliance:
     """The operator's signing key, waivers and control map for one run (each optional)."""
 
-    signer: Signer | None = None
+    signer: Signer | CmsSigner | None = None
     waivers: WaiverSet | None = None
     controls: list[Control] | None = None
 
@@ -39,7 +40,7 @@ class Compliance:
     ) -> Compliance:
         """Load and check every compliance input: InputError (exit 2) before anything moves."""
         return cls(
-            signer=load_signer(sign_key) if sign_key else None,
+            signer=load_any_signer(sign_key) if sign_key else None,
             waivers=load_waivers(waivers_file) if waivers_file else None,
             controls=load_controls(controls_file) if controls_file else None,
         )
@@ -63,6 +64,11 @@ class Compliance:
         """What the summary says about the signature (it is written before the signature)."""
         if self.signer is None:
             return "not signed at run time (sign later with `qmaudit sign RUN_DIR --key KEY`)"
+        if isinstance(self.signer, CmsSigner):
+            return (
+                "signed at the end of the run: manifest.json.p7s, CMS (PKCS#7) signature, "
+                f"certificate {self.signer.subject}"
+            )
         return (
             f"signed at the end of the run: manifest.json.sig, OpenSSH signature, namespace "
             f"{NAMESPACE!r}, key {self.signer.fingerprint}"
@@ -87,9 +93,25 @@ class Compliance:
 
     def sign(self, run_dir: Path) -> Path | None:
         """Sign the final manifest (atomically); None when no key was given."""
-        if self.signer is None:
-            return None
-        return sign_manifest(run_dir, self.signer)
+        return sign_with(run_dir, self.signer) if self.signer is not None else None
+
+
+def load_any_signer(path: str) -> Signer | CmsSigner:
+    """A PEM bundle with a certificate signs with CMS; an OpenSSH key with SSHSIG."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        data = b""  # load_signer reports the missing or unreadable file
+    if is_cms_bundle(data):
+        return load_cms_signer(data, str(path))
+    return load_signer(path)
+
+
+def sign_with(run_dir: Path, signer: Signer | CmsSigner) -> Path:
+    """Sign the final manifest with either kind of signer (atomically)."""
+    if isinstance(signer, CmsSigner):
+        return sign_manifest_cms(run_dir, signer)
+    return sign_manifest(run_dir, signer)
 
 
 def failures_all_waived(run_dir: Path) -> bool:
@@ -117,7 +139,7 @@ def sign_command(run_dir: Path, key: str) -> int:
     """`qmaudit sign`: sign a finished run whose files still match its manifest."""
     from harness.evidence.verify import Verification, compare_files, load_manifest
 
-    signer = load_signer(key)
+    signer = load_any_signer(key)
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(str(run_dir), "", "run folder not found")
@@ -136,6 +158,7 @@ def sign_command(run_dir: Path, key: str) -> int:
             file=sys.stderr,
         )
         return 1
-    path = sign_manifest(run_dir, signer)
-    print(f"qmaudit sign: {path} (key {signer.fingerprint})")
+    path = sign_with(run_dir, signer)
+    who = signer.subject if isinstance(signer, CmsSigner) else f"key {signer.fingerprint}"
+    print(f"qmaudit sign: {path} ({who})")
     return 0

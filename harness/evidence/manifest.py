@@ -20,10 +20,12 @@ from harness.evidence.records import (
 )
 
 MANIFEST_NAME = "manifest.json"
-# The signature is made over the final manifest, so it cannot be listed in it.
+# The signatures are made over the final manifest, so they cannot be listed in it:
+# OpenSSH (ssh-keygen -Y verify) and CMS (openssl cms -verify).
 SIGNATURE_NAME = "manifest.json.sig"
+CMS_SIGNATURE_NAME = "manifest.json.p7s"
 # Every other file is listed, the HTML report included: it is what an auditor keeps and opens.
-MANIFEST_EXCLUDED = (MANIFEST_NAME, SIGNATURE_NAME)
+MANIFEST_EXCLUDED = (MANIFEST_NAME, SIGNATURE_NAME, CMS_SIGNATURE_NAME)
 
 VERDICT_RANK = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
 

@@ -115,7 +115,8 @@ def fingerprint(blob: bytes) -> str:
     return f"SHA256:{digest}"
 
 
-def _passphrase(source: str) -> bytes | None:
+def passphrase_for(source: str) -> bytes | None:
+    """The key's passphrase: $QM_SIGN_PASSPHRASE, else asked on the terminal, else None."""
     value = os.environ.get(PASSPHRASE_ENV)
     if value is not None:
         return value.encode("utf-8")
@@ -143,7 +144,7 @@ def load_signer(path: str | Path) -> Signer:
         key = serialization.load_ssh_private_key(data, password=None)
     except TypeError:
         # Encrypted key: cryptography asks for the passphrase this way.
-        secret = _passphrase(source)
+        secret = passphrase_for(source)
         if secret is None:
             raise InputError(
                 source, "", f"the key is encrypted: set {PASSPHRASE_ENV} or run from a terminal"

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, file_sha256, run_files
+from harness.evidence.cms import check_cms, read_ca_file
+from harness.evidence.manifest import (
+    CMS_SIGNATURE_NAME,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    file_sha256,
+    run_files,
+)
 from harness.evidence.signers import AllowedSigner, principals_for, read_allowed_signers
 from harness.evidence.signing import SignatureError, check_signature
 
@@ -83,7 +90,12 @@ def check_run_signature(
     """Fill the signature fields: cryptographic check, then the signer against the allow list."""
     sig_path = run_dir / SIGNATURE_NAME
     if not sig_path.is_file():
-        result.signature = "not signed (no manifest.json.sig)"
+        cms = (
+            " (a CMS signature is there: check it with --ca)"
+            if (run_dir / CMS_SIGNATURE_NAME).is_file()
+            else ""
+        )
+        result.signature = f"not signed (no manifest.json.sig){cms}"
         return
     try:
         manifest = (run_dir / MANIFEST_NAME).read_bytes()
@@ -114,25 +126,33 @@ def check_run_signature(
     result.signature = f"GOOD: signed by {', '.join(names)} (key {checked.fingerprint})"
 
 
-def verify_run(run_dir: Path, allowed_signers: Path | None = None) -> Verification:
+def verify_run(
+    run_dir: Path, allowed_signers: Path | None = None, ca_file: Path | None = None
+) -> Verification:
     """Check a run folder: files against the manifest, then the manifest's signature."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(str(run_dir), "", "run folder not found")
     signers = read_allowed_signers(allowed_signers) if allowed_signers is not None else None
+    if ca_file is not None:
+        read_ca_file(ca_file)
     result = Verification()
     doc, problem = load_manifest(run_dir)
     if doc is None:
         result.manifest_problem = problem
     else:
         compare_files(run_dir, doc, result)
-    check_run_signature(run_dir, signers, result)
+    if ca_file is not None:
+        result.signature_ok, result.signature = check_cms(run_dir, ca_file)
+    else:
+        check_run_signature(run_dir, signers, result)
     return result
 
 
-def verify_command(run_dir: Path, allowed_signers: Path | None) -> int:
+def verify_command(run_dir: Path, allowed_signers: Path | None, ca_file: Path | None = None) -> int:
     """Print the verification of a run folder; 0 only if everything matches."""
-    result = verify_run(run_dir, allowed_signers)
+    result = verify_run(run_dir, allowed_signers, ca_file)
+    anchor = allowed_signers if allowed_signers is not None else ca_file
     print(f"qmaudit verify: {run_dir}")
     if result.manifest_problem:
         print(f"  MANIFEST  {result.manifest_problem}")
@@ -145,10 +165,10 @@ def verify_command(run_dir: Path, allowed_signers: Path | None) -> int:
     matching = result.listed - len(result.changed) - len(result.missing)
     print(f"  files     {result.listed} listed, {matching} match")
     print(f"  signature {result.signature}")
-    ok = result.files_ok and (result.signature_ok or allowed_signers is None)
+    ok = result.files_ok and (result.signature_ok or anchor is None)
     if ok and result.signature.startswith("BAD"):
         ok = False
-    if ok and allowed_signers is None and result.signature.startswith("not signed"):
+    if ok and anchor is None and result.signature.startswith("not signed"):
         print("qmaudit verify: files match the manifest; the manifest is NOT signed")
         return 0
     if ok and not result.signature_ok:

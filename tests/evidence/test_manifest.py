@@ -48,7 +48,7 @@ def test_manifest_hashes_match_files(tmp_path: Path) -> None:
         data = (tmp_path / rel).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["bytes"] == len(data)
-    assert doc["excluded"] == ["manifest.json", "manifest.json.sig"]
+    assert doc["excluded"] == ["manifest.json", "manifest.json.sig", "manifest.json.p7s"]
 
 
 def test_manifest_summary_and_target(tmp_path: Path) -> None:
