@@ -69,6 +69,14 @@ def test_waived_failure_signed_and_verified(
     assert summary["waivers_applied"][0]["approved_by"] == "Network CAB"
     assert summary["signature"].startswith("signed at the end of the run")
     assert (run_dir / "waivers.yaml").read_text(encoding="utf-8") == WAIVER
+    results = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in (run_dir / "allure-results").glob("*-result.json")
+    ]
+    failed = [r for r in results if r["status"] == "failed"]
+    assert failed and all(
+        r["statusDetails"]["message"].startswith("WAIVED: NIC team rebuild") for r in failed
+    )
 
     check = qmaudit(
         ["verify", str(run_dir), "--allowed-signers", str(key_files.allowed_signers)], tmp_path
