@@ -118,12 +118,15 @@ class _Pipe:
                 self.events.append(self._read_message(deadline))
 
 
-def load_offline(chromium: str, page: Path, settle_s: float = 4.0) -> tuple[str, list[str]]:
+def load_offline(
+    chromium: str, page: Path, settle_s: float = 4.0, ready_js: str | None = None
+) -> tuple[str, list[str]]:
     """Load page in headless Chromium with the network blocked; (DOM, URLs the page requested).
 
     The page's requests are read from the DevTools protocol (Network.requestWillBeSent), so
     Chromium's own background traffic is not counted; the network is blocked by a proxy that
-    refuses every connection, and name resolution is refused too.
+    refuses every connection, and name resolution is refused too. With `ready_js`, waits (up
+    to a minute: slow shared machines) until that expression is true, then settle_s more.
     """
     with _recorder() as recorder, tempfile.TemporaryDirectory() as profile:
         port = recorder.server_address[1]
@@ -170,6 +173,16 @@ def load_offline(chromium: str, page: Path, settle_s: float = 4.0) -> tuple[str,
             cdp.call("Network.enable", session=session)
             cdp.call("Page.enable", session=session)
             cdp.call("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+            deadline = time.monotonic() + 60
+            while ready_js and time.monotonic() < deadline:
+                ready = cdp.call(
+                    "Runtime.evaluate",
+                    {"expression": f"Boolean({ready_js})", "returnByValue": True},
+                    session=session,
+                )
+                if ready.get("result", {}).get("value") is True:
+                    break
+                cdp.pump(0.5)
             cdp.pump(settle_s)
             dom = cdp.call(
                 "Runtime.evaluate",

@@ -107,7 +107,8 @@ def test_allure_report_makes_no_request(tmp_path: Path) -> None:
     index = tmp_path / "report" / "index.html"
     html = index.read_text(encoding="utf-8")
     assert external_references(html) == [] and "googletagmanager" not in html
-    dom, requests = load_offline(chromium(), index)
+    ready = r"/Total\s*2\b/.test(document.body ? document.body.innerText : '')"
+    dom, requests = load_offline(chromium(), index, ready_js=ready)
     assert requests == []
     # The single-file report rendered from its inline data: the two results are counted.
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom[dom.find("<body") :], flags=re.S)
