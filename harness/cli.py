@@ -58,6 +58,7 @@ def _cmd_capture(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.evidence.compliance import Compliance
     from harness.evidence.records import new_run_id
     from harness.safety.lease import run_lease
     from harness.suite.runner import run_audit
@@ -66,6 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     spec = parse_spec(args.target)
     check_run_selection(spec, args.m)
+    compliance = Compliance.prepare(args.sign, args.waivers, args.controls)
     run_id = new_run_id()
     # One run per cluster: the lease is taken before anything is written (exit 2 if busy).
     with run_lease(spec, run_id, args.lease_timeout):
@@ -77,7 +79,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
             lab_speed=args.lab_speed,
             reports_root=Path(args.reports),
             run_id=run_id,
+            compliance=compliance,
         )
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from harness.evidence.verify import verify_command
+
+    return verify_command(args.run_dir, args.allowed_signers, args.ca)
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from harness.evidence.compliance import sign_command
+
+    return sign_command(args.run_dir, args.key)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -165,7 +180,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait this long for another run of the same cluster to finish (default: refuse)",
     )
+    run.add_argument(
+        "--sign", metavar="KEY", help="sign the manifest: OpenSSH key, or PEM key+certificate"
+    )
+    run.add_argument("--waivers", metavar="FILE", help="approved waivers (YAML)")
+    run.add_argument("--controls", metavar="FILE", help="map claims to control ids (YAML)")
     run.set_defaults(func=_cmd_run)
+
+    verify = sub.add_parser(
+        "verify", help="check a run folder against its manifest and the manifest's signature"
+    )
+    verify.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
+    anchor = verify.add_mutually_exclusive_group()
+    anchor.add_argument(
+        "--allowed-signers", type=Path, metavar="FILE", help="OpenSSH allowed-signers file"
+    )
+    anchor.add_argument("--ca", type=Path, metavar="FILE", help="CA certificates (PEM), for CMS")
+    verify.set_defaults(func=_cmd_verify)
+
+    sign = sub.add_parser("sign", help="sign a finished run's manifest (files must match it)")
+    sign.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
+    sign.add_argument("--key", required=True, help="OpenSSH key, or PEM key+certificate")
+    sign.set_defaults(func=_cmd_sign)
 
     plan = sub.add_parser(
         "plan", help="list the disruptive actions the selected scenarios would take (no change)"

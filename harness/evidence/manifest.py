@@ -21,9 +21,12 @@ from harness.evidence.records import (
 from harness.evidence.verdicts import VERDICTS, claim_verdicts
 
 MANIFEST_NAME = "manifest.json"
-# The rendered HTML is derived from allure-results (which the manifest lists) and may be
-# regenerated at any time, so hashing it would make the manifest stale for no gain.
-MANIFEST_EXCLUDED_DIRS = ("report",)
+# The signatures are made over the final manifest, so they cannot be listed in it:
+# OpenSSH (ssh-keygen -Y verify) and CMS (openssl cms -verify).
+SIGNATURE_NAME = "manifest.json.sig"
+CMS_SIGNATURE_NAME = "manifest.json.p7s"
+# Every other file is listed, the HTML report included: it is what an auditor keeps and opens.
+MANIFEST_EXCLUDED = (MANIFEST_NAME, SIGNATURE_NAME, CMS_SIGNATURE_NAME)
 
 
 def read_records(run_dir: Path) -> list[dict[str, Any]]:
@@ -39,20 +42,34 @@ def read_records(run_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_files(run_dir: Path) -> list[Path]:
+    """The files of a run the manifest lists (relative paths, sorted; see MANIFEST_EXCLUDED)."""
+    files = []
+    for path in sorted(Path(run_dir).rglob("*")):
+        rel = path.relative_to(run_dir)
+        if not path.is_file() or rel.as_posix() in MANIFEST_EXCLUDED:
+            continue
+        if path.name.startswith(TMP_PREFIX):
+            continue
+        files.append(rel)
+    return files
+
+
 def _file_entries(run_dir: Path) -> list[dict[str, Any]]:
     entries = []
-    for path in sorted(run_dir.rglob("*")):
-        rel = path.relative_to(run_dir)
-        if not path.is_file() or rel.as_posix() == MANIFEST_NAME:
-            continue
-        if rel.parts[0] in MANIFEST_EXCLUDED_DIRS or path.name.startswith(TMP_PREFIX):
-            continue
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+    for rel in run_files(run_dir):
+        path = run_dir / rel
         entries.append(
-            {"path": rel.as_posix(), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+            {"path": rel.as_posix(), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
         )
     return entries
 
@@ -60,7 +77,7 @@ def _file_entries(run_dir: Path) -> list[dict[str, Any]]:
 def write_manifest(
     run_dir: Path, run_id: str, extra: dict[str, Any], target: TargetIdentity | None = None
 ) -> Path:
-    """Write <run_dir>/manifest.json: every file of the run (see MANIFEST_EXCLUDED_DIRS) hashed."""
+    """Write <run_dir>/manifest.json: every file of the run (see MANIFEST_EXCLUDED) hashed."""
     run_dir = Path(run_dir)
     records = read_records(run_dir)
     verdicts = {v: 0 for v in VERDICTS}
@@ -83,7 +100,7 @@ def write_manifest(
             "claims": claim_verdicts(records),
         },
         "extra": redact_document(extra),
-        "excluded": [MANIFEST_NAME, *(f"{d}/" for d in MANIFEST_EXCLUDED_DIRS)],
+        "excluded": list(MANIFEST_EXCLUDED),
         "files": _file_entries(run_dir),
     }
     # Only target and extra are redacted: file paths must stay exact for the hashes to be checkable.

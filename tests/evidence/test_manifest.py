@@ -38,15 +38,17 @@ def test_manifest_hashes_match_files(tmp_path: Path) -> None:
     on_disk = {
         p.relative_to(tmp_path).as_posix()
         for p in tmp_path.rglob("*")
-        if p.is_file() and p.name != "manifest.json" and "report" not in p.parts
+        if p.is_file() and p.name != "manifest.json"
     }
     assert set(listed) == on_disk
     assert "junit.xml" in listed and "allure-results/plot.png" in listed
+    # The HTML report is what an auditor keeps: it is covered too.
+    assert "report/index.html" in listed
     for rel, entry in listed.items():
         data = (tmp_path / rel).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["bytes"] == len(data)
-    assert doc["excluded"] == ["manifest.json", "report/"]
+    assert doc["excluded"] == ["manifest.json", "manifest.json.sig", "manifest.json.p7s"]
 
 
 def test_manifest_summary_and_target(tmp_path: Path) -> None:

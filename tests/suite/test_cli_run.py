@@ -91,3 +91,19 @@ def test_plain_pytest_names_the_option_once() -> None:
     assert done.returncode == 4
     assert "--qm-target 'nonsense': unknown target" in done.stderr
     assert "--target:" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "inventory"),
+    [
+        ("lab:my-lab.yaml", False),
+        ("lab+sim:/tmp/t.yaml", False),
+        ("lab+inproc:t.yml", False),
+        ("prod.yaml", True),
+        ("./lab.yaml", True),
+    ],
+)
+def test_lab_topology_spec_is_not_an_inventory(spec: str, inventory: bool) -> None:
+    from harness.targets.registry import parse_spec
+
+    assert parse_spec(spec, check=False).is_inventory is inventory
