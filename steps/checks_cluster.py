@@ -123,6 +123,9 @@ def network_small(scn: Scenario) -> None:
         sent = o.after.network[o.source][0] - o.before.network[o.source][0]
         fraction = sent / o.vm.memory_bytes
         scn.evidence.measure(f"{o.vm.name}: bytes sent by the source", sent, "bytes")
+        # Per GiB, so runs on VMs of different sizes compare (nightly trend and compare).
+        per_gib = float(sent) / o.vm.memory_gib if o.vm.memory_gib else 0.0
+        scn.evidence.measure(f"{o.vm.name}: bytes sent per GiB of memory", per_gib, "bytes/GiB")
         check(
             fraction <= limit,
             f"VM {o.vm.name!r}: memory must not cross the network",

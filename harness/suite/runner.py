@@ -22,8 +22,10 @@ def suite_args(
     run_id: str,
     keyword: str | None,
     markers: str | None,
+    *,
+    jobs: int = 0,
 ) -> list[str]:
-    """pytest arguments running the audit scenarios in-process, quietly, without xdist."""
+    """pytest arguments running the audit scenarios in-process, quietly; xdist with jobs > 1."""
     args = [
         str(features_dir()),
         f"--qm-target={target}",
@@ -34,8 +36,7 @@ def suite_args(
         "no:terminal",
         "-p",
         "no:cacheprovider",
-        "-p",
-        "no:xdist",
+        *(["-n", str(jobs)] if jobs > 1 else ["-p", "no:xdist"]),
     ]
     args += ["-k", keyword] if keyword else []
     args += ["-m", markers] if markers else []
@@ -63,6 +64,13 @@ class Progress:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = len(session.items)
         print(f"qmaudit: {self.total} scenarios selected", file=self.out, flush=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # Under xdist the controller collects nothing itself; each worker reports its items.
+        if not self.total:
+            self.total = len(ids)
+            print(f"qmaudit: {self.total} scenarios selected", file=self.out, flush=True)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -113,6 +121,11 @@ def run_audit(
     report: bool = True,
     lab_speed: float = 20.0,
     reports_root: Path = Path("reports"),
+    *,
+    jobs: int = 0,
+    run_id: str | None = None,
+    history: Path | None = None,
+    history_keep: int = 30,
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
     from harness.evidence.allure import generate_html
@@ -124,11 +137,11 @@ def run_audit(
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
     started = time.monotonic()
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        *suite_args(target, lab_speed, run_dir, run_id, keyword, markers),
+        *suite_args(target, lab_speed, run_dir, run_id, keyword, markers, jobs=jobs),
         f"--alluredir={run_dir / 'allure-results'}",
         f"--junitxml={run_dir / 'junit.xml'}",
     ]
@@ -149,8 +162,17 @@ def run_audit(
     verdicts = claim_verdicts(run_dir)
     _print_table(verdicts, selected=bool(keyword or markers))
     html_msg = "HTML report skipped (--no-report)"
+    config = None
+    if history is not None:
+        from harness.evidence.history import record_run
+
+        write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
+        config, notes = record_run(run_dir, history, history_keep)
+        for note in notes:
+            print(f"qmaudit: history: {note}")
+        print(f"qmaudit: history  {history} (trend plots in {run_dir / 'trend'})")
     if report:
-        _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report")
+        _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report", config=config)
     write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
     elapsed = time.monotonic() - started
     print(f"\nqmaudit: evidence  {run_dir / 'evidence'}")
