@@ -24,15 +24,18 @@ VERDICT_CODES = {"not run": 0, "skipped": 1, "passed": 2, "broken": 3, "failed":
 VERDICT_COLOURS = ["#eeeeee", "#bbbbbb", "#4caf50", "#ffb300", "#e53935"]
 
 
+def _setup(entry: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return (entry.get("harness_version"), entry.get("cluster_build"), entry.get("target_spec"))
+
+
 def flaky_claims(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Claims whose verdict changed between consecutive runs with the same qmaudit version and
-    cluster build: nothing we know of changed, so the verdict itself is unstable."""
+    """Claims whose verdict changed between consecutive runs with the same qmaudit version,
+    cluster build and target spec: nothing we know of changed, so the verdict is unstable."""
+    # The target spec is part of "what changed": a lab topology file (rules switched off) or
+    # another inventory is a different cluster configuration even at the same OS build.
     out: dict[str, list[str]] = {}
     for prev, cur in itertools.pairwise(entries):
-        if (prev.get("harness_version"), prev.get("cluster_build")) != (
-            cur.get("harness_version"),
-            cur.get("cluster_build"),
-        ):
+        if _setup(prev) != _setup(cur):
             continue
         for claim in sorted(set(prev.get("claims", {})) & set(cur.get("claims", {}))):
             va, vb = prev["claims"][claim], cur["claims"][claim]

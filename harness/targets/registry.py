@@ -197,8 +197,12 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
 
 
 def is_inventory_spec(spec: str) -> bool:
-    """True when the spec names an inventory file (.yaml, .yml or .json)."""
-    return Path(spec.strip()).suffix.lower() in {".yaml", ".yml", ".json"}
+    """True when the spec names an inventory file (.yaml, .yml or .json), not a lab topology."""
+    text = spec.strip()
+    # lab:<topology.yaml> ends in .yaml too: the lab prefix decides.
+    if text.startswith(("lab:", "lab+sim", "lab+inproc")):
+        return False
+    return Path(text).suffix.lower() in {".yaml", ".yml", ".json"}
 
 
 def check_spec(spec: str) -> None:
