@@ -56,6 +56,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.run_id:
             raise InputError("--run-id", args.run_id, "cannot be given with several --target")
         return run_many(targets, _run_passthrough(args))
+    if args.run_id:
+        from harness.evidence.records import check_run_id
+
+        check_run_id(args.run_id)
     history = None if args.no_history else Path(args.history)
     return run_audit(
         targets[0],
