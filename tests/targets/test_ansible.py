@@ -132,5 +132,7 @@ def test_unknown_group_and_existing_output(
     assert rc == 2 and "no such group" in capsys.readouterr().err
     rc, out = convert(tmp_path, "hosts.ini", INI, "clu1")
     assert rc == 0
+    first = out.read_text()
     rc, out = convert(tmp_path, "hosts.ini", INI, "clu1")
+    assert out.read_text() == first
     assert rc == 2 and "exists already" in capsys.readouterr().err
