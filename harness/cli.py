@@ -52,6 +52,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_run_selection(target, args.m)
     if len(targets) > 1:
         from harness.suite.multirun import run_many
+        from harness.targets.registry import check_spec
+
+        for target in targets:  # every spec checked before any audit starts
+            check_spec(target)
 
         if args.run_id:
             raise InputError("--run-id", args.run_id, "cannot be given with several --target")
