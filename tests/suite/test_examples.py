@@ -1,4 +1,4 @@
-"""docs/examples: the nightly schedulers' qmaudit commands are real ones, and they run on the lab."""
+"""docs/examples: the schedulers' qmaudit commands are real ones, and they run on the lab."""
 
 from __future__ import annotations
 
