@@ -18,6 +18,7 @@ from harness.evidence.records import atomic_write
 WINDOWS_CONNECTIONS = ("winrm", "psrp", "ansible.builtin.winrm", "ansible.windows.psrp")
 PASSWORD_VARS = (
     "ansible_password",
+    "ansible_winrm_pass",
     "ansible_winrm_password",
     "ansible_psrp_password",
     "ansible_pass",
@@ -156,31 +157,47 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def _first(v: dict[str, Any], *names: str) -> Any:
+    """The first of several Ansible variable names that is set (winrm and psrp spell them
+    differently: ansible_winrm_scheme / ansible_psrp_protocol, ...)."""
+    for name in names:
+        if v.get(name) not in (None, ""):
+            return v[name]
+    return None
+
+
 def _node(host: AnsibleHost) -> dict[str, Any]:
     v = host.vars
     node: dict[str, Any] = {
         # Cluster node names are the hosts' short names; an IP address stays whole.
         "name": host.name if _is_ip(host.name) else host.name.split(".")[0],
-        "host": str(v.get("ansible_host") or host.name),
+        "host": str(
+            _first(v, "ansible_host", "ansible_winrm_host", "ansible_psrp_host") or host.name
+        ),
     }
-    port = v.get("ansible_port") or v.get("ansible_winrm_port")
+    port = _first(v, "ansible_port", "ansible_winrm_port", "ansible_psrp_port")
     if port is not None:
         node["port"] = int(port)
-    scheme = v.get("ansible_winrm_scheme")
+    scheme = _first(v, "ansible_winrm_scheme", "ansible_psrp_protocol")
     if scheme is None and port is not None:
-        # Ansible's rule: scheme http when the port is 5985, https otherwise.
+        # Ansible's rule (winrm and psrp plugins): http when the port is 5985, https otherwise.
         scheme = "http" if int(port) == 5985 else "https"
     if str(scheme) in ("http", "https"):
         node["scheme"] = str(scheme)
-    transport = _transport(v.get("ansible_winrm_transport"))
+    transport = _transport(_first(v, "ansible_winrm_transport", "ansible_psrp_auth"))
     if transport:
         node["transport"] = transport
-    if v.get("ansible_winrm_path"):
-        node["path"] = str(v["ansible_winrm_path"])
-    if str(v.get("ansible_winrm_server_cert_validation", "")).lower() == "ignore":
+    path = _first(v, "ansible_winrm_path", "ansible_psrp_path")
+    if path:
+        node["path"] = "/" + str(path).lstrip("/")
+    validation = _first(v, "ansible_winrm_server_cert_validation", "ansible_psrp_cert_validation")
+    if str(validation or "").lower() == "ignore":
         node["verify_tls"] = False
-    if v.get("ansible_winrm_ca_trust_path"):
-        node["ca_bundle"] = str(v["ansible_winrm_ca_trust_path"])
+    ca = _first(
+        v, "ansible_winrm_ca_trust_path", "ansible_psrp_ca_cert", "ansible_psrp_cert_trust_path"
+    )
+    if ca:
+        node["ca_bundle"] = str(ca)
     return node
 
 

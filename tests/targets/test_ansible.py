@@ -37,7 +37,8 @@ all:
             qm_cluster: PRODCLU2
           hosts:
             hv11: {ansible_host: hv11.corp.example}
-            hv12: {ansible_host: hv12.corp.example, ansible_winrm_scheme: https}
+            hv12: {ansible_host: hv12.corp.example, ansible_psrp_protocol: https,
+                   ansible_psrp_auth: negotiate, ansible_psrp_cert_validation: ignore}
 """
 
 
@@ -79,6 +80,13 @@ def test_yaml_with_env_lookup_and_child_groups(tmp_path: Path) -> None:
     assert doc["cluster"] == "PRODCLU2"
     assert doc["credentials"]["password_env"] == "HV_PASS"
     assert [n["host"] for n in doc["nodes"]] == ["hv11.corp.example", "hv12.corp.example"]
+    # psrp spells scheme and validation its own way; "negotiate" has no qmaudit equivalent.
+    assert doc["nodes"][1] == {
+        "name": "hv12",
+        "host": "hv12.corp.example",
+        "scheme": "https",
+        "verify_tls": False,
+    }
 
 
 def test_ansible_inventory_list_json(tmp_path: Path) -> None:
