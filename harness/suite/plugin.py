@@ -273,5 +273,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run_id, run_dir = chosen
     if (run_dir / "evidence").is_dir():
         from harness.evidence.manifest import write_manifest
+        from harness.evidence.records import EvidenceError
 
-        write_manifest(run_dir, run_id, {"target_spec": config.getoption("--qm-target")})
+        try:
+            write_manifest(run_dir, run_id, {"target_spec": config.getoption("--qm-target")})
+        except EvidenceError as exc:
+            # The session is over: say why the folder has no manifest instead of crashing pytest.
+            print(f"qmaudit: {exc.message}", file=sys.stderr)
