@@ -50,13 +50,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     targets = args.target or ["lab"]
     for target in targets:
         check_run_selection(target, args.m)
+    if args.history_keep < 1:
+        raise InputError("--history-keep", str(args.history_keep), "must be at least 1")
     if len(targets) > 1:
         from harness.suite.multirun import run_many
         from harness.targets.registry import check_spec
 
         for target in targets:  # every spec checked before any audit starts
             check_spec(target)
-
         if args.run_id:
             raise InputError("--run-id", args.run_id, "cannot be given with several --target")
         return run_many(targets, _run_passthrough(args))
@@ -64,6 +65,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from harness.evidence.records import check_run_id
 
         check_run_id(args.run_id)
+        if (Path("reports") / args.run_id).exists():
+            raise InputError("--run-id", args.run_id, "reports/ already holds a run of that id")
     history = None if args.no_history else Path(args.history)
     return run_audit(
         targets[0],

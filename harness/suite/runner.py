@@ -167,9 +167,13 @@ def run_audit(
         from harness.evidence.history import record_run
 
         write_manifest(run_dir, run_id, {"target_spec": target, "pytest_exit_code": int(rc)})
-        config, notes = record_run(run_dir, history, history_keep)
+        try:
+            config, notes = record_run(run_dir, history, history_keep)
+        except (OSError, HarnessError) as exc:
+            # The audit's verdict stands without its history; say so and go on.
+            notes = [f"not recorded: {exc}"]
         for note in notes:
-            print(f"qmaudit: history: {note}")
+            print(f"qmaudit: history: {note}", file=sys.stderr if config is None else sys.stdout)
         print(f"qmaudit: history  {history} (trend plots in {run_dir / 'trend'})")
     if report:
         _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report", config=config)

@@ -203,3 +203,20 @@ def test_several_targets_bad_input_exit_2(tmp_path: Path) -> None:
     done = qmaudit(tmp_path, "run", "--target", "lab+sim", "--target", "nonsense")
     assert done.returncode == 2 and "unknown target" in done.stderr
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--run-id", "tonight"], "a run id looks like"),
+        (["--history-keep", "0"], "must be at least 1"),
+        (
+            ["--target", "lab+sim", "--target", "lab", "--run-id", "20261130T010000Z-00aa"],
+            "several",
+        ),
+    ],
+)
+def test_run_nightly_options_bad_input(args: list[str], needle: str, tmp_path: Path) -> None:
+    done = qmaudit(tmp_path, "run", *args)
+    assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "reports").exists()
