@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import HarnessError, plain_message
+from harness.errors import HarnessError, InputError, plain_message
 
 
 def _cmd_lab_validate(args: argparse.Namespace) -> int:
@@ -65,21 +65,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.suite.selection import check_run_selection
     from harness.targets.registry import parse_spec
 
-    spec = parse_spec(args.target)
-    check_run_selection(spec, args.m)
+    targets = args.target or ["lab"]
+    specs = [parse_spec(t) for t in targets]  # every spec checked before any audit starts
+    for spec in specs:
+        check_run_selection(spec, args.m)
+    if args.history_keep < 1:
+        raise InputError("--history-keep", str(args.history_keep), "must be at least 1")
+    reports = Path(args.reports)
     compliance = Compliance.prepare(args.sign, args.waivers, args.controls)
-    run_id = new_run_id()
+    if len(specs) > 1:
+        from harness.suite.multirun import run_many
+
+        if args.run_id:
+            raise InputError("--run-id", args.run_id, "cannot be given with several --target")
+        return run_many([s.text for s in specs], _run_passthrough(args), reports_root=reports)
+    if args.run_id:
+        from harness.evidence.records import check_run_id
+
+        check_run_id(args.run_id)
+        if (reports / args.run_id).exists():
+            raise InputError("--run-id", args.run_id, f"{reports} already holds a run of that id")
+    run_id = args.run_id or new_run_id()
+    history = None if args.no_history else Path(args.history or reports / "history")
     # One run per cluster: the lease is taken before anything is written (exit 2 if busy).
-    with run_lease(spec, run_id, args.lease_timeout):
+    with run_lease(specs[0], run_id, args.lease_timeout):
         return run_audit(
-            spec,
+            specs[0],
             keyword=args.k,
             markers=args.m,
             report=not args.no_report,
             lab_speed=args.lab_speed,
-            reports_root=Path(args.reports),
+            reports_root=reports,
             run_id=run_id,
             compliance=compliance,
+            jobs=args.n,
+            history=history,
+            history_keep=args.history_keep,
         )
 
 
@@ -93,6 +114,48 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     from harness.evidence.compliance import sign_command
 
     return sign_command(args.run_dir, args.key)
+
+
+def _run_passthrough(args: argparse.Namespace) -> list[str]:
+    """The run options every per-target subprocess of a several-target run gets."""
+    out = ["--lab-speed", str(args.lab_speed), "-n", str(args.n), "--reports", str(args.reports)]
+    out += ["--lease-timeout", str(args.lease_timeout)]
+    for option in ("sign", "waivers", "controls"):
+        value = getattr(args, option)
+        out += [f"--{option}", str(value)] if value else []
+    out += ["-k", args.k] if args.k else []
+    out += ["-m", args.m] if args.m else []
+    out += ["--no-report"] if args.no_report else []
+    history = args.history or str(Path(args.reports) / "history")
+    out += ["--no-history"] if args.no_history else ["--history", history]
+    return [*out, "--history-keep", str(args.history_keep)]
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.evidence.compare import run_compare
+
+    return run_compare(
+        args.runs,
+        last=args.last,
+        target=args.target,
+        history_dir=Path(args.history),
+        thresholds=args.threshold or (),
+        force=args.force,
+        out_dir=Path(args.out) if args.out else None,
+    )
+
+
+def _cmd_trend(args: argparse.Namespace) -> int:
+    from harness.evidence.trend import run_trend
+
+    out = Path(args.out) if args.out else None
+    return run_trend(Path(args.history), args.target, args.runs, out)
+
+
+def _cmd_inventory_from_ansible(args: argparse.Namespace) -> int:
+    from harness.targets.ansible import convert_inventory
+
+    return convert_inventory(args.source, args.group, Path(args.output), force=args.force)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -165,7 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="audit a target: every claim, evidence and Allure report")
-    run.add_argument("--target", default="lab", help=_target_help())
+    run.add_argument(
+        "--target",
+        action="append",
+        help=_target_help() + ". Repeat to audit several clusters in parallel (a run folder each)",
+    )
     run.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
     run.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
@@ -185,6 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--waivers", metavar="FILE", help="approved waivers (YAML)")
     run.add_argument("--controls", metavar="FILE", help="map claims to control ids (YAML)")
+    run.add_argument(
+        "-n", type=int, default=0, metavar="N", help="pytest-xdist workers (one run, one folder)"
+    )
+    run.add_argument("--run-id", default=None, help="run id (default: new, time-based)")
+    run.add_argument(
+        "--history",
+        default=None,
+        metavar="DIR",
+        help="history folder: run index, Allure history, trend (default <reports>/history)",
+    )
+    run.add_argument("--no-history", action="store_true", help="keep no history for this run")
+    run.add_argument(
+        "--history-keep", type=int, default=30, metavar="N", help="runs kept in the history"
+    )
     run.set_defaults(func=_cmd_run)
 
     verify = sub.add_parser(
@@ -202,6 +283,41 @@ def build_parser() -> argparse.ArgumentParser:
     sign.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
     sign.add_argument("--key", required=True, help="OpenSSH key, or PEM key+certificate")
     sign.set_defaults(func=_cmd_sign)
+
+    compare = sub.add_parser("compare", help="what changed between two runs (exit 1: regression)")
+    compare.add_argument("runs", nargs="*", metavar="RUN", help="two run folders or run ids")
+    compare.add_argument("--last", action="store_true", help="the newest two runs of a target")
+    compare.add_argument("--target", default=None, help="with --last: cluster name or spec")
+    compare.add_argument("--history", default="reports/history", metavar="DIR")
+    compare.add_argument(
+        "--threshold",
+        action="append",
+        metavar="NAME=FRACTION",
+        help="relative change allowed, e.g. downtime_per_gib=0.3 (repeatable)",
+    )
+    compare.add_argument("--force", action="store_true", help="compare runs of different targets")
+    compare.add_argument("--out", default=None, help="folder for compare.json and compare.md")
+    compare.set_defaults(func=_cmd_compare)
+
+    trend = sub.add_parser("trend", help="plots over runs and flaky claims (from the history)")
+    trend.add_argument("--target", default=None, help="cluster name or spec (default: newest)")
+    trend.add_argument("--runs", type=int, default=30, metavar="N", help="the last N runs")
+    trend.add_argument("--history", default="reports/history", metavar="DIR")
+    trend.add_argument("--out", default=None, help="output folder (default <history>/trend)")
+    trend.set_defaults(func=_cmd_trend)
+
+    inventory = sub.add_parser("inventory", help="inventory files")
+    inv_sub = inventory.add_subparsers(dest="inventory_command", required=True, metavar="CMD")
+    ansible = inv_sub.add_parser(
+        "from-ansible", help="write a qmaudit inventory from an Ansible inventory (no passwords)"
+    )
+    ansible.add_argument(
+        "source", help="Ansible inventory (INI/YAML) or `ansible-inventory --list` JSON"
+    )
+    ansible.add_argument("--group", required=True, help="the Ansible group holding one cluster")
+    ansible.add_argument("-o", "--output", required=True, help="qmaudit inventory to write")
+    ansible.add_argument("--force", action="store_true", help="overwrite the output file")
+    ansible.set_defaults(func=_cmd_inventory_from_ansible)
 
     plan = sub.add_parser(
         "plan", help="list the disruptive actions the selected scenarios would take (no change)"

@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,28 @@ ALLURE_CONFIG = Path(__file__).resolve().parent / "allurerc.mjs"
 ALLURE_VERSION = "3.18.0"
 
 
+def base_config() -> Path:
+    """The project's Allure 3 configuration file (shipped inside the package)."""
+    return ALLURE_CONFIG
+
+
+def write_global_attachments(results_dir: Path, files: list[tuple[Path, str]]) -> Path:
+    """Attach files (PNG) to the whole report, not to one test: a `*-globals.json` results file."""
+    # Allure 3's results reader takes `<uuid>-globals.json` as {attachments: [{name, source,
+    # type}], errors: []}; sources are file names inside the results folder.
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    attachments = []
+    for path, name in files:
+        source = f"{uuid.uuid4()}-attachment{path.suffix}"
+        shutil.copyfile(path, results_dir / source)
+        kind = "image/png" if path.suffix.lower() == ".png" else "application/octet-stream"
+        attachments.append({"name": name, "source": source, "type": kind})
+    out = results_dir / f"{uuid.uuid4()}-globals.json"
+    out.write_text(json.dumps({"attachments": attachments, "errors": []}, indent=2) + "\n")
+    return out
+
+
 def install_hint(results_dir: Path, out_dir: Path) -> str:
     """How to get the HTML report when this machine cannot render it."""
     if (_REPO / "tools" / "allure" / "package.json").is_file():
@@ -178,7 +201,10 @@ def install_hint(results_dir: Path, out_dir: Path) -> str:
 
 
 def generate_html(
-    results_dir: Path, out_dir: Path, timeout_s: float = GENERATE_TIMEOUT_S
+    results_dir: Path,
+    out_dir: Path,
+    timeout_s: float = GENERATE_TIMEOUT_S,
+    config: Path | None = None,
 ) -> tuple[bool, str]:
     """Render the Allure 3 HTML report (offline, single file); (ok, message for the user)."""
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -188,8 +214,9 @@ def generate_html(
     if not results_dir.is_dir():
         return False, f"Allure HTML not generated: no results folder {results_dir}"
     args = [*command, "generate", str(results_dir.resolve()), "-o", str(out_dir.resolve())]
-    if ALLURE_CONFIG.is_file():
-        args += ["--config", str(ALLURE_CONFIG)]
+    config = config or base_config()
+    if config.is_file():
+        args += ["--config", str(config)]
     # A report an auditor opens offline must not contact an analytics service. Allure honours
     # ALLURE_NO_ANALYTICS where it can; the awesome report of Allure 3.18 ignores it, so the
     # block is also removed from the rendered file below.

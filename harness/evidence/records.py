@@ -57,6 +57,16 @@ def new_run_id(now: datetime | None = None) -> str:
                 return run_id
 
 
+RUN_ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}")
+
+
+def check_run_id(run_id: str, source: str = "--run-id") -> str:
+    """A run id given by the user must look like one new_run_id makes (the manifest checks it)."""
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise InputError(source, repr(run_id), "a run id looks like 20261127T231500Z-3f9a")
+    return run_id
+
+
 @dataclass
 class TargetIdentity:
     """What was audited: the target spec, the cluster and its nodes (OS build where known)."""

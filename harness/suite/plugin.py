@@ -126,13 +126,31 @@ class RunContext:
             self.current.record_probe(record)
 
 
+_RUN_ID_KEY = pytest.StashKey[tuple[str, Path]]()
+
+
 def _run_dir(config: pytest.Config) -> tuple[str, Path]:
+    """The run's id and folder: chosen once by the controller; xdist workers get them from it."""
     from harness.evidence.records import new_run_id
 
-    run_id = config.getoption("--qm-run-id") or os.environ.get("QM_RUN_ID") or new_run_id()
-    given = config.getoption("--qm-run-dir")
-    run_dir = Path(given) if given else Path("reports") / run_id
-    return run_id, run_dir
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "qm_run_id" in workerinput:
+        return str(workerinput["qm_run_id"]), Path(workerinput["qm_run_dir"])
+    chosen = config.stash.get(_RUN_ID_KEY, None)
+    if chosen is None:
+        run_id = config.getoption("--qm-run-id") or os.environ.get("QM_RUN_ID") or new_run_id()
+        given = config.getoption("--qm-run-dir")
+        chosen = (run_id, Path(given) if given else Path("reports") / run_id)
+        config.stash[_RUN_ID_KEY] = chosen
+    return chosen
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: every worker writes into the one run (same id, same folder)."""
+    run_id, run_dir = _run_dir(node.config)
+    node.workerinput["qm_run_id"] = run_id
+    node.workerinput["qm_run_dir"] = str(run_dir.resolve())
 
 
 @pytest.fixture(scope="session")
@@ -357,3 +375,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         write_categories(Path(results))
     if run.restore_problems:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller (not an xdist worker) finalises the run: the manifest, once."""
+    chosen = config.stash.get(_RUN_ID_KEY, None)
+    if chosen is None or getattr(config, "workerinput", None) is not None:
+        return
+    run_id, run_dir = chosen
+    if (run_dir / "evidence").is_dir():
+        from harness.evidence.manifest import write_manifest
+        from harness.evidence.records import EvidenceError
+
+        try:
+            write_manifest(run_dir, run_id, {"target_spec": config.getoption("--qm-target")})
+        except EvidenceError as exc:
+            # The session is over: say why the folder has no manifest instead of crashing pytest.
+            print(f"qmaudit: {exc.message}", file=sys.stderr)

@@ -26,8 +26,10 @@ def suite_args(
     run_id: str,
     keyword: str | None,
     markers: str | None,
+    *,
+    jobs: int = 0,
 ) -> list[str]:
-    """pytest arguments running the audit scenarios in-process, quietly, without xdist."""
+    """pytest arguments running the audit scenarios in-process, quietly; xdist with jobs > 1."""
     args = [
         str(features_dir()),
         f"--qm-target={target}",
@@ -38,8 +40,7 @@ def suite_args(
         "no:terminal",
         "-p",
         "no:cacheprovider",
-        "-p",
-        "no:xdist",
+        *(["-n", str(jobs)] if jobs > 1 else ["-p", "no:xdist"]),
     ]
     args += ["-k", keyword] if keyword else []
     args += ["-m", markers] if markers else []
@@ -77,6 +78,13 @@ class Progress:
             self.titles[item.nodeid] = found.title if found else item.nodeid.split("::")[-1]
         noun = "scenario" if self.total == 1 else "scenarios"
         print(f"qmaudit: {self.total} {noun} selected", file=self.out, flush=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # Under xdist the controller collects nothing itself; each worker reports its items.
+        if not self.total:
+            self.total = len(ids)
+            print(f"qmaudit: {self.total} scenarios selected", file=self.out, flush=True)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -126,6 +134,10 @@ def run_audit(
     reports_root: Path = Path("reports"),
     run_id: str | None = None,
     compliance: Compliance | None = None,
+    *,
+    jobs: int = 0,
+    history: Path | None = None,
+    history_keep: int = 30,
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
     from harness.evidence.allure import generate_html
@@ -143,7 +155,7 @@ def run_audit(
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        *suite_args(spec, lab_speed, run_dir, run_id, keyword, markers),
+        *suite_args(spec, lab_speed, run_dir, run_id, keyword, markers, jobs=jobs),
         f"--alluredir={run_dir / 'allure-results'}",
         f"--junitxml={run_dir / 'junit.xml'}",
     ]
@@ -168,8 +180,21 @@ def run_audit(
     _print_table(verdicts, selected=bool(keyword or markers))
     compliance.print_waivers(run_dir)
     html_msg = "HTML report skipped (--no-report)"
+    config = None
+    if history is not None:
+        from harness.evidence.history import record_run
+
+        write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
+        try:
+            config, notes = record_run(run_dir, history, history_keep)
+        except (OSError, HarnessError) as exc:
+            # The audit's verdict stands without its history; say so and go on.
+            notes = [f"not recorded: {exc}"]
+        for note in notes:
+            print(f"qmaudit: history: {note}", file=sys.stderr if config is None else sys.stdout)
+        print(f"qmaudit: history  {history} (trend plots in {run_dir / 'trend'})")
     if report:
-        _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report")
+        _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report", config=config)
     summary = compliance.write_summary(run_dir, run_id, spec.text, time.monotonic() - started)
     write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
     signature = compliance.sign(run_dir)

@@ -1,0 +1,225 @@
+"""The nightly history: qmaudit's per-run index (JSONL) and Allure 3's history file, pruned."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.evidence.manifest import claim_verdicts
+
+INDEX_NAME = "index.jsonl"
+ALLURE_HISTORY_NAME = "allure-history.jsonl"
+DEFAULT_KEEP = 30
+INDEX_VERSION = 1
+
+# The key measurements of a run, each taken from the evidence records' measurements by name
+# (steps/checks_*.py write them); per-VM names end with the suffix after "<vm>: ".
+# Several records or VMs: the largest value counts, since each is "more is worse".
+KEY_MEASUREMENTS: dict[str, tuple[str, str]] = {
+    "downtime_per_gib": ("downtime per GiB (fit slope)", "s/GiB"),
+    "downtime_intercept": ("fit intercept", "s"),
+    "fit_quality": ("fit quality", "r2"),
+    "clock_lag": ("clock lag gained", "s"),
+    "network_bytes_per_gib": ("bytes sent per GiB of memory", "bytes/GiB"),
+}
+
+
+def scenario_key(record: dict[str, Any]) -> str:
+    """A scenario's identity across runs: claim, name and example parameters."""
+    params = record.get("params") or {}
+    suffix = "".join(f" [{k}={params[k]}]" for k in sorted(params))
+    return f"{record.get('claim')} {record.get('scenario')}{suffix}"
+
+
+def key_measurements(records: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """The run's key measurements (KEY_MEASUREMENTS) found in its evidence records."""
+    out: dict[str, float] = {}
+    for rec in records:
+        for name, entry in (rec.get("measurements") or {}).items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            for key, (suffix, _unit) in KEY_MEASUREMENTS.items():
+                if name == suffix or name.endswith(f": {suffix}"):
+                    out[key] = max(out.get(key, float(value)), float(value))
+    return dict(sorted(out.items()))
+
+
+def cluster_build(target: dict[str, Any] | None) -> str:
+    """The cluster's OS build(s) as one string (nodes may differ during a rolling upgrade)."""
+    builds = sorted({str(n.get("os_build")) for n in (target or {}).get("nodes", [])})
+    return ",".join(b for b in builds if b and b != "None")
+
+
+def run_entry(run_dir: Path, manifest: dict[str, Any], records: list[dict[str, Any]]) -> dict:
+    """The index entry of one finished run, from its manifest and its evidence records."""
+    target = manifest.get("target") or {}
+    scenarios: dict[str, str] = {}
+    for rec in records:
+        scenarios[scenario_key(rec)] = str(rec.get("verdict"))
+    return {
+        "index_version": INDEX_VERSION,
+        "run_id": manifest["run_id"],
+        "run_dir": str(Path(run_dir).resolve()),
+        "created_utc": manifest.get("created_utc"),
+        "target_spec": (manifest.get("extra") or {}).get("target_spec") or target.get("spec"),
+        "cluster": target.get("cluster"),
+        "kind": target.get("kind"),
+        "harness_version": manifest.get("harness_version"),
+        "cluster_build": cluster_build(target),
+        "claims": claim_verdicts(records),
+        "scenarios": dict(sorted(scenarios.items())),
+        "measurements": key_measurements(records),
+    }
+
+
+@dataclass
+class History:
+    """The folder holding the index and the Allure history of the runs audited into it."""
+
+    folder: Path
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def index_path(self) -> Path:
+        return self.folder / INDEX_NAME
+
+    @property
+    def allure_path(self) -> Path:
+        return self.folder / ALLURE_HISTORY_NAME
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every readable entry, oldest first; unreadable lines are skipped and noted."""
+        self.problems = []
+        path = self.index_path
+        if not path.is_file():
+            return []
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(str(path), "", f"history index unreadable: {exc}") from exc
+        lines = raw.split(b"\n")
+        torn_tail = bool(lines and lines[-1].strip())
+        out = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                doc = None
+            if not isinstance(doc, dict) or "run_id" not in doc:
+                last = number == len(lines) and torn_tail
+                what = "torn last line (a run stopped while writing it)" if last else "not JSON"
+                self.problems.append(f"{path}:{number}: {what}: ignored")
+                continue
+            out.append(doc)
+        return out
+
+    def append(self, entry: dict[str, Any], keep: int = DEFAULT_KEEP) -> list[dict[str, Any]]:
+        """Add a run (fsynced), then keep the newest `keep` runs; the entries kept."""
+        if keep < 1:
+            raise InputError("--history-keep", repr(keep), "must be at least 1")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Several runs (one per cluster, same night) share the history: one writer at a time.
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            entries = [e for e in self.entries() if e.get("run_id") != entry["run_id"]]
+            entries.append(entry)
+            entries = entries[-keep:]
+            self._rewrite(self.index_path, [json.dumps(e, sort_keys=True) for e in entries])
+            self.prune_allure(keep)
+        finally:
+            os.close(fd)
+        return entries
+
+    def prune_allure(self, keep: int) -> None:
+        """Keep the last `keep` lines of Allure's history file (one line per report)."""
+        path = self.allure_path
+        if not path.is_file():
+            return
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        good = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                json.loads(line)
+            except ValueError:
+                self.problems.append(f"{path}:{number}: not JSON (torn?): dropped")
+                continue
+            good.append(line)
+        if len(good) != len(lines) or len(good) > keep:
+            self._rewrite(path, good[-keep:])
+
+    def for_target(self, cluster: str | None) -> list[dict[str, Any]]:
+        """The entries of one cluster (case-insensitive, like Windows names), oldest first."""
+        entries = self.entries()
+        if cluster is None:
+            return entries
+        want = cluster.casefold()
+        return [
+            e
+            for e in entries
+            if str(e.get("cluster") or "").casefold() == want
+            or str(e.get("target_spec") or "").casefold() == want
+        ]
+
+    @staticmethod
+    def _rewrite(path: Path, lines: list[str]) -> None:
+        # Write a sibling then rename: a crash leaves the old file or the new one, never half.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write("".join(f"{line}\n" for line in lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+
+def allure_config(history: History, keep: int, out_dir: Path, base: Path) -> Path:
+    """A per-run Allure config: the project's allurerc.mjs plus historyPath/historyLimit."""
+    # Allure 3 reads the previous reports' results from historyPath and appends this one;
+    # historyLimit caps what it keeps. The base config stays the one source for everything else.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "allurerc.mjs"
+    text = (
+        "// Written by qmaudit run --history: the project's config plus the nightly history.\n"
+        f"import base from {json.dumps(base.resolve().as_uri())};\n"
+        "export default {\n"
+        "  ...base,\n"
+        f"  historyPath: {json.dumps(str(history.allure_path.resolve()))},\n"
+        f"  historyLimit: {int(keep)},\n"
+        "};\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def record_run(
+    run_dir: Path, history_dir: Path, keep: int = DEFAULT_KEEP
+) -> tuple[Path, list[str]]:
+    """After a run (manifest written): index it, plot the target's trend into the run's Allure
+    results, and write the Allure config carrying the history. (config path, notes)."""
+    # Imported here: trend and allure import this module's neighbours, not the other way round.
+    from harness.evidence.allure import base_config, write_global_attachments
+    from harness.evidence.manifest import MANIFEST_NAME, read_records
+    from harness.evidence.trend import write_trend
+
+    run_dir = Path(run_dir)
+    manifest = json.loads((run_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    history = History(Path(history_dir))
+    entry = run_entry(run_dir, manifest, read_records(run_dir))
+    history.append(entry, keep)
+    notes = list(history.problems)
+    runs = history.for_target(entry.get("cluster"))[-keep:]
+    plots, flaky = write_trend(runs, run_dir / "trend")
+    write_global_attachments(run_dir / "allure-results", [(p, p.stem) for p in plots])
+    notes += [f"flaky claim {claim}: {'; '.join(changes)}" for claim, changes in flaky.items()]
+    config = allure_config(history, keep, run_dir / "trend", base_config())
+    return config, notes
