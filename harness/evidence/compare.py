@@ -11,8 +11,9 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.evidence.history import KEY_MEASUREMENTS, History, run_entry
-from harness.evidence.manifest import MANIFEST_NAME, VERDICT_RANK, read_records
+from harness.evidence.manifest import MANIFEST_NAME, read_records
 from harness.evidence.records import EvidenceError, atomic_write
+from harness.evidence.verdicts import RANK as VERDICT_RANK
 
 # Relative change beyond which a key measurement "moved", and an absolute floor under which a
 # change is noise whatever its ratio (an intercept near 0 s makes every ratio huge).
