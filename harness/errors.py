@@ -15,6 +15,10 @@ class HarnessError(Exception):
         super().__init__(self.message)
 
 
+class ThinEvidenceError(HarnessError):
+    """Too little was observed to judge a claim either way (sparse polls, tiny signal): broken."""
+
+
 class InputError(HarnessError):
     """A file or argument given by the user is invalid: names the source, place and reason."""
 

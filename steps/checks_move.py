@@ -4,50 +4,19 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then
 
-from harness.audit.assertions import check
-from harness.audit.cluster import EVENT_SAVED, SAVE_STATES
-from harness.errors import HarnessError
+from harness.audit import windows
+from harness.audit.assertions import check, too_thin
 from steps.common import Scenario
 
 
 @then("the VM finished offline on its original owner before it came online on the target")
 def offline_before_online(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    offline = o.role_events(1204, o.source)
-    online = o.role_events(1200, o.final_owner)
-    check(
-        bool(offline) and bool(online) and offline[0].time <= online[0].time,
-        "the cluster must log the role offline (1204) on the source before online begins (1200) "
-        "on the target",
-        source=o.source,
-        target=o.final_owner,
-        offline=[e.time.isoformat() for e in offline],
-        online=[e.time.isoformat() for e in online],
-    )
+    windows.offline_before_online(scn.need_outcome())
 
 
 @then("the VM was Saving or Saved while its original owner still held it")
 def saved_on_source(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    states = [(s.owner_node, s.vm_state) for s in o.trace.samples_of(o.vm.name)] if o.trace else []
-    # Two independent witnesses: a poll that caught the state on the source, or the source's
-    # Hyper-V worker logging the save before the target began bringing the role online.
-    online = o.role_events(1200, o.final_owner)
-    saved_events = [
-        e
-        for e in o.events
-        if e.id == EVENT_SAVED
-        and e.node == o.source
-        and e.role == o.vm.name
-        and (not online or e.time <= online[0].time)
-    ]
-    check(
-        o.saw_state(SAVE_STATES, o.source) or bool(saved_events),
-        "a running VM must be put into Saved state on its source before ownership changes",
-        source=o.source,
-        observed=states,
-        saved_events=[e.time.isoformat() for e in saved_events],
-    )
+    windows.saved_on_source(scn.need_outcome())
 
 
 @then("the VM resource's offline action is Save")
@@ -87,20 +56,8 @@ def running_on_target(scn: Scenario) -> None:
 
 @then("saved-state files were observed while the VM was being saved")
 def saved_files_seen(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    samples = o.trace.samples_of(o.vm.name) if o.trace else []
-    in_window = [s for s in samples if s.vm_state in SAVE_STATES and s.owner_node == o.source]
-    if not in_window:
-        # No poll landed inside the save window: that is missing evidence, not a violation.
-        raise HarnessError(
-            f"no poll of {o.source} fell inside {o.vm.name!r}'s save window "
-            f"({len(samples)} polls); saved-state files could not be observed"
-        )
-    files = sorted(
-        {f for s in (o.trace.samples_of(o.vm.name) if o.trace else []) for f in s.saved_state_files}
-    )
+    files = windows.saved_files(scn.need_outcome())
     scn.evidence.observe("during", "saved-state files", files)
-    check(bool(files), "the source must show saved-state files while the VM is saved", files=files)
     scn.data["saved_files"] = files
 
 
@@ -134,28 +91,16 @@ def saved_files_not_local(scn: Scenario) -> None:
 
 @then("the VM's heartbeat was lost during the move")
 def heartbeat_lost(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    samples = o.trace.samples_of(o.vm.name) if o.trace else []
-    window = [s for s in samples if s.vm_state in SAVE_STATES | {"Resuming"}]
-    beats = [s.heartbeat for s in window]
-    check(bool(window), "the move must show a save/restore window", samples=len(samples))
-    # Get-VM's Heartbeat reads OkApplicationsHealthy/OkApplicationsUnknown/OkApplicationsCritical
-    # while the guest answers: any Ok* value means the guest was reachable.
-    check(
-        not any(b is not None and b.lower().startswith("ok") for b in beats),
-        "the guest must be unreachable (no heartbeat) while the VM is saved or restoring",
-        heartbeats=beats,
-    )
+    beats = windows.heartbeat_lost(scn.need_outcome())
+    scn.evidence.observe("during", "heartbeats in the save/restore window", beats)
 
 
 @then("the measured unavailability window is reported")
 def window_reported(scn: Scenario) -> None:
     o = scn.need_outcome()
-    check(
-        o.downtime_s is not None and o.downtime_s > 0,
-        "a downtime must be measurable",
-        downtime_s=o.downtime_s,
-    )
+    if o.downtime_s is None:
+        too_thin("neither events nor polls bracket the unavailability window", **o.polls())
+    check(o.downtime_s > 0, "the unavailability window must be positive", downtime_s=o.downtime_s)
 
 
 @then("the VM's configuration, snapshot, smart paging and virtual disk paths are unchanged")
@@ -299,8 +244,10 @@ def owned_by_target(scn: Scenario) -> None:
 def off_move_fast(scn: Scenario) -> None:
     o = scn.need_outcome()
     bound = scn.threshold("off_vm_move_bound_s", "bound for a VM that is off", "s")
+    if o.move_time_s is None:
+        too_thin("no poll saw the VM settled on its new owner", **o.polls())
     check(
-        o.move_time_s is not None and o.move_time_s <= bound,
+        o.move_time_s <= bound,
         "a VM that is off must move almost instantly",
         move_time_s=o.move_time_s,
         bound_s=bound,

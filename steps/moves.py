@@ -87,10 +87,27 @@ def _ground_truth(scn: Scenario, outcome: MoveOutcome) -> float | None:
     return float(truth)
 
 
+def expected_window(scn: Scenario, vms: list[VmFacts]) -> float:
+    """The shortest save window expected among `vms` (target seconds), to pace the polls.
+
+    From the declared storage throughput where known, else from the downtime bound per GiB.
+    """
+    windows = []
+    for vm in vms:
+        tp = scn.run.target.throughput_for(vm.path)
+        if tp is not None:
+            windows.append(vm.memory_bytes / (tp.write_mb_s * 1e6))
+        else:
+            windows.append(vm.memory_gib * scn.thresholds.max_downtime_per_gib_s / 2)
+    return max(0.05, min(windows, default=1.0))
+
+
 def migrate(scn: Scenario, vms: list[VmFacts], node: str | None, method: str = "vm_role") -> None:
     for vm in vms:
         scn.restorer.remember(vm)
-    outcomes = quick_migrate(scn.cluster, vms, node, method, scn.thresholds.move_timeout_s)
+    outcomes = quick_migrate(
+        scn.cluster, vms, node, method, scn.thresholds.move_timeout_s, expected_window(scn, vms)
+    )
     for outcome in outcomes:
         record(scn, outcome)
     scn.outcomes = outcomes

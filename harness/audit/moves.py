@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -115,6 +116,19 @@ class MoveOutcome:
             for s in self.trace.samples_of(self.vm.name)
         )
 
+    def polls(self) -> dict[str, Any]:
+        """How densely the move was watched (for a BROKEN verdict's figures)."""
+        samples = self.trace.samples_of(self.vm.name) if self.trace else []
+        times = [s.host_utc for s in samples]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        return {
+            "polls": len(samples),
+            "first_utc": times[0].isoformat() if times else None,
+            "last_utc": times[-1].isoformat() if times else None,
+            "largest_gap_s": max(gaps, default=None),
+            "seen": [(s.host_utc.isoformat(), s.owner_node, s.vm_state) for s in samples],
+        }
+
     def role_events(self, event_id: int, node: str | None = None) -> list[ClusterEvent]:
         return [
             e
@@ -134,6 +148,7 @@ def quick_migrate(
     node: str | None,
     method: str = "vm_role",
     timeout_s: float = 900.0,
+    expected_window_s: float | None = None,
 ) -> list[MoveOutcome]:
     """Quick-migrate `vms` in one request (-Wait 0), watch until settled, read the aftermath."""
     outcomes = [MoveOutcome(vm, "", node, snapshot(cluster, vm)) for vm in vms]
@@ -154,6 +169,7 @@ def quick_migrate(
         settled,
         timeout_s,
         vm_ids={v.name: v.id for v in vms},
+        expected_window_s=expected_window_s,
     )
     for outcome in outcomes:
         outcome.trace = trace
