@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pytest_bdd import given, then
 
 from harness.audit.assertions import check
@@ -52,6 +53,9 @@ def _check_single_registration(o: MoveOutcome) -> None:
 @then("every one of those VMs is registered on exactly one node, its new owner")
 def single_registration(scn: Scenario) -> None:
     for o in scn.outcomes or [scn.need_outcome()]:
+        if o.refused is not None:
+            # No new owner to judge: a refusal is QM-07's verdict (any state can be moved).
+            pytest.skip(f"the move of {o.vm.name!r} was refused: {o.refused.target_message}")
         _check_single_registration(o)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from pytest_bdd import given, parsers, when
+from pytest_bdd import given, parsers, then, when
 
+from harness.audit.assertions import check
 from harness.audit.catalog import VmFacts
-from harness.audit.moves import MoveOutcome, quick_migrate, settled
+from harness.audit.invariants import MoveCause, judge
+from harness.audit.moves import MoveOutcome, judged_move, quick_migrate
 from harness.audit.objects import Inventory
 from steps.common import Scenario
 
@@ -51,6 +53,7 @@ def record(scn: Scenario, outcome: MoveOutcome) -> None:
         ev.observe("during", f"{name}: move requested", outcome.trace.request)
         for sample in outcome.trace.samples_of(name):
             ev.observe("during", f"{name}: poll", sample.as_dict())
+    ev.observe("after", f"{name}: move invariants", outcome.invariants or "all held")
     ev.observe(
         "after",
         f"{name}: cluster events",
@@ -115,17 +118,17 @@ def migrate(scn: Scenario, vms: list[VmFacts], node: str | None, method: str = "
 
 
 def move_setup(scn: Scenario, vm: VmFacts, node: str) -> None:
-    """Arrange a precondition by moving a VM (restored at teardown like any other move)."""
+    """Arrange a precondition by moving a VM (restored at teardown like any other move).
+
+    The move is judged like any quick migration; a broken invariant fails the scenario with
+    evidence naming this setup move.
+    """
     scn.restorer.remember(vm)
-    requested, reply = scn.cluster.request_move([vm.name], node)
-    scn.cluster.watch(
-        [vm.name],
-        {},
-        requested,
-        reply,
-        lambda s: settled(s) and s["owner_node"] == node,
-        scn.thresholds.move_timeout_s,
+    cause = MoveCause("setup", scn.evidence.scenario, f"{vm.name} to {node}")
+    (outcome,) = judged_move(
+        scn.cluster, [vm], node, cause, scn.thresholds.move_timeout_s, expected_window(scn, [vm])
     )
+    reply = outcome.trace.request if outcome.trace else None
     scn.evidence.observe("before", f"setup: {vm.name} moved to {node}", reply)
 
 
@@ -185,3 +188,23 @@ def migrate_together(scn: Scenario) -> None:
     if not common:
         pytest.skip("no node may own every one of those VMs")
     migrate(scn, scn.vms, sorted(common)[0])
+
+
+@when("the VM is quick-migrated to another node and back")
+def migrate_round_trip(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    home = scn.inventory().group_of(vm.name).owner_node
+    migrate(scn, [vm], pick_target(scn, vm))
+    there = scn.outcomes
+    migrate(scn, [vm], home)
+    scn.outcomes = there + scn.outcomes
+    scn.outcome = scn.outcomes[0]
+
+
+@then("both legs kept what every quick migration must keep")
+def legs_judged(scn: Scenario) -> None:
+    for leg, o in enumerate(scn.outcomes, start=1):
+        assert o.after is not None
+        check(o.refused is None, f"leg {leg} of the round trip must be accepted")
+        cause = MoveCause("leg", scn.evidence.scenario, f"leg {leg}: {o.source} -> {o.final_owner}")
+        judge(o.vm.name, o.vm.id, o.before, o.after, o.requested_node, cause)

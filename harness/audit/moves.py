@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster, MoveTrace
+from harness.audit.invariants import MoveCause, judge, violations
 from harness.audit.objects import ClusterEvent, GuestClock, Inventory, Registration, VmDetails
 from harness.errors import ProbeFailedError
 
@@ -102,6 +103,8 @@ class MoveOutcome:
     downtime_source: str | None = None
     move_time_s: float | None = None
     ground_truth_s: float | None = None
+    # What every quick migration must keep, as judged for this move (empty = all held).
+    invariants: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_owner(self) -> str:
@@ -177,6 +180,27 @@ def quick_migrate(
         nodes = sorted({outcome.source, outcome.after.owner})
         outcome.events = cluster.events(requested_utc - timedelta(seconds=2), nodes)
         measure_downtime(outcome, requested_utc)
+        outcome.invariants = violations(outcome.vm.id, outcome.before, outcome.after, node)
+    return outcomes
+
+
+def judged_move(
+    cluster: Cluster,
+    vms: Sequence[VmFacts],
+    node: str | None,
+    cause: MoveCause,
+    timeout_s: float = 900.0,
+    expected_window_s: float | None = None,
+) -> list[MoveOutcome]:
+    """A move the scenario does not judge itself (setup, restore, a leg): every invariant must
+    hold, else AssertionError naming the move; a refusal is raised as it came."""
+    __tracebackhide__ = True
+    outcomes = quick_migrate(cluster, vms, node, "vm_role", timeout_s, expected_window_s)
+    for outcome in outcomes:
+        if outcome.refused is not None:
+            raise outcome.refused
+        assert outcome.after is not None
+        judge(outcome.vm.name, outcome.vm.id, outcome.before, outcome.after, node, cause)
     return outcomes
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ FEATURES = REPO / "features"
 RUN_TIMEOUT_S = 600.0
 SCALED_LAB_SPEED = 20.0
 OUTCOMES = ("passed", "failed", "broken", "skipped")
+_INVARIANTS = re.compile(r"\[move invariants broken: (QM-\d+(?:, QM-\d+)*)\]")
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,21 @@ def _phase_errors(cases: list[ET.Element], phase: str) -> list[str]:
     return [m for m in messages if m.startswith(f"failed on {phase}")]
 
 
+def invariant_claims(messages: list[str]) -> tuple[str, ...]:
+    """Claims named by move-invariant failures (a setup, restore or leg move broke them)."""
+    found = {c for m in messages for group in _INVARIANTS.findall(m) for c in group.split(", ")}
+    return tuple(sorted(found))
+
+
 def _classify(name: str, cases: list[ET.Element], claims: tuple[str, ...]) -> ScenarioOutcome:
     """One scenario from its JUnit entries (pytest writes a second entry for a teardown error)."""
     failures = [el.get("message") or "" for case in cases for el in case.findall("failure")]
     setup, teardown = _phase_errors(cases, "setup"), _phase_errors(cases, "teardown")
+    # A move the scenario did not judge itself broke an invariant: the failure belongs to the
+    # invariant's claims, not to the scenario's (which was never reached or passed).
+    moved = [m for m in failures + teardown if "AssertionError" in m and _INVARIANTS.search(m)]
+    if moved and all(_INVARIANTS.search(m) for m in failures + teardown):
+        return ScenarioOutcome(name, "failed", " | ".join(moved), invariant_claims(moved))
     other = [
         el.get("message") or ""
         for case in cases

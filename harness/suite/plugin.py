@@ -138,17 +138,23 @@ def qm_catalog(qm_run: RunContext, qm_cluster: Any) -> Any:
 
 
 @pytest.fixture
-def qm_restorer(qm_run: RunContext, qm_cluster: Any) -> Iterator[Any]:
+def qm_restorer(
+    qm_run: RunContext, qm_cluster: Any, request: pytest.FixtureRequest
+) -> Iterator[Any]:
     """Leave the cluster as found: undo the scenario's moves, drains and crashes at teardown."""
     from harness.safety.restore import Restorer, report_restore_problems
 
     restorer = Restorer(qm_cluster, timeout_s=qm_run.target.thresholds.move_timeout_s)
+    restorer.scenario = request.node.name
     yield restorer
     problems = restorer.restore()
     if problems:
         qm_run.restore_problems.extend(problems)
         report_restore_problems(problems)
         pytest.fail("the cluster was not left as found: " + "; ".join(problems), pytrace=False)
+    if restorer.violations:
+        # Every move is judged: a restore move that broke an invariant is a violated claim.
+        raise AssertionError(" | ".join(restorer.violations))
 
 
 @pytest.fixture(autouse=True)
