@@ -228,6 +228,19 @@ def vm_in_state_after(scn: Scenario, state: str) -> None:
     )
 
 
+@then(parsers.parse("the VM is still in state {state}"))
+def vm_still_in_state(scn: Scenario, state: str) -> None:
+    o = scn.need_outcome()
+    assert o.after is not None
+    now = o.after.details.state if o.after.details else None
+    check(
+        now == state,
+        f"a VM that was {state} must still be {state} after the move",
+        owner=o.final_owner,
+        observed=now,
+    )
+
+
 @then("the VM is owned by the target node")
 def owned_by_target(scn: Scenario) -> None:
     o = scn.need_outcome()
