@@ -6,6 +6,8 @@ from pytest_bdd import given, parsers, then
 
 from harness.audit import windows
 from harness.audit.assertions import check, too_thin
+from harness.audit.moves import MoveOutcome
+from harness.audit.storage import SharedStorage
 from steps.common import Scenario
 
 
@@ -66,26 +68,38 @@ def _saved_files(scn: Scenario) -> list[str]:
     return files
 
 
+def _shared(o: MoveOutcome) -> SharedStorage:
+    """The cluster's shared storage for this VM: its SMB 3 share is the one its files are on."""
+    d = o.before.details
+    own = [o.vm.path, *(p for p in (d.paths.values() if d else ()) if p)]
+    return o.before.inventory.shared_storage(o.vm.group, own)
+
+
 @then("every saved-state file lies on storage the cluster reports as shared")
 def saved_files_shared(scn: Scenario) -> None:
     o = scn.need_outcome()
-    shared = o.before.inventory.shared_storage(o.vm.group)
+    shared = _shared(o)
     kinds = {f: shared.classify(f) for f in _saved_files(scn)}
     scn.evidence.observe("after", "saved-state storage", kinds)
+    unresolved = [f for f, k in kinds.items() if k == "unresolved"]
     check(
-        bool(kinds) and all(k != "local" for k in kinds.values()),
-        "saved state must be on a CSV, a Cluster Disk of the VM's group, or an SMB 3 share",
+        bool(kinds) and "local" not in kinds.values(),
+        "saved state must be on a CSV, a Cluster Disk of the VM's group, or an SMB 3 share "
+        "known for the VM",
         files=kinds,
         csvs=list(shared.csv_roots),
         group_disks=list(shared.group_disk_roots),
+        smb_shares=list(shared.smb_roots),
     )
+    if unresolved:
+        too_thin("saved-state paths in 8.3 short form cannot be resolved", files=unresolved)
 
 
 @then("no saved-state file lies on a node-local disk")
 def saved_files_not_local(scn: Scenario) -> None:
     o = scn.need_outcome()
-    shared = o.before.inventory.shared_storage(o.vm.group)
-    local = [f for f in _saved_files(scn) if not shared.is_shared(f)]
+    shared = _shared(o)
+    local = [f for f in _saved_files(scn) if shared.classify(f) == "local"]
     check(not local, "no saved-state file may be on a node-local disk", local=local)
 
 

@@ -81,7 +81,7 @@ class Catalog:
             memory_bytes=details.memory_bytes,
             config_version=details.config_version,
             path=details.path,
-            storage=inventory.shared_storage(group.name).classify(details.path),
+            storage=inventory.shared_storage(group.name, [details.path]).classify(details.path),
             passthrough=details.passthrough,
             time_sync_enabled=details.time_sync_enabled,
             time_sync_status=details.time_sync_status,
