@@ -103,7 +103,8 @@ def running_vm_on_storage_version(scn: Scenario, storage: str, version: str) -> 
     kind = storage_kind(storage)
     scn.use(
         skip_without(
-            scn.catalog.pick(
+            scn.catalog.rotate(
+                f"running/{kind}/{version}",
                 running,
                 plain,
                 lambda v: v.storage == kind,
@@ -119,7 +120,7 @@ def running_vm_on_storage(scn: Scenario, storage: str) -> None:
     kind = storage_kind(storage)
     scn.use(
         skip_without(
-            scn.catalog.pick(running, plain, lambda v: v.storage == kind),
+            scn.catalog.rotate(f"running/{kind}", running, plain, lambda v: v.storage == kind),
             f"running on {storage} storage",
         )
     )
@@ -127,7 +128,9 @@ def running_vm_on_storage(scn: Scenario, storage: str) -> None:
 
 @given(parsers.parse("a running VM with configuration version {version}"))
 def running_vm_version(scn: Scenario, version: str) -> None:
-    vm = scn.catalog.pick(running, plain, lambda v: v.config_version == version)
+    vm = scn.catalog.rotate(
+        f"running/{version}", running, plain, lambda v: v.config_version == version
+    )
     scn.use(skip_without(vm, f"running with configuration version {version}"))
 
 
