@@ -136,6 +136,7 @@ class VMState:
     frozen_guest: datetime | None = None
     saved: SavedState | None = None
     kvp_host: str = ""
+    kvp_fqdn_host: str = ""
     moving_to: str | None = None
     history: list[MoveRecord] = field(default_factory=list)
 
