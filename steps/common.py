@@ -115,6 +115,22 @@ def running_vm_on_storage_version(scn: Scenario, storage: str, version: str) -> 
     )
 
 
+@given(
+    parsers.parse("a running VM on {storage} storage on the node with the fewest clustered roles")
+)
+def running_vm_fewest_roles(scn: Scenario, storage: str) -> None:
+    # A crash touches every role of the node: crash the one whose loss disturbs the fewest.
+    kind = storage_kind(storage)
+    inventory = scn.inventory()
+    candidates = scn.catalog.pick_all(running, plain, lambda v: v.storage == kind)
+    vm = min(
+        candidates,
+        key=lambda v: (len(inventory.roles_on(inventory.group_of(v.name).owner_node)), v.name),
+        default=None,
+    )
+    scn.use(skip_without(vm, f"running on {storage} storage"))
+
+
 @given(parsers.parse("a running VM on {storage} storage"))
 def running_vm_on_storage(scn: Scenario, storage: str) -> None:
     kind = storage_kind(storage)

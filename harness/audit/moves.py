@@ -74,7 +74,12 @@ def snapshot(cluster: Cluster, vm: VmFacts) -> Snapshot:
     details = cluster.vm_details(vm.id, group.owner_node)
     clock = None
     if details is not None and details.state == "Running":
-        clock = cluster.guest_clock(vm.name, group.owner_node)
+        try:
+            clock = cluster.guest_clock(vm.name, group.owner_node)
+        except ProbeFailedError:
+            # The guest did not answer (not running after all, no integration services): the
+            # clock is unknown, and every check that needs it says so (BROKEN), none guesses.
+            clock = None
     return Snapshot(
         utc=inventory.host_utc,
         inventory=inventory,
