@@ -9,7 +9,7 @@ Feature: A host crash behaves like a power loss for its VMs
 
   @claim:QM-19
   Scenario: After a host crash its running VM boots cold on another node
-    Given a running VM on CSV storage
+    Given a running VM on CSV storage on the node with the fewest clustered roles
     When the VM's owner node crashes
     Then the VM is running on another node within the failover time
     And the guest booted again after the crash

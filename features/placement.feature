@@ -25,3 +25,4 @@ Feature: The cluster chooses the node, and several VMs can move at once
     Then every one of those VMs is running on the target node
     And every one of those VMs is registered on exactly one node, its new owner
     And every one of those VMs passed through Saved state
+    And every one of those VMs kept what every quick migration must keep

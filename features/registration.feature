@@ -30,3 +30,22 @@ Feature: The VM's registration ends up on exactly one node
     When the VM is quick-migrated to that node
     Then the VM's link on that node is in the Hyper-V folder under that node's own ProgramData
     And the VM is registered on exactly one node, its new owner
+
+  @claim:QM-03
+  Scenario Outline: Registration moves with a VM that is <state>
+    Given a VM in state <state>
+    And the VM is registered on its owner node only
+    When the VM is quick-migrated to another node
+    Then the VM is registered on exactly one node, its new owner
+    And the original owner no longer registers the VM
+
+    Examples:
+      | state |
+      | Off   |
+      | Saved |
+
+  @claim:QM-03
+  Scenario: A VM moved away and back keeps what every quick migration must keep, on both legs
+    Given a running VM on CSV storage
+    When the VM is quick-migrated to another node and back
+    Then both legs kept what every quick migration must keep

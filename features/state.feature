@@ -15,6 +15,17 @@ Feature: The VM comes back in the state it had, whatever that state was
     And the guest did not reboot
     And the VM's uptime continued
 
+  @claim:QM-06
+  Scenario Outline: A VM that is <state> is still <state> after the move
+    Given a VM in state <state>
+    When the VM is quick-migrated to another node
+    Then the VM is still in state <state>
+
+    Examples:
+      | state |
+      | Off   |
+      | Saved |
+
   @claim:QM-07
   Scenario Outline: A VM in state <state> can be quick-migrated and keeps its state
     Given a VM in state <state>

@@ -25,6 +25,10 @@ def plain_message(text: str) -> str:
         stripped = stripped.split(":", 1)[1].strip()
 
 
+class ThinEvidenceError(HarnessError):
+    """Too little was observed to judge a claim either way (sparse polls, tiny signal): broken."""
+
+
 class InputError(HarnessError):
     """A file or argument given by the user is invalid: names the source, place and reason."""
 

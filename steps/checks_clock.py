@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pytest_bdd import given, then
 
-from harness.audit.assertions import check
-from steps.common import Scenario
+from harness.audit.assertions import check, too_thin
+from harness.audit.moves import MoveOutcome
+from steps.common import SIGNAL_FACTOR, Scenario
 
 
 @then("the guest did not reboot")
@@ -13,8 +16,14 @@ def no_reboot(scn: Scenario) -> None:
     o = scn.need_outcome()
     assert o.after is not None
     b, a = o.before.clock, o.after.clock
-    check(b is not None and a is not None, "the guest clock must be readable before and after")
-    assert b is not None and a is not None
+    state = o.after.details.state if o.after.details else None
+    check(
+        a is not None or state == "Running",
+        "a running VM must be running again after the move",
+        state_after=state,
+    )
+    if b is None or a is None:
+        too_thin("the guest clock was not readable before and after the move", state_after=state)
     check(
         b.guest_last_boot == a.guest_last_boot,
         "the guest's last boot time must not change",
@@ -44,15 +53,44 @@ def clock_offset(scn: Scenario) -> None:
     scn.threshold("clock_tolerance_s", "clock tolerance", "s")
 
 
+def _judgeable(scn: Scenario, signal_s: float, what: str) -> float:
+    """The tolerance, if `signal_s` is at least SIGNAL_FACTOR tolerances; else BROKEN."""
+    tol = float(scn.thresholds.clock_tolerance_s)
+    if abs(signal_s) < SIGNAL_FACTOR * tol:
+        too_thin(
+            f"signal too small to judge: {what}",
+            signal_s=signal_s,
+            tolerance_s=tol,
+            needed_s=SIGNAL_FACTOR * tol,
+        )
+    return tol
+
+
+def _never_backwards(o: MoveOutcome) -> None:
+    __tracebackhide__ = True
+    b, a = o.before.clock, o.after.clock if o.after else None
+    if b is None or a is None:
+        too_thin("the guest clock was not readable before and after the move")
+    check(
+        a.guest_utc >= b.guest_utc,
+        "the guest clock must never go backwards across a save and restore",
+        guest_before=b.guest_utc.isoformat(),
+        guest_after=a.guest_utc.isoformat(),
+    )
+
+
 @then("the guest clock lags the host clock by about the measured downtime")
 def lag_is_downtime(scn: Scenario) -> None:
     o = scn.need_outcome()
+    _never_backwards(o)
     assert o.after is not None and o.after.clock is not None and o.before.clock is not None
     lag = o.after.clock.lag_s - o.before.clock.lag_s
-    tol = scn.thresholds.clock_tolerance_s
     scn.evidence.measure("clock lag gained", lag, "s")
-    check(o.downtime_s is not None, "the downtime must be measured", downtime=o.downtime_s)
-    assert o.downtime_s is not None
+    if o.downtime_s is None:
+        too_thin("the downtime the lag is compared with was not measured", **o.polls())
+    # The downtime is the signal: a clock that kept running gains no lag, a frozen one gains
+    # the downtime; below three tolerances the two cannot be told apart.
+    tol = _judgeable(scn, o.downtime_s, "downtime vs the clock tolerance")
     check(
         abs(lag - o.downtime_s) <= tol,
         "without time sync the guest loses the time it spent saved",
@@ -68,11 +106,13 @@ def lag_stays(scn: Scenario) -> None:
     window = scn.thresholds.time_sync_window_s
     scn.cluster.wait_target_seconds(window, o.final_owner)
     clock = scn.cluster.guest_clock(o.vm.name, o.final_owner)
-    assert o.before.clock is not None and o.downtime_s is not None
+    if o.before.clock is None or o.downtime_s is None:
+        too_thin("no clock reading before the move or no downtime to compare with")
+    tol = _judgeable(scn, o.downtime_s, "downtime vs the clock tolerance")
     lag = clock.lag_s - o.before.clock.lag_s
     scn.evidence.measure("clock lag after the window", lag, "s")
     check(
-        abs(lag - o.downtime_s) <= scn.thresholds.clock_tolerance_s,
+        abs(lag - o.downtime_s) <= tol,
         "with time sync off nothing corrects the guest clock",
         lag_s=lag,
         downtime=o.downtime_s,
@@ -82,18 +122,34 @@ def lag_stays(scn: Scenario) -> None:
 @then("the guest clock agrees with the host clock within the time-sync window")
 def clock_corrected(scn: Scenario) -> None:
     o = scn.need_outcome()
-    tol, window = scn.thresholds.clock_tolerance_s, scn.thresholds.time_sync_window_s
+    window = scn.thresholds.time_sync_window_s
     scn.threshold("time_sync_window_s", "time-sync window", "s")
+    _never_backwards(o)
+    assert o.after is not None and o.after.clock is not None and o.before.clock is not None
+    # The correction is judged against the lag the move caused, measured right after it: a
+    # lag already within tolerance proves nothing about time sync.
+    gained = o.after.clock.lag_s - o.before.clock.lag_s
+    scn.evidence.measure("clock lag right after the move", gained, "s")
+    tol = _judgeable(scn, gained, "lag right after the move vs the clock tolerance")
+    readings = [o.after.clock.guest_utc]
 
-    def corrected() -> float | None:
-        lag = scn.cluster.guest_clock(o.vm.name, o.final_owner).lag_s
-        scn.evidence.observe("during", "guest clock lag", lag)
-        return lag if abs(lag) <= tol else None
+    def corrected() -> tuple[float] | None:
+        clock = scn.cluster.guest_clock(o.vm.name, o.final_owner)
+        readings.append(clock.guest_utc)
+        scn.evidence.observe("during", "guest clock lag", clock.lag_s)
+        # A tuple: a lag of exactly 0.0 is a success, not a falsy "keep waiting".
+        return (clock.lag_s,) if abs(clock.lag_s) <= tol else None
 
     lag = scn.cluster.wait_until(corrected, window, "time sync", o.final_owner)
     check(
+        all(b >= a for a, b in itertools.pairwise(readings)),
+        "time sync only moves the guest clock forward",
+        guest_readings=[r.isoformat() for r in readings],
+    )
+    check(
         lag is not None,
         "working time sync must correct the guest clock after resume",
+        lag_after_move_s=gained,
         window_s=window,
         tolerance_s=tol,
         downtime_s=o.downtime_s,

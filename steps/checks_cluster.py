@@ -7,8 +7,8 @@ import contextlib
 import pytest
 from pytest_bdd import given, then
 
-from harness.audit.assertions import check
-from harness.audit.cluster import SAVE_STATES
+from harness.audit import windows
+from harness.audit.assertions import check, too_thin
 from harness.errors import HarnessError
 from harness.evidence.allure import attach_png
 from harness.evidence.plot import downtime_plot, linear_fit
@@ -103,8 +103,10 @@ def downtime_bounded(scn: Scenario) -> None:
         ):
             source = "inventory"
         scn.evidence.threshold(f"{o.vm.name}: downtime bound", bound, "s", source)
+        if o.downtime_s is None:
+            too_thin(f"{o.vm.name!r}: no downtime could be measured", **o.polls())
         check(
-            o.downtime_s is not None and o.downtime_s <= bound,
+            o.downtime_s <= bound,
             f"VM {o.vm.name!r}: downtime must follow memory size and storage throughput",
             downtime_s=o.downtime_s,
             bound_s=bound,
@@ -114,6 +116,9 @@ def downtime_bounded(scn: Scenario) -> None:
 
 @then("downtime grows linearly with memory size")
 def downtime_linear(scn: Scenario) -> None:
+    unmeasured = [o.vm.name for o in scn.outcomes if o.downtime_s is None]
+    if unmeasured:
+        too_thin("downtime could not be measured for every VM of the fit", unmeasured=unmeasured)
     points, slope, intercept, r2 = _measure_fit(scn)
     scn.threshold("min_fit_r2", "minimum fit quality", "r2")
     path = scn.run.run_dir / "downtime-vs-memory.png"
@@ -199,8 +204,6 @@ def all_running(scn: Scenario) -> None:
 @then("every one of those VMs passed through Saved state")
 def all_saved(scn: Scenario) -> None:
     for o in scn.outcomes:
-        check(
-            bool(o.role_events(1204, o.source)) or o.saw_state(SAVE_STATES, o.source),
-            f"VM {o.vm.name!r} must pass through Saved state",
-            events=len(o.events),
-        )
+        if o.role_events(1204, o.source):
+            continue
+        windows.saved_on_source(o)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pytest_bdd import given, then
 
-from harness.audit.assertions import check
+from harness.audit.assertions import check, too_thin
 from harness.audit.catalog import VmFacts
 from harness.audit.moves import MoveOutcome
 from harness.audit.objects import Registration
@@ -52,6 +53,9 @@ def _check_single_registration(o: MoveOutcome) -> None:
 @then("every one of those VMs is registered on exactly one node, its new owner")
 def single_registration(scn: Scenario) -> None:
     for o in scn.outcomes or [scn.need_outcome()]:
+        if o.refused is not None:
+            # No new owner to judge: a refusal is QM-07's verdict (any state can be moved).
+            pytest.skip(f"the move of {o.vm.name!r} was refused: {o.refused.target_message}")
         _check_single_registration(o)
 
 
@@ -225,17 +229,38 @@ def guest_identity(scn: Scenario) -> None:
 def kvp_updated(scn: Scenario) -> None:
     o = scn.need_outcome()
     timeout = scn.threshold("kvp_update_timeout_s", "KVP update timeout", "s")
+    seen: dict[str, str] = {}
 
     def shows_target() -> dict[str, str] | None:
         items = scn.cluster.kvp(o.vm.name, o.final_owner)
+        seen.clear()
+        seen.update(items)
         scn.evidence.observe("during", "KVP", items)
-        host = items.get("PhysicalHostName", "")
-        return items if host.casefold() == o.final_owner.casefold() else None
+        return items if kvp_names_host(items, o.final_owner) else None
 
     found = scn.cluster.wait_until(shows_target, timeout, "KVP host name", o.final_owner)
+    if not found and "PhysicalHostNameFullyQualified" not in seen:
+        too_thin("the guest's KVP has no PhysicalHostNameFullyQualified item", items=seen)
     check(
         bool(found),
-        "KVP PhysicalHostName must show the new host",
+        "KVP PhysicalHostName and PhysicalHostNameFullyQualified must both show the new host",
         target=o.final_owner,
+        short=seen.get("PhysicalHostName"),
+        fully_qualified=seen.get("PhysicalHostNameFullyQualified"),
         timeout_s=timeout,
+    )
+
+
+def kvp_names_host(items: dict[str, str], node: str) -> bool:
+    """Both forms name the node: the short name, and the first label of the qualified name.
+
+    The qualified form's domain is not compared (the node's DNS domain is not read); a stale
+    qualified name still names the old host in its first label, which is what this catches.
+    """
+    short = items.get("PhysicalHostName", "")
+    qualified = items.get("PhysicalHostNameFullyQualified", "")
+    return (
+        short.casefold() == node.casefold()
+        and "." in qualified
+        and qualified.split(".", 1)[0].casefold() == node.casefold()
     )

@@ -4,77 +4,22 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then
 
-from harness.audit.assertions import check
-from harness.audit.cluster import SAVE_STATES
-from harness.audit.events import EventId
-from harness.audit.savedstate import seen_files, written_files
-from harness.errors import HarnessError
+from harness.audit import windows
+from harness.audit.assertions import check, too_thin
+from harness.audit.moves import MoveOutcome
+from harness.audit.storage import SharedStorage
 from steps.common import Scenario
 
 
 @then("the VM finished offline on its original owner before it came online on the target")
 def offline_before_online(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    offline = o.role_events(EventId.ROLE_OFFLINE, o.source)
-    online = o.role_events(EventId.ROLE_ONLINE_BEGIN, o.final_owner)
-    check(
-        bool(offline) and bool(online) and offline[0].time <= online[0].time,
-        "the cluster must log the role offline (1204) on the source before online begins (1200) "
-        "on the target",
-        source=o.source,
-        target=o.final_owner,
-        offline=[e.time.isoformat() for e in offline],
-        online=[e.time.isoformat() for e in online],
-    )
+    windows.offline_before_online(scn.need_outcome())
 
 
 @then("the VM was Saving or Saved while its original owner still held it")
 def saved_on_source(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    samples = o.trace.samples_of(o.vm.name) if o.trace else []
-    states = [(s.owner_node, s.vm_state) for s in samples]
-    # Positive evidence of a violation: the save was seen under another owner, never under the
-    # source. Anything less is not a verdict.
-    elsewhere = [
-        (s.owner_node, s.vm_state, s.host_utc.isoformat())
-        for s in samples
-        if s.vm_state in SAVE_STATES and s.owner_node != o.source
-    ]
-    on_source = o.saw_state(SAVE_STATES, o.source)
-    check(
-        on_source or not elsewhere,
-        "a running VM must be put into Saved state on its source before ownership changes",
-        source=o.source,
-        saved_under_other_owner=elsewhere,
-        observed=states,
-    )
-    # Witnesses that the save happened on the source: a poll caught the state there; or the
-    # source showed its saved-state files being written (a change, not mere presence); or the
-    # cluster took the role offline on the source (its offline action, checked next, is Save)
-    # before the target began bringing it online.
-    baseline = o.before.details.saved_state if o.before.details else None
-    written = written_files(baseline, samples, o.source, o.trace.requested_utc if o.trace else None)
-    online = o.role_events(EventId.ROLE_ONLINE_BEGIN, o.final_owner)
-    offline = [
-        e
-        for e in o.role_events(EventId.ROLE_OFFLINE, o.source)
-        if not online or e.time <= online[0].time
-    ]
-    scn.evidence.observe(
-        "during",
-        "save witnesses",
-        {
-            "saving_or_saved_on_source": on_source,
-            "files_written_on_source": [f.path for f in written],
-            "offline_on_source": [e.time.isoformat() for e in offline],
-        },
-    )
-    if not (on_source or written or offline):
-        raise HarnessError(
-            f"no witness of {o.vm.name!r} being saved on {o.source}: no poll of {len(samples)} "
-            "caught Saving/Saved there, no saved-state file changed there and the source logged "
-            "no role offline (1204) before the target's online (1200)"
-        )
+    witnesses = windows.saved_on_source(scn.need_outcome())
+    scn.evidence.observe("during", "save witnesses", witnesses)
 
 
 @then("the VM resource's offline action is Save")
@@ -114,34 +59,7 @@ def running_on_target(scn: Scenario) -> None:
 
 @then("saved-state files were observed while the VM was being saved")
 def saved_files_seen(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    samples = o.trace.samples_of(o.vm.name) if o.trace else []
-    in_window = [s for s in samples if s.vm_state in SAVE_STATES and s.owner_node == o.source]
-    if not in_window:
-        # No poll landed inside the save window: that is missing evidence, not a violation.
-        raise HarnessError(
-            f"no poll of {o.source} fell inside {o.vm.name!r}'s save window "
-            f"({len(samples)} polls); saved-state files could not be observed"
-        )
-    present = seen_files(samples, o.source)
-    scn.evidence.observe("during", "saved-state files present", present)
-    check(
-        bool(present),
-        "the source must show saved-state files while the VM is saved",
-        files=present,
-    )
-    # Hyper-V keeps these files while the VM runs: only the ones the save changed count.
-    baseline = o.before.details.saved_state if o.before.details else None
-    requested = o.trace.requested_utc if o.trace else None
-    written = written_files(baseline, samples, o.source, requested)
-    before = {f.path: (f.bytes, f.last_write) for f in baseline or ()}
-    if not written:
-        raise HarnessError(
-            f"{o.source} showed {len(present)} saved-state file(s) of {o.vm.name!r} but none "
-            f"changed size or write time during the move ({len(in_window)} polls in the save "
-            f"window; before: {before}); presence alone does not prove where the save went"
-        )
-    files = [f.path for f in written]
+    files = windows.saved_files(scn.need_outcome())
     scn.evidence.observe("during", "saved-state files written", files)
     scn.data["saved_files"] = files
 
@@ -151,53 +69,53 @@ def _saved_files(scn: Scenario) -> list[str]:
     return files
 
 
+def _shared(o: MoveOutcome) -> SharedStorage:
+    """The cluster's shared storage for this VM: its SMB 3 share is the one its files are on."""
+    d = o.before.details
+    own = [o.vm.path, *(p for p in (d.paths.values() if d else ()) if p)]
+    return o.before.inventory.shared_storage(o.vm.group, own)
+
+
 @then("every saved-state file lies on storage the cluster reports as shared")
 def saved_files_shared(scn: Scenario) -> None:
     o = scn.need_outcome()
-    shared = o.before.inventory.shared_storage(o.vm.group)
+    shared = _shared(o)
     kinds = {f: shared.classify(f) for f in _saved_files(scn)}
     scn.evidence.observe("after", "saved-state storage", kinds)
+    unresolved = [f for f, k in kinds.items() if k == "unresolved"]
     check(
-        bool(kinds) and all(k != "local" for k in kinds.values()),
-        "saved state must be on a CSV, a Cluster Disk of the VM's group, or an SMB 3 share",
+        bool(kinds) and "local" not in kinds.values(),
+        "saved state must be on a CSV, a Cluster Disk of the VM's group, or an SMB 3 share "
+        "known for the VM",
         files=kinds,
         csvs=list(shared.csv_roots),
         group_disks=list(shared.group_disk_roots),
+        smb_shares=list(shared.smb_roots),
     )
+    if unresolved:
+        too_thin("saved-state paths in 8.3 short form cannot be resolved", files=unresolved)
 
 
 @then("no saved-state file lies on a node-local disk")
 def saved_files_not_local(scn: Scenario) -> None:
     o = scn.need_outcome()
-    shared = o.before.inventory.shared_storage(o.vm.group)
-    local = [f for f in _saved_files(scn) if not shared.is_shared(f)]
+    shared = _shared(o)
+    local = [f for f in _saved_files(scn) if shared.classify(f) == "local"]
     check(not local, "no saved-state file may be on a node-local disk", local=local)
 
 
 @then("the VM's heartbeat was lost during the move")
 def heartbeat_lost(scn: Scenario) -> None:
-    o = scn.need_outcome()
-    samples = o.trace.samples_of(o.vm.name) if o.trace else []
-    window = [s for s in samples if s.vm_state in SAVE_STATES | {"Resuming"}]
-    beats = [s.heartbeat for s in window]
-    check(bool(window), "the move must show a save/restore window", samples=len(samples))
-    # Get-VM's Heartbeat reads OkApplicationsHealthy/OkApplicationsUnknown/OkApplicationsCritical
-    # while the guest answers: any Ok* value means the guest was reachable.
-    check(
-        not any(b is not None and b.lower().startswith("ok") for b in beats),
-        "the guest must be unreachable (no heartbeat) while the VM is saved or restoring",
-        heartbeats=beats,
-    )
+    beats = windows.heartbeat_lost(scn.need_outcome())
+    scn.evidence.observe("during", "heartbeats in the save/restore window", beats)
 
 
 @then("the measured unavailability window is reported")
 def window_reported(scn: Scenario) -> None:
     o = scn.need_outcome()
-    check(
-        o.downtime_s is not None and o.downtime_s > 0,
-        "a downtime must be measurable",
-        downtime_s=o.downtime_s,
-    )
+    if o.downtime_s is None:
+        too_thin("neither events nor polls bracket the unavailability window", **o.polls())
+    check(o.downtime_s > 0, "the unavailability window must be positive", downtime_s=o.downtime_s)
 
 
 @then("the VM's configuration, snapshot, smart paging and virtual disk paths are unchanged")
@@ -325,6 +243,19 @@ def vm_in_state_after(scn: Scenario, state: str) -> None:
     )
 
 
+@then(parsers.parse("the VM is still in state {state}"))
+def vm_still_in_state(scn: Scenario, state: str) -> None:
+    o = scn.need_outcome()
+    assert o.after is not None
+    now = o.after.details.state if o.after.details else None
+    check(
+        now == state,
+        f"a VM that was {state} must still be {state} after the move",
+        owner=o.final_owner,
+        observed=now,
+    )
+
+
 @then("the VM is owned by the target node")
 def owned_by_target(scn: Scenario) -> None:
     o = scn.need_outcome()
@@ -341,8 +272,10 @@ def owned_by_target(scn: Scenario) -> None:
 def off_move_fast(scn: Scenario) -> None:
     o = scn.need_outcome()
     bound = scn.threshold("off_vm_move_bound_s", "bound for a VM that is off", "s")
+    if o.move_time_s is None:
+        too_thin("no poll saw the VM settled on its new owner", **o.polls())
     check(
-        o.move_time_s is not None and o.move_time_s <= bound,
+        o.move_time_s <= bound,
         "a VM that is off must move almost instantly",
         move_time_s=o.move_time_s,
         bound_s=bound,

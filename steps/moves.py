@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from pytest_bdd import given, parsers, when
+from pytest_bdd import given, parsers, then, when
 
+from harness.audit.assertions import check
 from harness.audit.catalog import VmFacts
-from harness.audit.moves import MoveOutcome, quick_migrate, settled
+from harness.audit.invariants import MoveCause, judge
+from harness.audit.moves import MoveOutcome, judged_move, quick_migrate
 from harness.audit.objects import Inventory
 from steps.common import Scenario
 
@@ -51,6 +53,7 @@ def record(scn: Scenario, outcome: MoveOutcome) -> None:
         ev.observe("during", f"{name}: move requested", outcome.trace.request)
         for sample in outcome.trace.samples_of(name):
             ev.observe("during", f"{name}: poll", sample.as_dict())
+    ev.observe("after", f"{name}: move invariants", outcome.invariants or "all held")
     ev.observe(
         "after",
         f"{name}: cluster events",
@@ -87,10 +90,27 @@ def _ground_truth(scn: Scenario, outcome: MoveOutcome) -> float | None:
     return float(truth)
 
 
+def expected_window(scn: Scenario, vms: list[VmFacts]) -> float:
+    """The shortest save window expected among `vms` (target seconds), to pace the polls.
+
+    From the declared storage throughput where known, else from the downtime bound per GiB.
+    """
+    windows = []
+    for vm in vms:
+        tp = scn.run.target.throughput_for(vm.path)
+        if tp is not None:
+            windows.append(vm.memory_bytes / (tp.write_mb_s * 1e6))
+        else:
+            windows.append(vm.memory_gib * scn.thresholds.max_downtime_per_gib_s / 2)
+    return max(0.05, min(windows, default=1.0))
+
+
 def migrate(scn: Scenario, vms: list[VmFacts], node: str | None, method: str = "vm_role") -> None:
     for vm in vms:
         scn.restorer.remember(vm)
-    outcomes = quick_migrate(scn.cluster, vms, node, method, scn.thresholds.move_timeout_s)
+    outcomes = quick_migrate(
+        scn.cluster, vms, node, method, scn.thresholds.move_timeout_s, expected_window(scn, vms)
+    )
     for outcome in outcomes:
         record(scn, outcome)
     scn.outcomes = outcomes
@@ -98,15 +118,18 @@ def migrate(scn: Scenario, vms: list[VmFacts], node: str | None, method: str = "
 
 
 def move_setup(scn: Scenario, vm: VmFacts, node: str) -> None:
-    """Arrange a precondition by moving a VM (restored at teardown like any other move)."""
+    """Arrange a precondition by moving a VM (restored at teardown like any other move).
+
+    The move is judged like any quick migration; a broken invariant fails the scenario with
+    evidence naming this setup move.
+    """
     scn.restorer.remember(vm)
-    move, _trace = scn.cluster.move_and_watch(
-        [vm.name],
-        node,
-        lambda s: settled(s) and s["owner_node"] == node,
-        scn.thresholds.move_timeout_s,
+    cause = MoveCause("setup", scn.evidence.scenario, f"{vm.name} to {node}")
+    (outcome,) = judged_move(
+        scn.cluster, [vm], node, cause, scn.thresholds.move_timeout_s, expected_window(scn, [vm])
     )
-    scn.evidence.observe("before", f"setup: {vm.name} moved to {node}", move.reply)
+    reply = outcome.trace.request if outcome.trace else None
+    scn.evidence.observe("before", f"setup: {vm.name} moved to {node}", reply)
 
 
 @given("a target node chosen for the VM")
@@ -165,3 +188,32 @@ def migrate_together(scn: Scenario) -> None:
     if not common:
         pytest.skip("no node may own every one of those VMs")
     migrate(scn, scn.vms, sorted(common)[0])
+
+
+@when("the VM is quick-migrated to another node and back")
+def migrate_round_trip(scn: Scenario) -> None:
+    vm = scn.need_vm()
+    home = scn.inventory().group_of(vm.name).owner_node
+    migrate(scn, [vm], pick_target(scn, vm))
+    there = scn.outcomes
+    migrate(scn, [vm], home)
+    scn.outcomes = there + scn.outcomes
+    scn.outcome = scn.outcomes[0]
+
+
+@then("both legs kept what every quick migration must keep")
+def legs_judged(scn: Scenario) -> None:
+    for leg, o in enumerate(scn.outcomes, start=1):
+        assert o.after is not None
+        check(o.refused is None, f"leg {leg} of the round trip must be accepted")
+        cause = MoveCause("leg", scn.evidence.scenario, f"leg {leg}: {o.source} -> {o.final_owner}")
+        judge(o.vm.name, o.vm.id, o.before, o.after, o.requested_node, cause)
+
+
+@then("every one of those VMs kept what every quick migration must keep")
+def each_judged(scn: Scenario) -> None:
+    for o in scn.outcomes:
+        assert o.after is not None
+        check(o.refused is None, f"the move of {o.vm.name!r} must be accepted")
+        cause = MoveCause("scenario", scn.evidence.scenario, f"{o.vm.name} in a multi-VM request")
+        judge(o.vm.name, o.vm.id, o.before, o.after, o.requested_node, cause)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
+
+from harness.errors import ThinEvidenceError
 
 
 def _show(value: Any) -> str:
@@ -19,3 +21,10 @@ def check(condition: bool, claim_text: str, **evidence: Any) -> None:
     if not condition:
         seen = "; ".join(f"{key}={_show(value)}" for key, value in evidence.items())
         raise AssertionError(f"{claim_text}" + (f" — observed: {seen}" if seen else ""))
+
+
+def too_thin(what: str, **figures: Any) -> NoReturn:
+    """Stop the check as BROKEN: the evidence cannot show the claim held *or* was violated."""
+    __tracebackhide__ = True
+    seen = "; ".join(f"{key}={_show(value)}" for key, value in figures.items())
+    raise ThinEvidenceError(f"evidence too thin to judge: {what}" + (f" — {seen}" if seen else ""))

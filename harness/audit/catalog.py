@@ -57,6 +57,7 @@ class Catalog:
     def __init__(self, vms: Iterable[VmFacts], allowed: Callable[[str], bool]) -> None:
         self.vms = sorted(vms, key=lambda v: v.name)
         self.allowed = allowed
+        self._turns: dict[str, int] = {}
 
     @classmethod
     def read(cls, cluster: Cluster, allowed: Callable[[str], bool]) -> Catalog:
@@ -81,7 +82,7 @@ class Catalog:
             memory_bytes=details.memory_bytes,
             config_version=details.config_version,
             path=details.path,
-            storage=inventory.shared_storage(group.name).classify(details.path),
+            storage=inventory.shared_storage(group.name, [details.path]).classify(details.path),
             passthrough=details.passthrough,
             time_sync_enabled=details.time_sync_enabled,
             time_sync_status=details.time_sync_status,
@@ -97,6 +98,20 @@ class Catalog:
                 return vm
         return None
 
+    def rotate(self, key: str, *conditions: Callable[[VmFacts], bool]) -> VmFacts | None:
+        """The next VM meeting every condition in extremes-first order (see `extremes_first`).
+
+        Each call with the same `key` (one kind of Given step and its parameters) takes the
+        next VM, so the scenarios that share a Given cover the largest and the smallest VM and
+        every configuration version and storage kind present before any VM comes twice.
+        """
+        order = extremes_first(self.pick_all(*conditions))
+        if not order:
+            return None
+        turn = self._turns.get(key, 0)
+        self._turns[key] = turn + 1
+        return order[turn % len(order)]
+
     def pick_all(self, *conditions: Callable[[VmFacts], bool]) -> list[VmFacts]:
         return [v for v in self.vms if self.allowed(v.name) and all(c(v) for c in conditions)]
 
@@ -105,6 +120,30 @@ class Catalog:
             if vm.name == name:
                 return vm
         raise KeyError(name)
+
+
+def extremes_first(vms: list[VmFacts]) -> list[VmFacts]:
+    """Largest memory, smallest memory, then one VM of each configuration version and storage
+    kind not yet covered, then the rest by name (ties broken by name: deterministic)."""
+    by_name = sorted(vms, key=lambda v: v.name)
+    if not by_name:
+        return []
+    order: list[VmFacts] = []
+
+    def take(vm: VmFacts | None) -> None:
+        if vm is not None and vm not in order:
+            order.append(vm)
+
+    # max() and min() keep the first of equals, i.e. the first by name.
+    take(max(by_name, key=lambda v: v.memory_bytes))
+    take(min(by_name, key=lambda v: v.memory_bytes))
+    for attr in ("config_version", "storage"):
+        for value in sorted({getattr(v, attr) for v in by_name}):
+            if not any(getattr(v, attr) == value for v in order):
+                take(next(v for v in by_name if getattr(v, attr) == value))
+    for vm in by_name:
+        take(vm)
+    return order
 
 
 def plain(vm: VmFacts) -> bool:

@@ -26,6 +26,9 @@ from harness.safety.guard import ActionGuard, ActionRequest, VmPlace, places
 # What a move leaves in the cluster's logs (harness/audit/events.py holds ids and channels).
 MOVE_EVENT_IDS: tuple[int, ...] = tuple(int(i) for i in events.MOVE_EVENTS)
 SAVE_STATES = frozenset({"Saving", "Saved"})
+# Polls wanted inside a move's expected save window, and how far the pause may shrink for that.
+POLLS_PER_WINDOW = 6
+MIN_PAUSE_FRACTION = 0.05
 
 
 @dataclass
@@ -87,6 +90,19 @@ class MoveRequest:
 
     requested_utc: datetime
     reply: dict[str, Any]
+
+
+def adapt_pause(pause: float, gap_s: float, window_s: float, ceiling: float) -> float:
+    """The next pause between polls: scaled so the target-time gap is window/POLLS_PER_WINDOW.
+
+    The gap between two polls is the pause plus the poll's own duration; on a busy machine the
+    latter grows, so the pause shrinks (to MIN_PAUSE_FRACTION of the ceiling at least).
+    """
+    wanted = window_s / POLLS_PER_WINDOW
+    if gap_s <= 0:
+        return pause
+    scaled = pause * wanted / gap_s
+    return max(ceiling * MIN_PAUSE_FRACTION, min(ceiling, scaled))
 
 
 class Cluster:
@@ -288,11 +304,19 @@ class Cluster:
         restoring: bool = False,
         sources: dict[str, str] | None = None,
         vm_ids: dict[str, str] | None = None,
+        expected_window_s: float | None = None,
     ) -> tuple[MoveRequest, MoveTrace]:
         """A move in one call: request it, watch until `done` holds for every VM, release."""
         with self.moving(vm_names, node, method, restoring) as move:
             trace = self.watch(
-                vm_names, sources or {}, move.requested_utc, move.reply, done, timeout_s, vm_ids
+                vm_names,
+                sources or {},
+                move.requested_utc,
+                move.reply,
+                done,
+                timeout_s,
+                vm_ids,
+                expected_window_s,
             )
         return move, trace
 
@@ -330,14 +354,26 @@ class Cluster:
         done: Callable[[dict[str, Any]], bool],
         timeout_s: float,
         vm_ids: dict[str, str] | None = None,
+        expected_window_s: float | None = None,
     ) -> MoveTrace:
         """Poll until `done(status)` holds for every VM, sampling the source's Hyper-V view.
 
         `timeout_s` is measured on the target's clock. While a VM is still on its source, its
         details are read there too (saved-state files, heartbeat), so a Saving/Saved window is
-        caught even when the cluster-level status only says Pending.
+        caught even when the cluster-level status only says Pending. With `expected_window_s`
+        (target seconds) the pause between polls adapts so that polls land about
+        POLLS_PER_WINDOW times per window even when each poll itself is slow (a busy machine).
         """
-        return self._watch(vm_names, sources, requested_utc, request, done, timeout_s, vm_ids)
+        return self._watch(
+            vm_names,
+            sources,
+            requested_utc,
+            request,
+            done,
+            timeout_s,
+            vm_ids,
+            expected_window_s,
+        )
 
     def _watch(
         self,
@@ -348,9 +384,12 @@ class Cluster:
         done: Callable[[dict[str, Any]], bool],
         timeout_s: float,
         vm_ids: dict[str, str] | None,
+        expected_window_s: float | None = None,
     ) -> MoveTrace:
         trace = MoveTrace(requested_utc, request, dict(sources))
         deadline = requested_utc + timedelta(seconds=timeout_s)
+        pause = self.poll_interval_s
+        previous: datetime | None = None
         while True:
             now, statuses = self.move_status(vm_names)
             settled = True
@@ -384,7 +423,15 @@ class Cluster:
                     f"move of {', '.join(vm_names)} did not settle within {timeout_s:.0f} s "
                     f"(target time); last status: {statuses}"
                 )
-            self._sleep(self.poll_interval_s)
+            if expected_window_s and previous is not None:
+                pause = adapt_pause(
+                    pause,
+                    (now - previous).total_seconds(),
+                    expected_window_s,
+                    self.poll_interval_s,
+                )
+            previous = now
+            self._sleep(pause)
 
     def wait_until(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -9,6 +10,7 @@ from typing import Any
 
 from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster, MoveTrace
+from harness.audit.invariants import MoveCause, judge, violations
 from harness.audit.objects import ClusterEvent, GuestClock, Inventory, Registration, VmDetails
 from harness.errors import ProbeFailedError
 
@@ -74,7 +76,12 @@ def snapshot(cluster: Cluster, vm: VmFacts) -> Snapshot:
     details = cluster.vm_details(vm.id, group.owner_node)
     clock = None
     if details is not None and details.state == "Running":
-        clock = cluster.guest_clock(vm.name, group.owner_node)
+        try:
+            clock = cluster.guest_clock(vm.name, group.owner_node)
+        except ProbeFailedError:
+            # The guest did not answer (not running after all, no integration services): the
+            # clock is unknown, and every check that needs it says so (BROKEN), none guesses.
+            clock = None
     return Snapshot(
         utc=inventory.host_utc,
         inventory=inventory,
@@ -103,6 +110,8 @@ class MoveOutcome:
     downtime_source: str | None = None
     move_time_s: float | None = None
     ground_truth_s: float | None = None
+    # What every quick migration must keep, as judged for this move (empty = all held).
+    invariants: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_owner(self) -> str:
@@ -116,6 +125,19 @@ class MoveOutcome:
             s.vm_state in states and (on_node is None or s.owner_node == on_node)
             for s in self.trace.samples_of(self.vm.name)
         )
+
+    def polls(self) -> dict[str, Any]:
+        """How densely the move was watched (for a BROKEN verdict's figures)."""
+        samples = self.trace.samples_of(self.vm.name) if self.trace else []
+        times = [s.host_utc for s in samples]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        return {
+            "polls": len(samples),
+            "first_utc": times[0].isoformat() if times else None,
+            "last_utc": times[-1].isoformat() if times else None,
+            "largest_gap_s": max(gaps, default=None),
+            "seen": [(s.host_utc.isoformat(), s.owner_node, s.vm_state) for s in samples],
+        }
 
     def role_events(self, event_id: int, node: str | None = None) -> list[ClusterEvent]:
         return [
@@ -138,6 +160,8 @@ def quick_migrate(
     node: str | None,
     method: str = "vm_role",
     timeout_s: float = 900.0,
+    expected_window_s: float | None = None,
+    restoring: bool = False,
 ) -> list[MoveOutcome]:
     """Quick-migrate `vms` in one request (-Wait 0), watch until settled, read the aftermath."""
     outcomes = [MoveOutcome(vm, "", node, snapshot(cluster, vm)) for vm in vms]
@@ -151,8 +175,10 @@ def quick_migrate(
             settled,
             timeout_s,
             method=method,
+            restoring=restoring,
             sources={o.vm.name: o.source for o in outcomes},
             vm_ids={v.name: v.id for v in vms},
+            expected_window_s=expected_window_s,
         )
     except ProbeFailedError as refusal:
         for outcome in outcomes:
@@ -166,6 +192,30 @@ def quick_migrate(
         nodes = sorted({outcome.source, outcome.after.owner})
         outcome.events = cluster.events(requested_utc - timedelta(seconds=2), nodes)
         measure_downtime(outcome, requested_utc)
+        outcome.invariants = violations(outcome.vm.id, outcome.before, outcome.after, node)
+    return outcomes
+
+
+def judged_move(
+    cluster: Cluster,
+    vms: Sequence[VmFacts],
+    node: str | None,
+    cause: MoveCause,
+    timeout_s: float = 900.0,
+    expected_window_s: float | None = None,
+    restoring: bool = False,
+) -> list[MoveOutcome]:
+    """A move the scenario does not judge itself (setup, restore, a leg): every invariant must
+    hold, else AssertionError naming the move; a refusal is raised as it came."""
+    __tracebackhide__ = True
+    outcomes = quick_migrate(
+        cluster, vms, node, "vm_role", timeout_s, expected_window_s, restoring=restoring
+    )
+    for outcome in outcomes:
+        if outcome.refused is not None:
+            raise outcome.refused
+        assert outcome.after is not None
+        judge(outcome.vm.name, outcome.vm.id, outcome.before, outcome.after, node, cause)
     return outcomes
 
 

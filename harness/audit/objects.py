@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -112,11 +113,15 @@ class Inventory:
                 return group
         raise KeyError(vm_name)
 
-    def shared_storage(self, group: str | None) -> SharedStorage:
+    def shared_storage(self, group: str | None, vm_paths: Iterable[str] = ()) -> SharedStorage:
+        """What the cluster shares for the VM of `group`; `vm_paths` (the VM's own configured
+        paths) make the SMB 3 share its files are on known for it."""
         return SharedStorage.from_inventory(
             (c["friendly_volume_name"] for c in self.csvs),
             ((m, d.owner_group) for d in self.disks for m in d.mount_points),
             group,
+            smb_roots=vm_paths,
+            nodes=(n.name for n in self.nodes),
         )
 
     def disks_of_group(self, group: str) -> list[DiskInfo]:

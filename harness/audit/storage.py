@@ -1,17 +1,42 @@
-"""Decide whether a path lies on storage the cluster shares: ask the cluster, not a prefix."""
+"""Decide whether a path lies on storage the cluster shares: ask the cluster, not a prefix.
+
+A path is shared only when the cluster says so: under a CSV from the cluster's list, under a
+Cluster Disk of the VM's own group, or under an SMB 3 share known for the VM (the share its own
+files are configured on, or one the target's inventory declares). Every other UNC path is local:
+an administrative share (`\\\\node\\C$`) or any share served by a cluster node is that node's
+disk. Paths compare after normalisation: case, `/`, repeated and trailing separators, the
+`\\\\?\\` and `\\\\?\\UNC\\` prefixes. A component in 8.3 short form (`CLUSTE~1`) cannot be
+expanded here: when it could stand for a shared root's component the path is "unresolved".
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-StorageKind = Literal["CSV", "Cluster Disk", "SMB 3", "local"]
+StorageKind = Literal["CSV", "Cluster Disk", "SMB 3", "local", "unresolved"]
+
+_SHORT = re.compile(r"^([^~.]{1,6})~\d+(\.[^.]{0,3})?$")
+
+
+def normalise(path: str) -> str:
+    """One spelling per place: `\\\\?\\` and `\\\\?\\UNC\\` dropped, `/` -> `\\`, case-folded,
+    repeated and trailing separators removed (a UNC path keeps its leading `\\\\`)."""
+    p = path.replace("/", "\\")
+    if p[:8].casefold() == "\\\\?\\unc\\":
+        p = "\\\\" + p[8:]
+    elif p.startswith("\\\\?\\"):
+        p = p[4:]
+    unc = p.startswith("\\\\") and not p.startswith("\\\\.\\")
+    parts = [x for x in p.split("\\") if x]
+    return ("\\\\" if unc else "") + "\\".join(parts).casefold()
 
 
 def _parts(path: str) -> list[str]:
-    """Path components, case-folded, separators normalised, empty parts dropped."""
-    return [p for p in path.replace("/", "\\").casefold().split("\\") if p]
+    """Path components after normalisation (a UNC path's server and share come first)."""
+    return [p for p in normalise(path).split("\\") if p]
 
 
 def is_under(path: str, root: str) -> bool:
@@ -20,26 +45,61 @@ def is_under(path: str, root: str) -> bool:
     `C:\\ClusterStorage\\Volume1-old\\x` is *not* under `C:\\ClusterStorage\\Volume1`.
     """
     root_parts = _parts(root)
-    if not root_parts:
+    if not root_parts or is_unc(path) != is_unc(root):
         return False
     return _parts(path)[: len(root_parts)] == root_parts
 
 
 def is_unc(path: str) -> bool:
-    """True for a UNC path `\\\\server\\share\\...` (not a `\\\\?\\` or `\\\\.\\` device path)."""
-    normal = path.replace("/", "\\")
-    if not normal.startswith("\\\\") or normal.startswith(("\\\\?\\", "\\\\.\\")):
+    """True for a UNC path `\\\\server\\share\\...` (also as `\\\\?\\UNC\\...`; not `\\\\.\\`)."""
+    normal = normalise(path)
+    return normal.startswith("\\\\") and len(_parts(normal)) >= 2
+
+
+def share_root(path: str) -> str | None:
+    """`\\\\server\\share` of a UNC path (normalised), else None."""
+    if not is_unc(path):
+        return None
+    server, share = _parts(path)[:2]
+    return f"\\\\{server}\\{share}"
+
+
+def _short_alias(component: str) -> str:
+    """The 6-character stem Windows would give a long name's 8.3 alias (`ClusterStorage` ->
+    `CLUSTE`), case-folded; only used to decide whether a short form *could* match."""
+    stem = component.split(".", 1)[0] if "." in component[1:] else component
+    return re.sub(r"[\s.+,;=\[\]]", "", stem).casefold()[:6]
+
+
+def _could_be_under(path: str, root: str) -> bool:
+    """Whether `path` may lie under `root` once its short-form components are expanded."""
+    path_parts, root_parts = _parts(path), _parts(root)
+    if not root_parts or len(path_parts) < len(root_parts):
         return False
-    return len(_parts(normal)) >= 2
+    for have, want in zip(path_parts, root_parts, strict=False):
+        short = _SHORT.match(have)
+        if have == want:
+            continue
+        if short and _short_alias(want) == short.group(1).casefold():
+            continue
+        return False
+    return True
+
+
+def has_short_form(path: str) -> bool:
+    """True when a component looks like an 8.3 short name (`PROGRA~1`, `VOLUME~2.OLD`)."""
+    return any(_SHORT.match(p) for p in _parts(path))
 
 
 @dataclass(frozen=True)
 class SharedStorage:
-    """What the cluster reports as shared: CSV mount points and the Cluster Disks of a group."""
+    """What the cluster reports as shared for one VM: CSVs, its group's disks, its SMB shares."""
 
     csv_roots: tuple[str, ...]
     group_disk_roots: tuple[str, ...]
     other_disk_roots: tuple[str, ...] = ()
+    smb_roots: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
 
     @classmethod
     def from_inventory(
@@ -47,24 +107,44 @@ class SharedStorage:
         csvs: Iterable[str],
         disks: Iterable[tuple[str, str | None]],
         group: str | None,
+        smb_roots: Iterable[str] = (),
+        nodes: Iterable[str] = (),
     ) -> SharedStorage:
-        """Build from CSV friendly volume names and (mount point, owner group) of Cluster Disks."""
+        """Build from CSV friendly volume names, (mount point, owner group) of Cluster Disks, the
+        SMB 3 share roots known for the VM and the cluster's node names."""
         mine: list[str] = []
         others: list[str] = []
         for mount, owner_group in disks:
             (mine if group is not None and owner_group == group else others).append(mount)
-        return cls(tuple(csvs), tuple(mine), tuple(others))
+        shares = tuple(r for r in (share_root(s) for s in smb_roots) if r is not None)
+        return cls(tuple(csvs), tuple(mine), tuple(others), shares, tuple(nodes))
+
+    def _node_served(self, root: str) -> bool:
+        server = _parts(root)[0]
+        # A node may be named in its short form or fully qualified (hv-a.corp.example).
+        label = server.split(".", 1)[0]
+        return any(label == n.casefold().split(".", 1)[0] for n in self.nodes)
 
     def classify(self, path: str) -> StorageKind:
         """The kind of storage `path` lies on, as far as the cluster is concerned."""
-        if is_unc(path):
-            return "SMB 3"
-        if any(is_under(path, root) for root in self.csv_roots):
+        root = share_root(path)
+        if root is not None:
+            share = _parts(root)[1]
+            if share.endswith("$") or self._node_served(root):
+                return "local"
+            if any(is_under(path, r) for r in self.smb_roots):
+                return "SMB 3"
+            return "local"
+        if any(is_under(path, r) for r in self.csv_roots):
             return "CSV"
-        if any(is_under(path, root) for root in self.group_disk_roots):
+        if any(is_under(path, r) for r in self.group_disk_roots):
             return "Cluster Disk"
+        if has_short_form(path) and any(
+            _could_be_under(path, r) for r in self.csv_roots + self.group_disk_roots
+        ):
+            return "unresolved"
         return "local"
 
     def is_shared(self, path: str) -> bool:
         """True when the path is on a CSV, on a Cluster Disk of the VM's group, or on SMB 3."""
-        return self.classify(path) != "local"
+        return self.classify(path) in ("CSV", "Cluster Disk", "SMB 3")

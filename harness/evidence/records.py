@@ -12,6 +12,7 @@ import secrets
 import tempfile
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +113,8 @@ class ScenarioEvidence:
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
     verdict: Verdict = "skipped"
     failure: str | None = None
+    claims_violated: list[str] = field(default_factory=list)
+    own_verdict: Verdict = "broken"
     transcript: list[ProbeRecord] = field(default_factory=list)
 
     def observe(self, phase: Literal["before", "during", "after"], key: str, value: Any) -> None:
@@ -145,6 +148,11 @@ class ScenarioEvidence:
         """Append a probe call; usable as a driver transcript listener."""
         self.transcript.append(record)
 
+    def attribute(self, claims_violated: Sequence[str], own_verdict: Verdict) -> None:
+        """A broken move invariant fails `claims_violated`; `own_verdict` is the own claim's."""
+        self.claims_violated = list(claims_violated)
+        self.own_verdict = own_verdict
+
     def finish(self, verdict: Verdict, failure: str | None = None) -> None:
         """Set the verdict and the finishing time."""
         self.verdict = verdict
@@ -170,6 +178,11 @@ class ScenarioEvidence:
             "thresholds": self.thresholds,
             "verdict": self.verdict,
             "failure": self.failure,
+            **(
+                {"claims_violated": self.claims_violated, "own_verdict": self.own_verdict}
+                if self.claims_violated
+                else {}
+            ),
             "transcript": [_probe_dict(r) for r in self.transcript],
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -12,6 +13,16 @@ VERDICTS: tuple[Verdict, ...] = ("passed", "failed", "broken", "skipped")
 # The worse verdict wins when a scenario or a claim has several: a violated claim outranks
 # missing evidence, which outranks a pass; a skip says nothing.
 RANK: dict[str, int] = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
+# A move the scenario does not judge itself (setup, restore, a leg) that broke the invariants of
+# every quick migration fails with this mark (harness/audit/invariants.py): the violation belongs
+# to the claims it names, whichever scenario's move it was.
+_INVARIANTS = re.compile(r"\[move invariants broken: (QM-\d+(?:, QM-\d+)*)\]")
+
+
+def invariant_claims(text: str | None) -> tuple[str, ...]:
+    """The claims a move-invariant failure message names (sorted; () for any other text)."""
+    found = {c for group in _INVARIANTS.findall(text or "") for c in group.split(", ")}
+    return tuple(sorted(found))
 
 
 def classify(exc: BaseException | None, phase: str = "call") -> Verdict:
@@ -28,6 +39,8 @@ def classify(exc: BaseException | None, phase: str = "call") -> Verdict:
         return "skipped"
     if phase == "call" and isinstance(exc, AssertionError):
         return "failed"
+    if isinstance(exc, AssertionError) and invariant_claims(str(exc)):
+        return "failed"  # a restore move broke an invariant: positive evidence, not missing
     return "broken"
 
 
@@ -53,10 +66,28 @@ def scenario_verdict(phases: Mapping[str, str]) -> Verdict:
     return "skipped" if "skipped" in phases.values() else "passed"
 
 
+def record_claim_verdicts(rec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (claim, verdict) pairs one evidence record speaks for.
+
+    A record whose failure is a broken move invariant fails the claims that invariant names
+    (`claims_violated`); its own claim then gets `own_verdict` (what its own checks reached:
+    BROKEN when a setup move failed before them).
+    """
+    own, verdict = str(rec.get("claim")), str(rec.get("verdict"))
+    violated = [str(c) for c in rec.get("claims_violated") or ()]
+    if not violated:
+        return [(own, verdict)]
+    pairs = [(claim, "failed") for claim in violated]
+    if own not in violated:
+        pairs.append((own, str(rec.get("own_verdict") or "broken")))
+    return pairs
+
+
 def claim_verdicts(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Per claim, the worst verdict of its scenarios' evidence records."""
     claims: dict[str, list[str]] = {}
     for rec in records:
-        claims.setdefault(str(rec.get("claim")), []).append(str(rec.get("verdict")))
+        for claim, verdict in record_claim_verdicts(rec):
+            claims.setdefault(claim, []).append(verdict)
     out = {claim: worst(verdicts) for claim, verdicts in claims.items()}
     return {claim: verdict for claim, verdict in sorted(out.items()) if verdict is not None}

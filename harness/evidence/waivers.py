@@ -135,15 +135,17 @@ def apply_waivers(run_dir: Path, waivers: WaiverSet) -> list[dict[str, Any]]:
 
 def waived_claim_verdicts(records: list[dict[str, Any]]) -> dict[str, str]:
     """Per claim, the worst verdict of its scenarios, a failure with a waiver counting as waived."""
+    from harness.evidence.verdicts import record_claim_verdicts
+
     claims: dict[str, str] = {}
     for rec in records:
-        claim, verdict = str(rec.get("claim")), str(rec.get("verdict"))
-        if verdict == "failed" and rec.get("waiver"):
-            verdict = "waived"
-        if verdict in WAIVED_RANK and (
-            claim not in claims or WAIVED_RANK[verdict] > WAIVED_RANK[claims[claim]]
-        ):
-            claims[claim] = verdict
+        waiver = rec.get("waiver") or {}
+        for claim, found in record_claim_verdicts(rec):
+            verdict = "waived" if found == "failed" and waiver.get("claim") == claim else found
+            if verdict in WAIVED_RANK and (
+                claim not in claims or WAIVED_RANK[verdict] > WAIVED_RANK[claims[claim]]
+            ):
+                claims[claim] = verdict
     return dict(sorted(claims.items()))
 
 

@@ -68,6 +68,7 @@ class LabCluster:
                 clock_offset_s=spec.clock_offset_s,
                 time_sync_enabled=spec.time_sync_enabled,
                 kvp_host=spec.owner,
+                kvp_fqdn_host=spec.owner,
             )
             self.vms[spec.name] = vm
             running = spec.state in ("Running", "Paused")

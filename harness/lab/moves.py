@@ -97,8 +97,12 @@ def schedule_kvp(c: LabCluster, vm: VMState, source: str, at: datetime) -> None:
     if not c.rule_on("kvp_host_updated", vm, (source, vm.owner)):
         return
 
+    fqdn_follows = c.rule_on("kvp_fqdn_updated", vm, (source, vm.owner))
+
     def update(when: datetime) -> None:
         vm.kvp_host = vm.owner
+        if fqdn_follows:
+            vm.kvp_fqdn_host = vm.owner
 
     c.schedule(at + timedelta(seconds=KVP_DELAY_S), update)
 
@@ -113,7 +117,11 @@ def transfer(
     disk = c.cluster_disk_of(vm)
     if c.rule_on("registration_copied_to_target", vm, nodes):
         c.register(vm, target)
-    if c.rule_on("registration_removed_from_source", vm, nodes):
+    # Rule later_moves_clean_up off: only the VM's first move (history holds this one) cleans up.
+    first_move = len(vm.history) <= 1
+    if c.rule_on("registration_removed_from_source", vm, nodes) and (
+        first_move or c.rule_on("later_moves_clean_up", vm, nodes)
+    ):
         c.unregister(vm, source)
     if disk is not None and c.rule_on("disk_ownership_follows", vm, nodes):
         c.disk_owner[disk] = target

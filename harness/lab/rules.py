@@ -41,6 +41,12 @@ RULES: tuple[Rule, ...] = (
         ("cluster", "node", "vm"),
     ),
     Rule(
+        "later_moves_clean_up",
+        "QM-03",
+        "a VM's second and later moves remove the source's registration like the first",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
         "link_points_at_config",
         "QM-03",
         "a 5.0 link points at the VM's real .xml",
@@ -137,6 +143,12 @@ RULES: tuple[Rule, ...] = (
         ("cluster", "node", "vm"),
     ),
     Rule(
+        "kvp_fqdn_updated",
+        "QM-14",
+        "KVP PhysicalHostNameFullyQualified follows the new host with the short name",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
         "guest_clock_frozen_while_saved",
         "QM-15",
         "the guest clock stops while the VM is saved",
@@ -230,6 +242,12 @@ BROKEN: dict[str, str] = {
     ),
     "guest_identity_stable": ("the MAC addresses change after a move"),
     "kvp_host_updated": ("PhysicalHostName keeps naming the source"),
+    "kvp_fqdn_updated": (
+        "PhysicalHostName follows, PhysicalHostNameFullyQualified keeps naming the first host"
+    ),
+    "later_moves_clean_up": (
+        "from the VM's second move on, the source keeps its registration (two nodes know it)"
+    ),
     "guest_clock_frozen_while_saved": ("the guest clock keeps running while saved (no lag)"),
     "time_sync_corrects": ("the lag stays even with time sync enabled and working"),
     "best_possible_node": ("with no target the cluster picks the source (a no-op move)"),

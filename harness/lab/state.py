@@ -137,6 +137,7 @@ class VMState:
     # When the resident state files (.vmrs/.vmgs, or .bin/.vsv for 5.0) were last written.
     state_files_written: datetime | None = None
     kvp_host: str = ""
+    kvp_fqdn_host: str = ""
     moving_to: str | None = None
     history: list[MoveRecord] = field(default_factory=list)
 

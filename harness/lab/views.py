@@ -198,7 +198,7 @@ def guest_kvp(c: LabCluster, node: NodeState, vm_name: str) -> dict[str, Any]:
         "items": {
             "HostName": vm.kvp_host,
             "PhysicalHostName": vm.kvp_host,
-            "PhysicalHostNameFullyQualified": f"{vm.kvp_host}.{domain}",
+            "PhysicalHostNameFullyQualified": f"{vm.kvp_fqdn_host}.{domain}",
             "VirtualMachineName": vm.name,
             "VirtualMachineId": vm.vm_id.upper(),
         }

@@ -9,7 +9,8 @@ from functools import partial
 
 from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster
-from harness.audit.moves import settled
+from harness.audit.invariants import MoveCause
+from harness.audit.moves import judged_move, settled
 from harness.errors import HarnessError
 
 
@@ -23,6 +24,9 @@ class Restorer:
     drained: list[str] = field(default_factory=list)
     crashed: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    scenario: str = ""
+    # Restore moves that broke a quick-migration invariant (the move itself succeeded).
+    violations: list[str] = field(default_factory=list)
 
     def remember(self, vm: VmFacts) -> None:
         """Record the VM's current owner and state (once: the first record is the original)."""
@@ -115,13 +119,14 @@ class Restorer:
         _, statuses = self.cluster.move_status([name])
         if statuses[0]["owner_node"] == owner:
             return
-        self.cluster.move_and_watch(
-            [name],
-            owner,
-            lambda s: settled(s) and s["owner_node"] == owner,
-            self.timeout_s,
-            restoring=True,
-        )
+        vm = self.vms[name][0]
+        cause = MoveCause("restore", self.scenario, f"{name} back to {owner}")
+        try:
+            # One unit (guard, lock, journal) inside judged_move; every invariant is judged.
+            judged_move(self.cluster, [vm], owner, cause, self.timeout_s, restoring=True)
+        except AssertionError as violation:
+            # The VM is back; what the move broke is a verdict, not a leftover.
+            self.violations.append(str(violation))
 
 
 def report_restore_problems(problems: list[str]) -> None:

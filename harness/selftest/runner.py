@@ -88,16 +88,21 @@ def read_outcomes(run_dir: Path) -> tuple[ScenarioOutcome, ...]:
     Every collected scenario without a record counts as broken: it produced no evidence.
     """
     from harness.evidence.manifest import read_records
+    from harness.evidence.verdicts import record_claim_verdicts
 
     out = []
-    for rec in read_records(run_dir):
+    records = read_records(run_dir)
+    for rec in records:
         name = str(rec["scenario"])  # as rendered by pytest-bdd, with its example values
         failure = str(rec.get("failure") or "")
-        out.append(ScenarioOutcome(name, str(rec["verdict"]), failure, (str(rec["claim"]),)))
+        # One outcome per claim the record speaks for: a broken move invariant fails the claims
+        # it names, whichever scenario's (setup, leg or restore) move it was.
+        for claim, verdict in record_claim_verdicts(rec):
+            out.append(ScenarioOutcome(name, verdict, failure, (claim,)))
     collected_file = run_dir / COLLECTED_FILE
     if collected_file.is_file():
         missing = Counter(json.loads(collected_file.read_text(encoding="utf-8")))
-        missing.subtract(Counter(o.claims[0] for o in out))
+        missing.subtract(Counter(str(rec["claim"]) for rec in records))
         for claim, count in sorted(missing.items()):
             out += [
                 ScenarioOutcome(

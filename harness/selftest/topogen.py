@@ -71,11 +71,22 @@ def _speed(rng: Source) -> str:
 
 
 ALL_STATES = ("Running",) * 6 + ("Off", "Saved", "Paused")
+# Sizes on both sides of 4 GiB: a file or counter that overflows at 2^32 bytes shows up.
+MEMORY_MIB = (512, 768, 1024, 2048, 3072, 4096, 4097, 6144, 8192, 16384)
+# The configuration versions one cluster can run together: a Windows Server 2019 host runs
+# 5.0 to 9.0, a Windows Server 2022 host 8.0 to 10.0, a Windows Server 2025 host 8.0 to 12.0
+# (Microsoft's "Upgrade virtual machine version" page, see docs/windows-fidelity.md).
+CLUSTER_VERSIONS = (
+    ("5.0", "6.2", "7.0", "7.1", "8.0", "8.3", "9.0"),
+    ("8.0", "9.0", "9.3", "10.0"),
+    ("8.0", "9.0", "10.0", "11.0", "12.0"),
+)
 
 
 def generate_topology(rng: Source, states: tuple[str, ...] = ALL_STATES) -> str:
     """A healthy topology: 2-8 Up nodes, mixed storage, 1-30 VMs, tricky names; YAML text."""
     hosts: set[str] = set()
+    versions = rng.choice(CLUSTER_VERSIONS)
     nodes = [_hostname(rng, hosts) for _ in range(rng.randint(2, 8))]
     outsider = _hostname(rng, hosts)
     out = ["# random healthy topology (qmaudit selftest)", "cluster:"]
@@ -119,9 +130,10 @@ def generate_topology(rng: Source, states: tuple[str, ...] = ALL_STATES) -> str:
         else:
             owner, storage = rng.choice(nodes), rng.choice(csvs + shares)
         state = rng.choice(states)
+        version = rng.choice(versions)
         out.append(f"  - name: {_q(_name(rng, names))}")
-        out.append(f"    memory_mib: {rng.choice([512, 768, 1024, 2048, 3072, 4096])}")
-        out.append(f"    config_version: {_q(rng.choice(['5.0', '9.0', '9.0']))}")
+        out.append(f"    memory_mib: {rng.choice(MEMORY_MIB)}")
+        out.append(f"    config_version: {_q(version)}")
         out.append(f"    state: {_q(state)}")
         out.append(f"    owner: {_q(owner)}")
         out.append(f"    storage: {_q(storage)}")

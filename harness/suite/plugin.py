@@ -197,17 +197,23 @@ def qm_catalog(qm_run: RunContext, qm_cluster: Any) -> Any:
 
 
 @pytest.fixture
-def qm_restorer(qm_run: RunContext, qm_cluster: Any) -> Iterator[Any]:
+def qm_restorer(
+    qm_run: RunContext, qm_cluster: Any, request: pytest.FixtureRequest
+) -> Iterator[Any]:
     """Leave the cluster as found: undo the scenario's moves, drains and crashes at teardown."""
     from harness.safety.restore import Restorer, report_restore_problems
 
     restorer = Restorer(qm_cluster, timeout_s=qm_run.target.thresholds.move_timeout_s)
+    restorer.scenario = request.node.name
     yield restorer
     problems = restorer.restore()
     if problems:
         qm_run.restore_problems.extend(problems)
         report_restore_problems(problems)
         pytest.fail("the cluster was not left as found: " + "; ".join(problems), pytrace=False)
+    if restorer.violations:
+        # Every move is judged: a restore move that broke an invariant is a violated claim.
+        raise AssertionError(" | ".join(restorer.violations))
 
 
 @pytest.fixture(autouse=True)
@@ -324,19 +330,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _settle_record(item: pytest.Item, phases: dict[str, tuple[str, str | None]]) -> None:
     """The record carries the scenario's verdict over all phases (setup, call, teardown)."""
-    from harness.evidence.verdicts import RANK, scenario_verdict
+    from harness.evidence.verdicts import RANK, invariant_claims, scenario_verdict
 
     run = item.config.stash.get(_RUN_KEY, None)
     if run is None:
         return  # the target never opened: no record can name it (the run reports the error)
     verdict = scenario_verdict({when: v for when, (v, _) in phases.items()})
     notes = [f"{when}: {text}" for when, (v, text) in phases.items() if when != "call" and text]
+    # A broken move invariant (setup, leg or restore move) fails the claims it names; the
+    # scenario's own claim keeps what its own checks reached (BROKEN if they never ran).
+    violated = sorted({c for _, text in phases.values() for c in invariant_claims(text)})
+    own = scenario_verdict(
+        {
+            when: ("broken" if when == "call" else "passed") if invariant_claims(text) else v
+            for when, (v, text) in phases.items()
+        }
+    )
     written = run.records.pop(item.nodeid, None)
     if written is not None:
         evidence, path = written
+        if violated:
+            evidence.attribute(violated, own)
         if notes:  # a teardown that could not restore: recorded, and BROKEN unless FAILED
             final = verdict if RANK[verdict] > RANK[evidence.verdict] else evidence.verdict
             evidence.finish(final, "; ".join([evidence.failure or "", *notes]).strip("; "))
+        if notes or violated:
             run.writer.write(evidence, path=path, attach=False)
         return
     from harness.evidence.records import ScenarioEvidence
@@ -355,6 +373,8 @@ def _settle_record(item: pytest.Item, phases: dict[str, tuple[str, str | None]])
         params=found.example,
     )
     evidence.finish(verdict, "; ".join(notes) or None)
+    if violated:
+        evidence.attribute(violated, own)
     run.writer.write(evidence, attach=False)
 
 

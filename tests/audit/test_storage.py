@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.audit.storage import SharedStorage, is_unc, is_under
+from harness.audit.storage import SharedStorage, is_unc, is_under, normalise
 
 SHARED = SharedStorage.from_inventory(
     ["C:\\ClusterStorage\\Volume1"],
     [("E:\\", "db01"), ("F:\\", "other")],
     "db01",
+    smb_roots=["\\\\FS1\\VMs\\app\\Virtual Machines"],
+    nodes=["HV-A", "hv-b.corp.example"],
 )
 
 
@@ -25,14 +27,24 @@ SHARED = SharedStorage.from_inventory(
         ("E:\\db01\\Virtual Machines\\a.vmrs", "Cluster Disk"),
         ("F:\\vm\\a.vmrs", "local"),  # a Cluster Disk of another group is not this VM's
         ("\\\\FS1\\VMs\\app\\a.vmrs", "SMB 3"),
-        ("\\\\?\\C:\\ClusterStorage\\Volume1\\x", "local"),
+        ("\\\\?\\C:\\ClusterStorage\\Volume1\\x", "CSV"),
+        ("\\\\?\\UNC\\fs1\\vms\\other\\a.vmrs", "SMB 3"),
+        ("\\\\FS1\\VMs\\\\app\\\\", "SMB 3"),
+        ("C:\\ClusterStorage\\Volume1\\\\web\\", "CSV"),
+        ("\\\\HV-A\\C$\\ClusterStorage\\Volume1\\x.vmrs", "local"),  # admin share
+        ("\\\\hv-a.corp.example\\VMs\\x.vmrs", "local"),  # served by a node
+        ("\\\\HV-B\\VMs\\x.vmrs", "local"),
+        ("\\\\FS2\\VMs\\x.vmrs", "local"),  # a share nobody declared for this VM
+        ("C:\\CLUSTE~1\\Volume1\\x.vmrs", "unresolved"),
+        ("C:\\CLUSTE~1\\VOLUME~1\\x.vmrs", "unresolved"),
+        ("C:\\VMSOLD~1\\x.vmrs", "local"),  # no shared root could be spelled so
         ("\\\\FS1", "local"),
         ("D:\\VMs\\a.vmrs", "local"),
     ],
 )
 def test_classify(path: str, kind: str) -> None:
     assert SHARED.classify(path) == kind
-    assert SHARED.is_shared(path) == (kind != "local")
+    assert SHARED.is_shared(path) == (kind not in ("local", "unresolved"))
 
 
 @pytest.mark.parametrize(
@@ -52,3 +64,16 @@ def test_is_unc() -> None:
     assert is_unc("\\\\server\\share\\x")
     assert not is_unc("\\\\.\\pipe\\x")
     assert not is_unc("C:\\x")
+
+
+@pytest.mark.parametrize(
+    ("path", "normal"),
+    [
+        ("\\\\?\\C:\\A\\\\B\\", "c:\\a\\b"),
+        ("\\\\?\\UNC\\Srv\\Share\\x", "\\\\srv\\share\\x"),
+        ("//srv/share/", "\\\\srv\\share"),
+        ("C:/A/b/", "c:\\a\\b"),
+    ],
+)
+def test_normalise(path: str, normal: str) -> None:
+    assert normalise(path) == normal

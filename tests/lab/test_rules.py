@@ -177,6 +177,20 @@ def _kvp_host_updated(c: LabCluster) -> bool:
     return bool(doc["items"]["PhysicalHostName"] == "HV-B")
 
 
+def _kvp_fqdn_updated(c: LabCluster) -> bool:
+    _moved(c)
+    advance(c, 5)
+    doc = LabResponder(c).answer("HV-B", "guest_kvp", {"vm_name": WEB})
+    return bool(doc["items"]["PhysicalHostNameFullyQualified"].startswith("HV-B."))
+
+
+def _later_moves_clean_up(c: LabCluster) -> bool:
+    _moved(c, WEB, "HV-B")
+    _moved(c, WEB, "HV-C")  # the second move: HV-B must forget the VM
+    doc = LabResponder(c).answer("HV-B", "vm_registration", {"vm_id": c.vm(WEB).vm_id})
+    return not doc["vm_known"]
+
+
 def _guest_lag(c: LabCluster, vm: str, node: str) -> float:
     doc = LabResponder(c).answer(node, "guest_clock", {"vm_name": vm})
     from harness.lab.topology import parse_utc
@@ -282,6 +296,8 @@ CASES = [
     Case("registry_view_consistent", _registry_view_consistent, {"node": "HV-C"}),
     Case("guest_identity_stable", _guest_identity_stable, {"vm": WEB}),
     Case("kvp_host_updated", _kvp_host_updated, {"vm": WEB}),
+    Case("kvp_fqdn_updated", _kvp_fqdn_updated, {"vm": WEB}),
+    Case("later_moves_clean_up", _later_moves_clean_up, {"vm": WEB}),
     Case("guest_clock_frozen_while_saved", _guest_clock_frozen, {"vm": "nosync01"}),
     Case("time_sync_corrects", _time_sync_corrects, {"vm": WEB}),
     Case("best_possible_node", _best_possible_node, {}),

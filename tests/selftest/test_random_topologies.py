@@ -57,3 +57,21 @@ def test_every_scenario_passes_on_random_clean_topologies() -> None:
     )
     assert not bad, report
     assert sum(r.counts["passed"] for r in rows) > 25 * 5
+
+
+def test_random_topologies_hold_vms_over_4_gib_and_several_configuration_versions() -> None:
+    import yaml as _yaml
+
+    from harness.selftest.topogen import random_topology_text as _text
+
+    sizes: set[int] = set()
+    versions_per_cluster: list[set[str]] = []
+    for seed in range(40):
+        doc = _yaml.safe_load(_text(seed))
+        sizes.update(int(v["memory_mib"]) for v in doc["vms"])
+        versions_per_cluster.append({str(v["config_version"]) for v in doc["vms"]})
+    assert max(sizes) * 2**20 > 4 * 2**30
+    assert any(len(v) >= 3 for v in versions_per_cluster)
+    assert {"5.0", "10.0"} <= set().union(*versions_per_cluster)
+    # One cluster never mixes versions no single Windows Server release runs together.
+    assert not any({"5.0", "10.0"} <= v for v in versions_per_cluster)

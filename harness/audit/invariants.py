@@ -1,0 +1,147 @@
+"""What must hold after any quick migration, judged from a VM's snapshots before and after.
+
+Every move the harness causes (the scenario's own, setup moves, restore moves, second legs,
+multi-VM requests) is judged by `violations`; `judge` turns them into a failure that names the
+move that caused them, so a defect shown by a setup or restore move is never silently passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harness.audit.assertions import check
+from harness.audit.storage import is_under
+
+if TYPE_CHECKING:
+    from harness.audit.moves import Snapshot
+
+
+@dataclass(frozen=True)
+class MoveCause:
+    """Why the harness moved the VM: the scenario's own move, a setup or a restore move."""
+
+    kind: str  # "scenario", "setup", "restore", "leg"
+    scenario: str = ""
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = f" of scenario {self.scenario!r}" if self.scenario else ""
+        return f"{self.kind} move{where}" + (f" ({self.detail})" if self.detail else "")
+
+
+# The claim each invariant backs: a violation on a setup or restore move is reported against
+# these claims (the scenario's own claim was not what broke).
+CLAIM_OF = {
+    "owner": "QM-07",
+    "registration": "QM-03",
+    "visible": "QM-03",
+    "link": "QM-03",
+    "files": "QM-04",
+    "state": "QM-06",
+    "no reboot": "QM-06",
+    "resource identity": "QM-13",
+    "guest identity": "QM-14",
+}
+MARKER = "move invariants broken"
+
+
+def marker(found: dict[str, Any]) -> str:
+    """`[move invariants broken: QM-03, QM-04]`: read back by the self-test's classifier."""
+    return f"[{MARKER}: {', '.join(sorted({CLAIM_OF[k] for k in found}))}]"
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def _identity(resources: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """GUID, name and type of each resource, and how this node's registry reads it."""
+    return sorted(
+        (
+            r["id"],
+            r["name"],
+            r["resource_type"],
+            r["registry"]["present"],
+            r["registry"]["name"],
+            r["registry"]["vm_id"],
+        )
+        for r in resources
+    )
+
+
+def violations(
+    vm_id: str, before: Snapshot, after: Snapshot, expected_owner: str | None
+) -> dict[str, Any]:
+    """Each invariant that does not hold, with what was observed (empty = the move was clean)."""
+    found: dict[str, Any] = {}
+    owner = after.owner
+    if expected_owner is not None and not _same(owner, expected_owner):
+        found["owner"] = {"expected": expected_owner, "observed": owner}
+    registered = sorted(n for n, r in after.registrations.items() if r.registered)
+    if len(registered) != 1 or not _same(registered[0], owner):
+        found["registration"] = {"owner": owner, "registered_on": registered}
+    b, a = before.details, after.details
+    if b is not None and a is None:
+        found["visible"] = {"owner": owner, "details_after": None}
+    if b is not None and a is not None:
+        if b.paths != a.paths or b.disk_paths != a.disk_paths:
+            found["files"] = {
+                "before": {**b.paths, "disks": list(b.disk_paths)},
+                "after": {**a.paths, "disks": list(a.disk_paths)},
+            }
+        if b.state != a.state:
+            found["state"] = {"before": b.state, "after": a.state}
+        if b.id != a.id or b.macs != a.macs:
+            found["guest identity"] = {"before": [b.id, *b.macs], "after": [a.id, *a.macs]}
+        if a.config_version == "5.0" and owner in after.registrations:
+            name = f"{vm_id}.xml".casefold()
+            links = [x for x in after.registrations[owner].links if x[0].casefold() == name]
+            target = (links[0][2] or "") if links else ""
+            config = a.paths.get("configuration_location") or ""
+            if not links or not target.casefold().endswith(name) or not is_under(target, config):
+                found["link"] = {
+                    "links": [list(x) for x in after.registrations[owner].links],
+                    "configuration_location": config,
+                }
+    # Per node: the move must not change what that node's registry says about the resources.
+    changed = [
+        n
+        for n, r in after.resources.items()
+        if n in before.resources and _identity(r) != _identity(before.resources[n])
+    ]
+    if changed:
+        found["resource identity"] = {
+            "changed_on": changed,
+            "before": {n: _identity(r) for n, r in before.resources.items()},
+            "after": {n: _identity(r) for n, r in after.resources.items()},
+        }
+    b_clock, a_clock = before.clock, after.clock
+    if b_clock and a_clock and b_clock.guest_last_boot != a_clock.guest_last_boot:
+        found["no reboot"] = {
+            "last_boot_before": b_clock.guest_last_boot.isoformat(),
+            "last_boot_after": a_clock.guest_last_boot.isoformat(),
+        }
+    return found
+
+
+def judge(
+    vm_name: str,
+    vm_id: str,
+    before: Snapshot,
+    after: Snapshot,
+    expected_owner: str | None,
+    cause: MoveCause,
+) -> dict[str, Any]:
+    """Fail (AssertionError naming the move) when an invariant is broken; returns the findings."""
+    __tracebackhide__ = True
+    found = violations(vm_id, before, after, expected_owner)
+    # The scenario's own move fails its own claim; any other move fails the invariants' claims.
+    tag = marker(found) if found and cause.kind != "scenario" else ""
+    check(
+        not found,
+        f"the {cause} of VM {vm_name!r} ({before.owner} -> {after.owner}) broke what every "
+        f"quick migration must keep: {', '.join(found)} {tag}".rstrip(),
+        **{k.replace(" ", "_"): v for k, v in found.items()},
+    )
+    return found

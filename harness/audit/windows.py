@@ -1,0 +1,153 @@
+"""Judging a move's short windows (save, offline/online, heartbeat): seen, violated or too thin.
+
+A poll that missed a window proves nothing. Each judge below says FAILED only on positive
+evidence (a sample or an event that contradicts the claim) and BROKEN (ThinEvidenceError, with
+the poll count and times) when neither polls nor events witnessed the window at all.
+"""
+
+from __future__ import annotations
+
+from harness.audit.assertions import check, too_thin
+from harness.audit.cluster import SAVE_STATES
+from harness.audit.events import EventId
+from harness.audit.moves import MoveOutcome
+from harness.audit.savedstate import seen_files, written_files
+
+# Cluster events of the role (FailoverClustering/Operational): offline completed, online began.
+EVENT_OFFLINE_DONE = int(EventId.ROLE_OFFLINE)
+EVENT_ONLINE_BEGUN = int(EventId.ROLE_ONLINE_BEGIN)
+
+
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
+def saved_on_source(o: MoveOutcome) -> list[str]:
+    """QM-01: the VM was saved while its source still owned it; returns the witnesses seen.
+
+    Witnesses: a poll caught Saving/Saved on the source; the source's saved-state files changed
+    (Hyper-V keeps them while the VM runs, so presence proves nothing); or the source logged the
+    role offline (1204) before the target began bringing it online (1200). A save seen under
+    another owner is the violation; no witness at all is too thin to judge.
+    """
+    __tracebackhide__ = True
+    samples = o.trace.samples_of(o.vm.name) if o.trace else []
+    elsewhere = [
+        (s.host_utc.isoformat(), s.owner_node, s.vm_state)
+        for s in samples
+        if s.vm_state in SAVE_STATES and not _same(s.owner_node, o.source)
+    ]
+    on_source = o.saw_state(SAVE_STATES, o.source)
+    check(
+        on_source or not elsewhere,
+        "a running VM must be put into Saved state on its source before ownership changes",
+        source=o.source,
+        saved_under_other_owner=elsewhere,
+    )
+    baseline = o.before.details.saved_state if o.before.details else None
+    requested = o.trace.requested_utc if o.trace else None
+    written = written_files(baseline, samples, o.source, requested)
+    online = o.role_events(EVENT_ONLINE_BEGUN, o.final_owner)
+    offline = [
+        e
+        for e in o.role_events(EVENT_OFFLINE_DONE, o.source)
+        if not online or e.time <= online[0].time
+    ]
+    witnesses = (["Saving/Saved polled on the source"] if on_source else []) + [
+        f"written on the source: {f.path}" for f in written
+    ]
+    witnesses += [f"role offline (1204) on the source at {e.time.isoformat()}" for e in offline]
+    if not witnesses:
+        too_thin(
+            f"no poll, saved-state file change or offline event witnessed {o.vm.name!r} being "
+            f"saved on {o.source}",
+            source=o.source,
+            **o.polls(),
+        )
+    return witnesses
+
+
+def offline_before_online(o: MoveOutcome) -> None:
+    """QM-01: the role finished offline on the source before it began online on the target."""
+    __tracebackhide__ = True
+    offline_all = o.role_events(EVENT_OFFLINE_DONE)
+    offline = [e for e in offline_all if _same(e.node, o.source)]
+    online = o.role_events(EVENT_ONLINE_BEGUN, o.final_owner)
+    elsewhere = [(e.node, e.time.isoformat()) for e in offline_all if not _same(e.node, o.source)]
+    check(
+        not elsewhere,
+        "the role must go offline (1204) on its source, not on another node",
+        source=o.source,
+        offline_elsewhere=elsewhere,
+    )
+    if not offline or not online:
+        too_thin(
+            "the cluster log lacks the role's offline (1204) or online (1200) event",
+            source=o.source,
+            target=o.final_owner,
+            offline=[e.time.isoformat() for e in offline],
+            online=[e.time.isoformat() for e in online],
+            events=len(o.events),
+        )
+    check(
+        offline[0].time <= online[0].time,
+        "the cluster must log the role offline (1204) on the source before online begins (1200) "
+        "on the target",
+        source=o.source,
+        target=o.final_owner,
+        offline=[e.time.isoformat() for e in offline],
+        online=[e.time.isoformat() for e in online],
+    )
+
+
+def saved_files(o: MoveOutcome) -> list[str]:
+    """QM-02: the saved-state files the save wrote on the source (never empty).
+
+    Hyper-V keeps saved-state files while a version 8.0+ VM runs, so only files that changed
+    (size or write time) against the view before the move count. A Saving sample may come before
+    the first byte is written; only a Saved sample on the source without any file is evidence
+    that the files are missing. Files present but unchanged prove nothing either way.
+    """
+    __tracebackhide__ = True
+    samples = o.trace.samples_of(o.vm.name) if o.trace else []
+    window = [s for s in samples if s.vm_state in SAVE_STATES and _same(s.owner_node, o.source)]
+    present = seen_files(samples, o.source)
+    complete = [s.host_utc.isoformat() for s in window if s.vm_state == "Saved"]
+    check(
+        bool(present) or not complete,
+        "the source must show saved-state files once the VM is saved",
+        source=o.source,
+        saved_samples_without_files=complete,
+    )
+    baseline = o.before.details.saved_state if o.before.details else None
+    requested = o.trace.requested_utc if o.trace else None
+    written = written_files(baseline, samples, o.source, requested)
+    if written:
+        return [f.path for f in written]
+    before = {f.path: (f.bytes, f.last_write) for f in baseline or ()}
+    too_thin(
+        f"no saved-state file of {o.vm.name!r} was seen changing on {o.source}",
+        source=o.source,
+        polls_in_window=len(window),
+        files_present=present,
+        before=before,
+        **o.polls(),
+    )
+
+
+def heartbeat_lost(o: MoveOutcome) -> list[str | None]:
+    """QM-10: no Ok* heartbeat while the VM is saved or restoring; returns the heartbeats seen."""
+    __tracebackhide__ = True
+    samples = o.trace.samples_of(o.vm.name) if o.trace else []
+    window = [s for s in samples if s.vm_state in SAVE_STATES | {"Resuming"}]
+    if not window:
+        too_thin(f"no poll fell inside {o.vm.name!r}'s save/restore window", **o.polls())
+    beats = [s.heartbeat for s in window]
+    # Get-VM's Heartbeat reads OkApplicationsHealthy/OkApplicationsUnknown/OkApplicationsCritical
+    # while the guest answers: any Ok* value means the guest was reachable.
+    check(
+        not any(b is not None and b.lower().startswith("ok") for b in beats),
+        "the guest must be unreachable (no heartbeat) while the VM is saved or restoring",
+        heartbeats=beats,
+    )
+    return beats

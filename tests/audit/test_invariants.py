@@ -1,0 +1,95 @@
+"""Every move is judged: a setup, restore or leg move that breaks an invariant fails, named."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from harness.audit.catalog import Catalog
+from harness.audit.cluster import Cluster
+from harness.audit.invariants import MoveCause
+from harness.audit.moves import judged_move, quick_migrate
+from harness.drivers.lab import LabDriver
+from harness.lab.clock import ManualClock
+from harness.lab.model import LabCluster
+from harness.lab.topology import load_default_topology
+from harness.safety.restore import Restorer
+from harness.selftest.runner import _classify
+from tests.audit.test_moves import _with_rule_off
+
+
+def _cluster(topology: object) -> tuple[Cluster, Catalog]:
+    clock = ManualClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    cluster = Cluster(
+        LabDriver(LabCluster(topology, clock)), poll_interval_s=0.1, sleep=clock.advance
+    )  # type: ignore[arg-type]
+    return cluster, Catalog.read(cluster, lambda _n: True)
+
+
+def _other(vm_owner: str) -> str:
+    return "HV-B" if vm_owner != "HV-B" else "HV-A"
+
+
+@pytest.mark.parametrize("name", ["web 01", "legacy01", "batch01"])
+def test_a_healthy_move_keeps_every_invariant(name: str) -> None:
+    cluster, catalog = _cluster(load_default_topology())
+    vm = catalog.get(name)
+    (outcome,) = quick_migrate(cluster, [vm], _other(vm.owner))
+    assert outcome.invariants == {}
+
+
+@pytest.mark.parametrize(
+    ("rule", "invariant", "claim"),
+    [
+        ("files_stay", "files", "QM-04"),
+        ("registration_removed_from_source", "registration", "QM-03"),
+        ("link_points_at_config", "link", "QM-03"),
+        ("restore_from_saved_state", "no reboot", "QM-06"),
+        ("state_restored", "state", "QM-06"),
+        ("resource_identity_stable", "resource identity", "QM-13"),
+        ("guest_identity_stable", "guest identity", "QM-14"),
+    ],
+)
+def test_a_setup_move_that_breaks_an_invariant_fails_naming_the_move(
+    tmp_path: Path, rule: str, invariant: str, claim: str
+) -> None:
+    cluster, catalog = _cluster(_with_rule_off(tmp_path, rule))
+    vm = catalog.get("legacy01")  # version 5.0: its link is judged too
+    cause = MoveCause("setup", "some scenario", "legacy01 to the other node")
+    with pytest.raises(AssertionError) as failure:
+        judged_move(cluster, [vm], _other(vm.owner), cause)
+    message = str(failure.value)
+    assert "setup move of scenario 'some scenario'" in message
+    assert invariant in message
+    assert f"[move invariants broken: {claim}" in message or f", {claim}" in message
+
+
+def test_a_restore_move_that_breaks_an_invariant_is_recorded_naming_the_restore(
+    tmp_path: Path,
+) -> None:
+    cluster, catalog = _cluster(_with_rule_off(tmp_path, "files_stay"))
+    vm = catalog.get("web 01")
+    restorer = Restorer(cluster, scenario="round trip")
+    restorer.remember(vm)
+    quick_migrate(cluster, [vm], _other(vm.owner))
+    problems = restorer.restore()
+    assert problems == []  # the VM is back where it was, in its state
+    (violation,) = restorer.violations
+    assert "restore move of scenario 'round trip'" in violation and "files" in violation
+
+
+def test_the_selftest_attributes_an_invariant_failure_to_the_invariant_claims() -> None:
+    case = ET.fromstring(
+        '<testcase name="x"><failure message="AssertionError: the setup move of VM \'a\' broke '
+        'what every quick migration must keep: files [move invariants broken: QM-04]"/>'
+        "</testcase>"
+    )
+    outcome = _classify("x", [case], ("QM-01",))
+    assert outcome.outcome == "failed" and outcome.claims == ("QM-04",)
+    plain = ET.fromstring(
+        '<testcase name="y"><failure message="AssertionError: other"/></testcase>'
+    )
+    assert _classify("y", [plain], ("QM-01",)).claims == ("QM-01",)

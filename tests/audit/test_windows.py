@@ -1,0 +1,119 @@
+"""Window judges: sparse polls are BROKEN (thin evidence), contradicting samples are FAILED."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from harness.audit import windows
+from harness.audit.catalog import Catalog
+from harness.audit.cluster import Cluster, MoveSample, adapt_pause
+from harness.audit.moves import MoveOutcome, quick_migrate
+from harness.drivers.lab import LabDriver
+from harness.errors import ThinEvidenceError
+from harness.lab.clock import ManualClock
+from harness.lab.model import LabCluster
+from harness.lab.topology import load_default_topology
+from tests.audit.test_moves import _with_rule_off
+
+
+def _move(topology: object, poll_s: float = 0.1, vm_name: str = "web 01") -> MoveOutcome:
+    clock = ManualClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    lab = LabCluster(topology, clock)  # type: ignore[arg-type]
+    cluster = Cluster(LabDriver(lab), poll_interval_s=poll_s, sleep=clock.advance)
+    vm = Catalog.read(cluster, lambda _n: True).get(vm_name)
+    target = "HV-B" if vm.owner != "HV-B" else "HV-A"
+    (outcome,) = quick_migrate(cluster, [vm], target)
+    return outcome
+
+
+def _sparse(o: MoveOutcome) -> MoveOutcome:
+    """Keep only the first poll (Saving, nothing written yet) and the last (running on target)."""
+    assert o.trace is not None
+    samples = o.trace.samples_of(o.vm.name)
+    first = replace(samples[0], vm_state="Saving", saved_state_files=())
+    o.trace.samples = [first, samples[-1]]
+    return o
+
+
+def test_dense_polls_of_a_healthy_move_pass_every_window_judge() -> None:
+    o = _move(load_default_topology())
+    windows.saved_on_source(o)
+    windows.offline_before_online(o)
+    assert windows.saved_files(o)
+    windows.heartbeat_lost(o)
+
+
+def test_a_saving_poll_before_any_file_then_running_is_broken_not_failed() -> None:
+    o = _sparse(_move(load_default_topology()))
+    with pytest.raises(ThinEvidenceError, match="polls"):
+        windows.saved_files(o)
+
+
+def test_a_saved_poll_without_files_is_a_violation() -> None:
+    o = _move(load_default_topology())
+    assert o.trace is not None
+    o.trace.samples = [
+        replace(s, saved_state_files=()) if s.vm_state == "Saved" else s for s in o.trace.samples
+    ]
+    o.trace.samples = [s for s in o.trace.samples if s.vm_state != "Saving"]
+    if not any(s.vm_state == "Saved" for s in o.trace.samples):
+        o.trace.samples.insert(
+            0, MoveSample(o.trace.requested_utc, o.vm.name, o.source, "Pending", "Saved")
+        )
+    with pytest.raises(AssertionError, match="once the VM is saved"):
+        windows.saved_files(o)
+
+
+def test_no_poll_and_no_event_in_the_save_window_is_broken() -> None:
+    o = _sparse(_move(load_default_topology()))
+    assert o.trace is not None
+    o.trace.samples = o.trace.samples[-1:]
+    o.events = []
+    with pytest.raises(ThinEvidenceError, match="polls"):
+        windows.saved_on_source(o)
+    with pytest.raises(ThinEvidenceError):
+        windows.offline_before_online(o)
+    with pytest.raises(ThinEvidenceError):
+        windows.heartbeat_lost(o)
+
+
+def test_a_save_seen_on_the_target_is_a_violation(tmp_path: Path) -> None:
+    o = _move(_with_rule_off(tmp_path, "save_before_move"))
+    with pytest.raises(AssertionError, match="on its source"):
+        windows.saved_on_source(o)
+    with pytest.raises(AssertionError, match="not on another node"):
+        windows.offline_before_online(o)
+
+
+def test_sparse_polls_of_a_broken_cluster_still_fail_on_its_events(tmp_path: Path) -> None:
+    # Polls that missed every window: the Hyper-V worker's own event on the target convicts.
+    o = _move(_with_rule_off(tmp_path, "save_before_move"), poll_s=120.0)
+    with pytest.raises(AssertionError):
+        windows.saved_on_source(o)
+
+
+def test_the_pause_shrinks_when_polls_are_slow_and_never_exceeds_the_ceiling() -> None:
+    # A 2 s window wants a poll every 1/3 s; a 1 s gap (slow polls) cuts the pause to a third.
+    assert adapt_pause(0.3, 1.0, 2.0, 0.5) == pytest.approx(0.1)
+    assert adapt_pause(0.3, 0.01, 2.0, 0.5) == 0.5
+    assert adapt_pause(0.3, 100.0, 2.0, 0.5) == pytest.approx(0.5 * 0.05)
+
+
+def test_adaptive_polls_land_inside_a_short_save_window() -> None:
+    # A coarse configured interval (5 s of lab time per poll) would step over a ~2 s save; the
+    # expected window makes the facade poll densely enough to see it.
+    clock = ManualClock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    lab = LabCluster(load_default_topology(), clock)
+    cluster = Cluster(LabDriver(lab), poll_interval_s=5.0, sleep=clock.advance)
+    vm = Catalog.read(cluster, lambda _n: True).get("web 01")
+    target = "HV-B" if vm.owner != "HV-B" else "HV-A"
+    (outcome,) = quick_migrate(cluster, [vm], target, expected_window_s=2.0)
+    assert outcome.trace is not None
+    times = [s.host_utc for s in outcome.trace.samples_of(vm.name)]
+    gaps = [(b - a) for a, b in itertools.pairwise(times)]
+    assert max(gaps[2:], default=timedelta(0)) <= timedelta(seconds=1.0)
