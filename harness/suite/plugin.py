@@ -46,10 +46,27 @@ def pytest_configure(config: pytest.Config) -> None:
         check_spec(config.getoption("--qm-target"))
     except InputError as exc:
         raise pytest.UsageError(f"--qm-target: {exc.message}") from None
+    if _xdist_controller_of_a_cluster_run(config):
+        from harness.evidence.records import new_run_id
+
+        # Its workers (started after this) share one run id: one run folder, one lease.
+        os.environ["QM_RUN_ID"] = new_run_id()
     for name, doc in TAG_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
     for claim in CLAIMS:
         config.addinivalue_line("markers", f"{claim}: scenarios of claim {claim}")
+
+
+def _xdist_controller_of_a_cluster_run(config: pytest.Config) -> bool:
+    from harness.targets.registry import is_inventory_spec
+
+    return (
+        bool(getattr(config.option, "numprocesses", None))
+        and not hasattr(config, "workerinput")
+        and is_inventory_spec(str(config.getoption("--qm-target")).strip())
+        and not config.getoption("--qm-run-id")
+        and not os.environ.get("QM_RUN_ID")
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
