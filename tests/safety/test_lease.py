@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.safety.journal import journal_state
+from harness.safety.journal import journal_state, read_journal
 from harness.safety.lease import ClusterBusyError, ClusterNotIdleError, RunLease, require_idle
 from tests.safety.conftest import REPO, ServedLab
 
@@ -134,3 +134,25 @@ def test_two_runs_against_one_served_lab(served: ServedLab) -> None:
     assert served.truth() == before
     leases = list(Path(served.env["QM_LOCK_DIR"]).glob("*.lease"))
     assert not leases, "every run released the lease"
+
+
+def test_xdist_workers_of_one_run_share_the_lease(served: ServedLab) -> None:
+    before = served.truth()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "pytest", str(REPO / "features"), "-p", "no:cacheprovider"),
+            *("--qm-target", str(served.inventory), "-n", "2", "-m", "QM-01 or QM-04"),
+        ],
+        cwd=served.cwd,
+        env=served.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    journals = list((served.cwd / "reports").glob("*/journal.jsonl"))
+    assert len(journals) == 1, "both workers write into one run"
+    leases = [e for e in read_journal(journals[0]) if e["kind"] == "lease"]
+    assert len({e["writer"] for e in leases}) == 2 and len({e["run_id"] for e in leases}) == 1
+    assert served.truth() == before
