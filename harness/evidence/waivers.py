@@ -141,7 +141,8 @@ def waived_claim_verdicts(records: list[dict[str, Any]]) -> dict[str, str]:
     for rec in records:
         waiver = rec.get("waiver") or {}
         for claim, found in record_claim_verdicts(rec):
-            verdict = "waived" if found == "failed" and waiver.get("claim") == claim else found
+            covers = bool(waiver) and waiver.get("claim", rec.get("claim")) == claim
+            verdict = "waived" if found == "failed" and covers else found
             if verdict in WAIVED_RANK and (
                 claim not in claims or WAIVED_RANK[verdict] > WAIVED_RANK[claims[claim]]
             ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,11 +12,16 @@ from harness.audit.cluster import Cluster
 from harness.audit.invariants import MoveCause
 from harness.audit.moves import judged_move, quick_migrate
 from harness.drivers.lab import LabDriver
+from harness.evidence.verdicts import (
+    claim_verdicts,
+    classify,
+    invariant_claims,
+    record_claim_verdicts,
+)
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import load_default_topology
 from harness.safety.restore import Restorer
-from harness.selftest.runner import _classify
 from tests.audit.test_moves import _with_rule_off
 
 
@@ -81,15 +85,23 @@ def test_a_restore_move_that_breaks_an_invariant_is_recorded_naming_the_restore(
     assert "restore move of scenario 'round trip'" in violation and "files" in violation
 
 
-def test_the_selftest_attributes_an_invariant_failure_to_the_invariant_claims() -> None:
-    case = ET.fromstring(
-        '<testcase name="x"><failure message="AssertionError: the setup move of VM \'a\' broke '
-        'what every quick migration must keep: files [move invariants broken: QM-04]"/>'
-        "</testcase>"
+def test_an_invariant_failure_fails_the_claims_it_names_not_the_scenarios() -> None:
+    message = (
+        "the setup move of VM 'a' broke what every quick migration must keep: files "
+        "[move invariants broken: QM-04]"
     )
-    outcome = _classify("x", [case], ("QM-01",))
-    assert outcome.outcome == "failed" and outcome.claims == ("QM-04",)
-    plain = ET.fromstring(
-        '<testcase name="y"><failure message="AssertionError: other"/></testcase>'
-    )
-    assert _classify("y", [plain], ("QM-01",)).claims == ("QM-01",)
+    # The one classifier: a restore move's violation in teardown is positive evidence (FAILED).
+    assert classify(AssertionError(message), "teardown") == "failed"
+    assert classify(AssertionError("other"), "teardown") == "broken"
+    record = {
+        "claim": "QM-01",
+        "verdict": "failed",
+        "claims_violated": list(invariant_claims(message)),
+        "own_verdict": "broken",
+    }
+    assert record_claim_verdicts(record) == [("QM-04", "failed"), ("QM-01", "broken")]
+    assert claim_verdicts([record, {"claim": "QM-01", "verdict": "passed"}]) == {
+        "QM-01": "broken",
+        "QM-04": "failed",
+    }
+    assert record_claim_verdicts({"claim": "QM-01", "verdict": "failed"}) == [("QM-01", "failed")]

@@ -35,7 +35,7 @@ def _sparse(o: MoveOutcome) -> MoveOutcome:
     """Keep only the first poll (Saving, nothing written yet) and the last (running on target)."""
     assert o.trace is not None
     samples = o.trace.samples_of(o.vm.name)
-    first = replace(samples[0], vm_state="Saving", saved_state_files=())
+    first = replace(samples[0], vm_state="Saving", saved_state_files=(), saved_state=())
     o.trace.samples = [first, samples[-1]]
     return o
 
@@ -58,7 +58,8 @@ def test_a_saved_poll_without_files_is_a_violation() -> None:
     o = _move(load_default_topology())
     assert o.trace is not None
     o.trace.samples = [
-        replace(s, saved_state_files=()) if s.vm_state == "Saved" else s for s in o.trace.samples
+        replace(s, saved_state_files=(), saved_state=()) if s.vm_state == "Saved" else s
+        for s in o.trace.samples
     ]
     o.trace.samples = [s for s in o.trace.samples if s.vm_state != "Saving"]
     if not any(s.vm_state == "Saved" for s in o.trace.samples):
