@@ -217,6 +217,30 @@ def qm_restorer(
 
 
 @pytest.fixture(autouse=True)
+def _qm_cluster_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under pytest-xdist, one scenario at a time per real cluster, restore included.
+
+    Workers of one run share the cluster; the per-action lock alone lets one worker's Given
+    step see another worker's VM still moving (a false "not idle"), or two scenarios pick the
+    same VM. Autouse, so it is set up before and torn down after the scenario's restorer.
+    Lab targets are not shared: every worker opens its own lab.
+    """
+    if request.node.get_closest_marker("claim") is None or not hasattr(
+        request.config, "workerinput"
+    ):
+        yield
+        return
+    run: RunContext = request.getfixturevalue("qm_run")
+    if run.target.kind != "cluster":
+        yield
+        return
+    from harness.safety.lock import ClusterLock
+
+    with ClusterLock(f"{run.identity.cluster} scenario"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _qm_scenario_gate(request: pytest.FixtureRequest) -> None:
     """Skip lab-only and destructive scenarios where the target does not allow them."""
     if request.node.get_closest_marker("claim") is None:

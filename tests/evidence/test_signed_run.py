@@ -62,7 +62,8 @@ def test_waived_failure_signed_and_verified(
     run = qmaudit(args, tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "QM-14  WAIVED" in run.stdout and "NIC team rebuild pending" in run.stdout
-    run_dir = max((tmp_path / "reports").iterdir())
+    # Run folders are named by run id (they start with the date); history/ sits beside them.
+    run_dir = max(p for p in (tmp_path / "reports").iterdir() if p.name[:1].isdigit())
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     verdicts = {row["claim"]: row["verdict"] for row in summary["claims"]}
     assert verdicts["QM-14"] == "waived"

@@ -188,6 +188,10 @@ def test_exit_code_counts_only_waived_failures(tmp_path: Path) -> None:
     for path in (tmp_path / "evidence").glob("*QM-13*"):
         path.unlink()
     assert failures_all_waived(tmp_path)
-    # A teardown error beside the waived failure (a VM not put back) is not waived.
-    junit.write_text('<testsuites><testsuite failures="1" errors="1"/></testsuites>', "utf-8")
+    # A teardown that could not put a VM back settles its scenario's record as BROKEN: not
+    # covered by any waiver.
+    record = next((tmp_path / "evidence").glob("*.json"))
+    doc = json.loads(record.read_text(encoding="utf-8"))
+    doc.update(claim="QM-05", verdict="broken", waiver=None)
+    (tmp_path / "evidence" / "teardown-QM-05.json").write_text(json.dumps(doc), "utf-8")
     assert not failures_all_waived(tmp_path)
