@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from harness.errors import InputError
 from harness.evidence.manifest import CMS_SIGNATURE_NAME, MANIFEST_NAME
 from harness.evidence.records import atomic_write
-from harness.evidence.signing import PASSPHRASE_ENV, passphrase_for
+from harness.evidence.signing import load_with_passphrase
 
 OPENSSL_TIMEOUT_S = 60.0
 
@@ -50,20 +50,8 @@ def load_cms_signer(data: bytes, source: str) -> CmsSigner:
     blocks = [b for b in data.split(b"-----END ") if b"PRIVATE KEY-----" in b]
     if not blocks:
         raise InputError(source, "", "the PEM bundle holds a certificate but no private key")
-    passphrase: bytes | None = None
     try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except TypeError:
-        # Encrypted key: cryptography asks for the passphrase this way.
-        passphrase = passphrase_for(source)
-        if passphrase is None:
-            raise InputError(
-                source, "", f"the key is encrypted: set {PASSPHRASE_ENV} or run from a terminal"
-            ) from None
-        try:
-            key = serialization.load_pem_private_key(data, password=passphrase)
-        except ValueError:
-            raise InputError(source, "", "wrong passphrase for the signing key") from None
+        key = load_with_passphrase(serialization.load_pem_private_key, data, source)
     except ValueError as exc:
         raise InputError(source, "", f"unreadable private key: {exc}") from None
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):

@@ -8,8 +8,10 @@ import hashlib
 import os
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -125,6 +127,27 @@ def passphrase_for(source: str) -> bytes | None:
     return None
 
 
+def load_with_passphrase(load: Callable[..., Any], data: bytes, source: str) -> Any:
+    """Load a private key with `load`, asking for its passphrase when it is encrypted.
+
+    A missing or wrong passphrase is an InputError naming the key file; the loader's other
+    errors (unreadable or unsupported key) reach the caller, which names the key kind.
+    """
+    try:
+        return load(data, password=None)
+    except TypeError:
+        # Encrypted key: cryptography asks for the passphrase this way.
+        secret = passphrase_for(source)
+        if secret is None:
+            raise InputError(
+                source, "", f"the key is encrypted: set {PASSPHRASE_ENV} or run from a terminal"
+            ) from None
+        try:
+            return load(data, password=secret)
+        except ValueError:
+            raise InputError(source, "", "wrong passphrase for the signing key") from None
+
+
 def load_signer(path: str | Path) -> Signer:
     """Load an OpenSSH private key (ed25519, ECDSA or RSA); InputError naming the file otherwise."""
     source = str(path)
@@ -141,20 +164,7 @@ def load_signer(path: str | Path) -> Signer:
             "not an OpenSSH private key (expected '-----BEGIN OPENSSH PRIVATE KEY-----')",
         )
     try:
-        key = serialization.load_ssh_private_key(data, password=None)
-    except TypeError:
-        # Encrypted key: cryptography asks for the passphrase this way.
-        secret = passphrase_for(source)
-        if secret is None:
-            raise InputError(
-                source, "", f"the key is encrypted: set {PASSPHRASE_ENV} or run from a terminal"
-            ) from None
-        try:
-            key = serialization.load_ssh_private_key(data, password=secret)
-        except ValueError:
-            raise InputError(source, "", "wrong passphrase for the signing key") from None
-        except UnsupportedAlgorithm as exc:
-            raise InputError(source, "", f"unsupported key: {exc}") from None
+        key = load_with_passphrase(serialization.load_ssh_private_key, data, source)
     except UnsupportedAlgorithm as exc:
         raise InputError(source, "", f"unsupported key type: {exc}") from None
     except ValueError as exc:
