@@ -364,28 +364,6 @@ class Cluster:
         (target seconds) the pause between polls adapts so that polls land about
         POLLS_PER_WINDOW times per window even when each poll itself is slow (a busy machine).
         """
-        return self._watch(
-            vm_names,
-            sources,
-            requested_utc,
-            request,
-            done,
-            timeout_s,
-            vm_ids,
-            expected_window_s,
-        )
-
-    def _watch(
-        self,
-        vm_names: Sequence[str],
-        sources: dict[str, str],
-        requested_utc: datetime,
-        request: dict[str, Any],
-        done: Callable[[dict[str, Any]], bool],
-        timeout_s: float,
-        vm_ids: dict[str, str] | None,
-        expected_window_s: float | None = None,
-    ) -> MoveTrace:
         trace = MoveTrace(requested_utc, request, dict(sources))
         deadline = requested_utc + timedelta(seconds=timeout_s)
         pause = self.poll_interval_s

@@ -7,16 +7,7 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-$sinceValue = $Params.since_utc
-if ($sinceValue -is [datetime]) {
-    $since = $sinceValue.ToUniversalTime()
-} else {
-    $since = [DateTime]::MinValue
-    $styles = [Globalization.DateTimeStyles]::AdjustToUniversal -bor [Globalization.DateTimeStyles]::AssumeUniversal
-    if (-not [DateTime]::TryParse([string]$sinceValue, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$since)) {
-        throw "qmaudit: capture_vm_events needs the parameter since_utc as an ISO 8601 UTC time, got '$sinceValue'"
-    }
-}
+$since = ConvertFrom-QmSince $Params.since_utc 'capture_vm_events'
 $needles = @(foreach ($name in $Params.vm_names) { [string]$name })
 $needles += @(foreach ($id in $Params.vm_ids) { $guid = ConvertTo-QmGuid $id; if ($null -ne $guid) { $guid } })
 

@@ -8,17 +8,7 @@
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-# PowerShell 7's ConvertFrom-Json already turns ISO strings into DateTime; 5.1 leaves a string.
-$sinceValue = $Params.since_utc
-if ($sinceValue -is [datetime]) {
-    $since = $sinceValue.ToUniversalTime()
-} else {
-    $since = [DateTime]::MinValue
-    $styles = [Globalization.DateTimeStyles]::AdjustToUniversal -bor [Globalization.DateTimeStyles]::AssumeUniversal
-    if (-not [DateTime]::TryParse([string]$sinceValue, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$since)) {
-        throw "qmaudit: cluster_events needs the parameter since_utc as an ISO 8601 UTC time, got '$sinceValue'"
-    }
-}
+$since = ConvertFrom-QmSince $Params.since_utc 'cluster_events'
 $queries = @($Params.queries)
 if ($queries.Count -eq 0 -or $null -eq $queries[0]) {
     throw 'qmaudit: cluster_events needs the parameter queries (a non-empty list of {log, provider, ids})'

@@ -5,6 +5,18 @@ function ConvertTo-QmUtc([datetime] $Time) {
     $Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", [Globalization.CultureInfo]::InvariantCulture)
 }
 
+# A probe's since_utc parameter as a UTC DateTime. PowerShell 7's ConvertFrom-Json already
+# turns ISO strings into DateTime; 5.1 leaves a string.
+function ConvertFrom-QmSince($Value, [string] $Probe) {
+    if ($Value -is [datetime]) { return $Value.ToUniversalTime() }
+    $parsed = [DateTime]::MinValue
+    $styles = [Globalization.DateTimeStyles]::AdjustToUniversal -bor [Globalization.DateTimeStyles]::AssumeUniversal
+    if (-not [DateTime]::TryParse([string]$Value, [Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$parsed)) {
+        throw "qmaudit: $Probe needs the parameter since_utc as an ISO 8601 UTC time, got '$Value'"
+    }
+    return $parsed
+}
+
 function ConvertTo-QmGuid($Value) {
     $parsed = [guid]::Empty
     if ($null -ne $Value -and [guid]::TryParse(([string]$Value).Trim(), [ref]$parsed)) {
