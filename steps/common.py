@@ -9,12 +9,17 @@ import pytest
 from pytest_bdd import given, parsers
 
 from harness.audit.assertions import check
-from harness.audit.catalog import Catalog, VmFacts, plain, running, storage_kind
+from harness.audit.catalog import Catalog, VmFacts, extremes_first, plain, running, storage_kind
 from harness.audit.cluster import Cluster
+from harness.audit.ledger import MoveLedger, ObservedMove
 from harness.audit.moves import MoveOutcome
 from harness.audit.objects import Inventory
 from harness.safety.lease import require_idle
 from harness.safety.restore import Restorer
+from harness.suite.schedule import SINGLE, MoveNeed, need_of_item
+
+# The command each When step's move uses, and how it names the target node.
+TARGETING_OF_NEED = {"other": "other", "node": "node", "bpn": "bpn", "method": "other"}
 
 # A signal smaller than this many tolerances is too small to judge (BROKEN, not PASSED).
 SIGNAL_FACTOR = 3.0
@@ -31,6 +36,9 @@ class Scenario:
     cluster: Cluster
     catalog: Catalog
     restorer: Restorer
+    moves: MoveLedger
+    need: MoveNeed | None = None
+    title: str = ""
     vm: VmFacts | None = None
     vms: list[VmFacts] = field(default_factory=list)
     target_node: str | None = None
@@ -75,6 +83,44 @@ class Scenario:
     def inventory(self) -> Inventory:
         return self.cluster.inventory()
 
+    def prior(self, vm: VmFacts | None = None, *, node: str | None = None) -> ObservedMove | None:
+        """The run's last move, if this scenario may take it as its own move of `vm`."""
+        vm = vm or self.vm
+        need = self.need
+        if vm is None or need is None or need.own_move or need.phase != SINGLE:
+            return None
+        method = need.method
+        targeting = TARGETING_OF_NEED[need.targeting]
+        if targeting == "node" and node is None:
+            targeting = "other"
+        return self.moves.reusable(vm.name, method, targeting, node=node, state=vm.state)
+
+    def away(self, vm: VmFacts) -> bool:
+        """The VM is not on the owner the run found it on (its next move takes it home)."""
+        home = self.restorer.home(vm.name)
+        if home is None:
+            return False
+        return self.inventory().group_of(vm.name).owner_node.casefold() != home.casefold()
+
+    def choose(self, candidates: list[VmFacts], fallback: VmFacts | None) -> VmFacts | None:
+        """Which eligible VM to take: the one the run's last move can serve this scenario with;
+        else one away from home (its move returns it); else `fallback` (the selection rule)."""
+        for vm in candidates:
+            if self.prior(vm) is not None:
+                return vm
+        if self.need is None or self.need.phase != SINGLE:
+            return fallback
+        for vm in extremes_first(candidates):
+            if self.away(vm):
+                return vm
+        return fallback
+
+
+def rotated(scn: Scenario, key: str, *conditions: Any) -> VmFacts | None:
+    """`Catalog.rotate`, unless a VM the run already moved can serve (`Scenario.choose`)."""
+    chosen = scn.choose(scn.catalog.pick_all(*conditions), None)
+    return chosen if chosen is not None else scn.catalog.rotate(key, *conditions)
+
 
 def skip_without(vm: VmFacts | None, what: str) -> VmFacts:
     """No VM of the kind the scenario needs: not a verdict on the claim, so skip with the reason."""
@@ -84,9 +130,24 @@ def skip_without(vm: VmFacts | None, what: str) -> VmFacts:
 
 
 @pytest.fixture
-def scn(qm_run: Any, qm_cluster: Cluster, qm_catalog: Catalog, qm_restorer: Restorer) -> Scenario:
+def scn(
+    request: pytest.FixtureRequest,
+    qm_run: Any,
+    qm_cluster: Cluster,
+    qm_catalog: Catalog,
+    qm_restorer: Restorer,
+    qm_moves: MoveLedger,
+) -> Scenario:
     """The scenario's state."""
-    return Scenario(qm_run, qm_cluster, qm_catalog, qm_restorer)
+    return Scenario(
+        qm_run,
+        qm_cluster,
+        qm_catalog,
+        qm_restorer,
+        qm_moves,
+        need=need_of_item(request.node),
+        title=qm_restorer.scenario,
+    )
 
 
 @given("the target cluster is reachable and healthy")
@@ -104,7 +165,8 @@ def running_vm_on_storage_version(scn: Scenario, storage: str, version: str) -> 
     kind = storage_kind(storage)
     scn.use(
         skip_without(
-            scn.catalog.rotate(
+            rotated(
+                scn,
                 f"running/{kind}/{version}",
                 running,
                 plain,
@@ -137,7 +199,7 @@ def running_vm_on_storage(scn: Scenario, storage: str) -> None:
     kind = storage_kind(storage)
     scn.use(
         skip_without(
-            scn.catalog.rotate(f"running/{kind}", running, plain, lambda v: v.storage == kind),
+            rotated(scn, f"running/{kind}", running, plain, lambda v: v.storage == kind),
             f"running on {storage} storage",
         )
     )
@@ -145,9 +207,7 @@ def running_vm_on_storage(scn: Scenario, storage: str) -> None:
 
 @given(parsers.parse("a running VM with configuration version {version}"))
 def running_vm_version(scn: Scenario, version: str) -> None:
-    vm = scn.catalog.rotate(
-        f"running/{version}", running, plain, lambda v: v.config_version == version
-    )
+    vm = rotated(scn, f"running/{version}", running, plain, lambda v: v.config_version == version)
     scn.use(skip_without(vm, f"running with configuration version {version}"))
 
 
@@ -155,19 +215,21 @@ def running_vm_version(scn: Scenario, version: str) -> None:
 def vm_in_state(scn: Scenario, state: str) -> None:
     # The largest such VM: it makes "independent of memory size" (QM-08) as visible as can be.
     candidates = scn.catalog.pick_all(plain, lambda v: v.state == state)
-    vm = max(candidates, key=lambda v: v.memory_bytes, default=None)
+    vm = scn.choose(candidates, max(candidates, key=lambda v: v.memory_bytes, default=None))
     scn.use(skip_without(vm, f"in state {state}"))
 
 
 @given("a running VM that has preferred owners")
 def running_vm_preferred(scn: Scenario) -> None:
-    vm = scn.catalog.pick(running, plain, lambda v: len(v.preferred_owners) >= 2)
+    candidates = scn.catalog.pick_all(running, plain, lambda v: len(v.preferred_owners) >= 2)
+    vm = scn.choose(candidates, candidates[0] if candidates else None)
     scn.use(skip_without(vm, "running with at least two preferred owners"))
 
 
 @given("a running VM without preferred owners")
 def running_vm_no_preferred(scn: Scenario) -> None:
-    vm = scn.catalog.pick(running, plain, lambda v: not v.preferred_owners)
+    candidates = scn.catalog.pick_all(running, plain, lambda v: not v.preferred_owners)
+    vm = scn.choose(candidates, candidates[0] if candidates else None)
     scn.use(skip_without(vm, "running without preferred owners"))
 
 
@@ -214,16 +276,20 @@ def running_vm_time_sync(scn: Scenario) -> None:
 
 @given("a running VM with a pass-through disk")
 def running_vm_passthrough(scn: Scenario) -> None:
-    vm = scn.catalog.pick(running, lambda v: v.passthrough)
+    candidates = scn.catalog.pick_all(running, lambda v: v.passthrough)
+    vm = scn.choose(candidates, candidates[0] if candidates else None)
     scn.use(skip_without(vm, "running with a pass-through disk"))
 
 
 @given(parsers.parse("{count:d} running VMs on the same node"))
 def running_vms_same_node(scn: Scenario, count: int) -> None:
     candidates = scn.catalog.pick_all(running, plain)
+    inventory = scn.inventory()
+    # Where the VMs are now: earlier scenarios may have left some away from where they started.
+    owner = {vm.name: inventory.group_of(vm.name).owner_node for vm in candidates}
     by_owner: dict[str, list[VmFacts]] = {}
     for vm in candidates:
-        by_owner.setdefault(vm.owner, []).append(vm)
+        by_owner.setdefault(owner[vm.name], []).append(vm)
     group = max(by_owner.values(), key=len, default=[])
     if len(candidates) < count:
         pytest.skip(f"the target has fewer than {count} running VMs the audit may move")
@@ -231,12 +297,13 @@ def running_vms_same_node(scn: Scenario, count: int) -> None:
         # Bring more VMs to the fullest node first; the restorer returns them afterwards.
         from steps.moves import move_setup
 
-        node = group[0].owner if group else candidates[0].owner
-        extra = [v for v in candidates if v.owner != node][: count - len(group)]
+        node = owner[group[0].name] if group else owner[candidates[0].name]
+        extra = [v for v in candidates if owner[v.name] != node][: count - len(group)]
         for vm in extra:
             move_setup(scn, vm, node)
         group = group + extra
-    scn.vms = group[:count]
+    # VMs away from home first: the request can then take them home together.
+    scn.vms = sorted(group, key=lambda v: (not scn.away(v), v.name))[:count]
     scn.vm = scn.vms[0]
     scn.evidence.vms.extend(v.name for v in scn.vms)
 
@@ -251,6 +318,11 @@ def running_vms_sizes(scn: Scenario) -> None:
     best = max(by_root.values(), key=len, default={})
     if len(best) < 3:
         pytest.skip("the target has no shared volume with running VMs of three memory sizes")
-    scn.vms = sorted(best.values(), key=lambda v: v.memory_bytes)
+    sizes = sorted(best.values(), key=lambda v: v.memory_bytes)
+    # Three moves are enough for a line and each is an outage: the smallest, the largest, and
+    # one between (one away from home if any: its move returns it).
+    middle = sizes[1:-1]
+    between = next((v for v in middle if scn.away(v)), middle[len(middle) // 2])
+    scn.vms = [sizes[0], between, sizes[-1]]
     scn.vm = scn.vms[0]
     scn.evidence.vms.extend(v.name for v in scn.vms)

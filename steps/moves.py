@@ -7,7 +7,8 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.audit.assertions import check
 from harness.audit.catalog import VmFacts
-from harness.audit.invariants import MoveCause, judge
+from harness.audit.invariants import MoveCause, judge, marker
+from harness.audit.ledger import ObservedMove
 from harness.audit.moves import MoveOutcome, judged_move, quick_migrate
 from harness.audit.objects import Inventory
 from steps.common import Scenario
@@ -32,11 +33,17 @@ def candidate_targets(inventory: Inventory, vm: VmFacts, owner: str) -> list[str
 
 
 def pick_target(scn: Scenario, vm: VmFacts) -> str:
+    """The node to move the VM to: home when it is away (the move returns it), else the first
+    node that may own it."""
     inventory = scn.inventory()
     owner = inventory.group_of(vm.name).owner_node
     targets = candidate_targets(inventory, vm, owner)
     if not targets:
         pytest.skip(f"no Up node other than {owner} may own VM {vm.name!r}")
+    home = scn.restorer.home(vm.name)
+    for node in targets:
+        if home is not None and node.casefold() == home.casefold():
+            return node
     return targets[0]
 
 
@@ -105,16 +112,65 @@ def expected_window(scn: Scenario, vms: list[VmFacts]) -> float:
     return max(0.05, min(windows, default=1.0))
 
 
-def migrate(scn: Scenario, vms: list[VmFacts], node: str | None, method: str = "vm_role") -> None:
+def migrate(
+    scn: Scenario,
+    vms: list[VmFacts],
+    node: str | None,
+    method: str = "vm_role",
+    targeting: str = "other",
+) -> None:
+    """Make a move of the scenario's own and record it (its invariants judged at the end)."""
     for vm in vms:
         scn.restorer.remember(vm)
+    homes = {vm.name: scn.restorer.home(vm.name) for vm in vms}
     outcomes = quick_migrate(
         scn.cluster, vms, node, method, scn.thresholds.move_timeout_s, expected_window(scn, vms)
     )
+    returned = all(
+        o.after is not None and (homes[o.vm.name] or "").casefold() == o.after.owner.casefold()
+        for o in outcomes
+    )
+    move = scn.moves.add(scn.title, method, targeting, node, outcomes, restoring=returned)
+    scn.evidence.observe("during", "observed move", move.as_evidence(shared=False))
     for outcome in outcomes:
         record(scn, outcome)
+        if outcome.invariants:
+            # Every move is judged, the scenario's own too: what it broke fails at teardown
+            # (after the scenario's own checks), naming this move.
+            cause = MoveCause("scenario", scn.evidence.scenario, f"{move.id}: {outcome.vm.name}")
+            scn.restorer.violations.append(
+                f"{cause} broke what every quick migration must keep: "
+                f"{outcome.invariants} {marker(outcome.invariants)}"
+            )
     scn.outcomes = outcomes
     scn.outcome = outcomes[0]
+
+
+def share(scn: Scenario, move: ObservedMove) -> None:
+    """Take an earlier move of this run as the scenario's own: its evidence names the move."""
+    move.shared_by.append(scn.title)
+    scn.evidence.observe("during", "observed move", move.as_evidence(shared=True))
+    for outcome in move.outcomes:
+        record(scn, outcome)
+    scn.outcomes = list(move.outcomes)
+    scn.outcome = move.outcomes[0]
+
+
+def observe(
+    scn: Scenario,
+    vm: VmFacts,
+    node: str | None,
+    method: str = "vm_role",
+    targeting: str = "other",
+) -> None:
+    """The scenario's move of `vm`: the run's last move when it can serve, else a new one."""
+    prior = scn.prior(vm, node=node if targeting == "node" else None)
+    if prior is not None:
+        share(scn, prior)
+        return
+    if targeting == "other":
+        node = pick_target(scn, vm)
+    migrate(scn, [vm], node, method, targeting)
 
 
 def move_setup(scn: Scenario, vm: VmFacts, node: str) -> None:
@@ -134,13 +190,15 @@ def move_setup(scn: Scenario, vm: VmFacts, node: str) -> None:
 
 @given("a target node chosen for the VM")
 def chosen_target(scn: Scenario) -> None:
-    scn.target_node = pick_target(scn, scn.need_vm())
+    vm = scn.need_vm()
+    prior = scn.prior(vm)
+    scn.target_node = prior.requested_node if prior is not None else None
+    scn.target_node = scn.target_node or pick_target(scn, vm)
 
 
 @when("the VM is quick-migrated to another node")
 def migrate_to_other(scn: Scenario) -> None:
-    vm = scn.need_vm()
-    migrate(scn, [vm], pick_target(scn, vm))
+    observe(scn, scn.need_vm(), None)
 
 
 @when("the VM is quick-migrated to the chosen node")
@@ -148,10 +206,11 @@ def migrate_to_other(scn: Scenario) -> None:
 def migrate_to_chosen(scn: Scenario) -> None:
     vm = scn.need_vm()
     assert scn.target_node is not None, "no node was chosen"
-    owner = scn.inventory().group_of(vm.name).owner_node
-    if owner == scn.target_node:
-        move_setup(scn, vm, pick_target(scn, vm))
-    migrate(scn, [vm], scn.target_node)
+    if scn.prior(vm, node=scn.target_node) is None:
+        owner = scn.inventory().group_of(vm.name).owner_node
+        if owner == scn.target_node:
+            move_setup(scn, vm, pick_target(scn, vm))
+    observe(scn, vm, scn.target_node, targeting="node")
 
 
 @when("the VM is quick-migrated to that host")
@@ -162,13 +221,12 @@ def migrate_to_host(scn: Scenario) -> None:
 
 @when("the VM is quick-migrated without naming a node")
 def migrate_bpn(scn: Scenario) -> None:
-    migrate(scn, [scn.need_vm()], None)
+    observe(scn, scn.need_vm(), None, targeting="bpn")
 
 
 @when(parsers.parse("the VM is moved to another node with {command} without waiting"))
 def migrate_with(scn: Scenario, command: str) -> None:
-    vm = scn.need_vm()
-    migrate(scn, [vm], pick_target(scn, vm), METHODS[command])
+    observe(scn, scn.need_vm(), None, METHODS[command])
 
 
 @when("each of those VMs is quick-migrated to another node in turn")
@@ -187,16 +245,19 @@ def migrate_together(scn: Scenario) -> None:
     common = set.intersection(*(set(candidate_targets(inventory, v, owner)) for v in scn.vms))
     if not common:
         pytest.skip("no node may own every one of those VMs")
-    migrate(scn, scn.vms, sorted(common)[0])
+    # The node that is home to most of them (the move returns them), else the first by name.
+    homes = [(scn.restorer.home(v.name) or "").casefold() for v in scn.vms]
+    node = min(sorted(common), key=lambda n: -homes.count(n.casefold()))
+    migrate(scn, scn.vms, node)
 
 
 @when("the VM is quick-migrated to another node and back")
 def migrate_round_trip(scn: Scenario) -> None:
     vm = scn.need_vm()
-    home = scn.inventory().group_of(vm.name).owner_node
-    migrate(scn, [vm], pick_target(scn, vm))
+    # The first leg may be the run's last move (then its source is where "back" means).
+    observe(scn, vm, None)
     there = scn.outcomes
-    migrate(scn, [vm], home)
+    migrate(scn, [vm], there[0].source)
     scn.outcomes = there + scn.outcomes
     scn.outcome = scn.outcomes[0]
 

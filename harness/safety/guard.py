@@ -88,6 +88,8 @@ class ActionGuard:
         self.planner = planner
         self.lease = lease  # None: the target needs none (a lab the run owns)
         self.open: ActionRequest | None = None
+        # Actions started so far: a shared move is only as current as the last action.
+        self.started = 0
 
     def before(self, request: ActionRequest) -> ActionRequest:
         """Let `request` start (lock held, journalled) or raise; the caller must call after()."""
@@ -117,6 +119,7 @@ class ActionGuard:
                 f"{request.action} requested while {self.open.action} {self.open.id} is in flight"
             )
         request.id = f"{os.getpid()}-{next(_ids)}"
+        self.started += 1
         if self.lock is not None:
             self.lock.acquire()
         try:

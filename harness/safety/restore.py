@@ -1,4 +1,10 @@
-"""Leave the cluster as found: put every touched VM back on its owner, in its state."""
+"""Leave the cluster as found: put every touched VM back on its owner, in its state.
+
+Nodes a scenario drained or crashed are put back when the scenario ends. VMs are put back when
+the scenario ends too, unless the restorer is lazy (one run on a cluster it has to itself): then
+a VM stays where its last move left it, its next move takes it home (and serves as a scenario's
+observed move), and what is still away is returned when the run ends.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ class Restorer:
 
     cluster: Cluster
     timeout_s: float = 900.0
+    lazy: bool = False
     vms: dict[str, tuple[VmFacts, str, str]] = field(default_factory=dict)
     drained: list[str] = field(default_factory=list)
     crashed: list[str] = field(default_factory=list)
@@ -39,6 +46,22 @@ class Restorer:
         # Journalled before the action that needs it, so `qmaudit recover` knows the original.
         self.cluster.guard.remember_vm(vm.name, status["owner_node"], state)
 
+    def home(self, name: str) -> str | None:
+        """The owner the VM had when the run first touched it (None: not touched yet)."""
+        found = self.vms.get(name)
+        return found[1] if found is not None else None
+
+    def end_scenario(self) -> list[str]:
+        """What a scenario's end puts back: its nodes, and its VMs unless lazy."""
+        if not self.lazy:
+            return self.restore()
+        problems = self._restore_nodes()
+        if self.vms:
+            names = list(self.vms)
+            # The next scenario must find the cluster idle, whatever this one left moving.
+            self._step(problems, "wait for moves to settle", lambda: self._settle(names))
+        return problems
+
     def remember_drain(self, node: str) -> None:
         self.drained.append(node)
         self.cluster.guard.remember_node(node, "resume")
@@ -49,6 +72,30 @@ class Restorer:
 
     def restore(self) -> list[str]:
         """Undo everything; returns the problems that could not be fixed (empty = as found)."""
+        problems = self._restore_nodes()
+        guard = self.cluster.guard
+        if self.vms:
+            names = list(self.vms)
+            self._step(problems, "wait for moves to settle", lambda: self._settle(names))
+        for name, (_vm, owner, state) in self.vms.items():
+            self._step(problems, f"return {name} to {owner}", partial(self._back, name, owner))
+            _, statuses = self.cluster.move_status([name])
+            now_owner, now_state = statuses[0]["owner_node"], statuses[0].get("vm_state")
+            if now_owner != owner or (now_state is not None and now_state != state):
+                problem = (
+                    f"VM {name!r} is on {now_owner} in state {now_state}, "
+                    f"expected {owner} in state {state}"
+                )
+                problems.append(problem)
+                guard.restored(vm=name, ok=False, detail=problem)
+            else:
+                self.log.append(f"{name}: on {owner}, {state}")
+                guard.restored(vm=name, ok=True, detail=f"on {owner}, {state}")
+        self.vms.clear()
+        return problems
+
+    def _restore_nodes(self) -> list[str]:
+        """Power on crashed nodes and resume drained ones; returns the problems."""
         problems: list[str] = []
         guard = self.cluster.guard
         # Only nodes still Down (crashed) or Paused (drained) need an action: the step may
@@ -73,24 +120,6 @@ class Restorer:
                 problems, f"resume {node}", partial(self.cluster.resume, node, restoring=True)
             )
             guard.restored(node=node, ok=ok, detail="resumed" if ok else problems[-1])
-        if self.vms:
-            names = list(self.vms)
-            self._step(problems, "wait for moves to settle", lambda: self._settle(names))
-        for name, (_vm, owner, state) in self.vms.items():
-            self._step(problems, f"return {name} to {owner}", partial(self._back, name, owner))
-            _, statuses = self.cluster.move_status([name])
-            now_owner, now_state = statuses[0]["owner_node"], statuses[0].get("vm_state")
-            if now_owner != owner or (now_state is not None and now_state != state):
-                problem = (
-                    f"VM {name!r} is on {now_owner} in state {now_state}, "
-                    f"expected {owner} in state {state}"
-                )
-                problems.append(problem)
-                guard.restored(vm=name, ok=False, detail=problem)
-            else:
-                self.log.append(f"{name}: on {owner}, {state}")
-                guard.restored(vm=name, ok=True, detail=f"on {owner}, {state}")
-        self.vms.clear()
         self.drained.clear()
         self.crashed.clear()
         return problems

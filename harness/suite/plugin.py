@@ -32,6 +32,7 @@ TAG_MARKERS = {
     "disruptive": "the scenario moves VMs (real downtime on a real cluster)",
     "destructive": "the scenario crashes a node (lab, or inventory opt-in only)",
     "lab-only": "needs an action only the embedded lab offers",
+    "own-move": "judges what happens right after the move: never takes an earlier move",
     "claim": "claim(QM-NN): the documented behaviour the scenario checks",
 }
 
@@ -196,24 +197,83 @@ def qm_catalog(qm_run: RunContext, qm_cluster: Any) -> Any:
     return Catalog.read(qm_cluster, qm_run.target.allow_vm)
 
 
-@pytest.fixture
-def qm_restorer(
-    qm_run: RunContext, qm_cluster: Any, request: pytest.FixtureRequest
+def _shares_cluster(config: pytest.Config, run: RunContext) -> bool:
+    """Workers of one run on one real cluster: none may leave a VM away for the next scenario."""
+    return run.target.kind == "cluster" and hasattr(config, "workerinput")
+
+
+@pytest.fixture(scope="session")
+def qm_restorer_run(
+    request: pytest.FixtureRequest, qm_run: RunContext, qm_cluster: Any
 ) -> Iterator[Any]:
-    """Leave the cluster as found: undo the scenario's moves, drains and crashes at teardown."""
+    """The run's restorer: what is still away at the end of the session goes back then."""
     from harness.safety.restore import Restorer, report_restore_problems
 
-    restorer = Restorer(qm_cluster, timeout_s=qm_run.target.thresholds.move_timeout_s)
-    restorer.scenario = request.node.name
+    lazy = not _shares_cluster(request.config, qm_run)
+    restorer = Restorer(qm_cluster, timeout_s=qm_run.target.thresholds.move_timeout_s, lazy=lazy)
     yield restorer
+    # Normally the last scenario returned everything; this is the backstop (a run stopped
+    # before its last scenario, or a last item that never reached its restorer).
+    restorer.scenario = "end of run"
     problems = restorer.restore()
+    if problems:
+        qm_run.restore_problems.extend(problems)
+        report_restore_problems(problems)
+    for violation in restorer.violations:
+        qm_run.restore_problems.append(f"a restore move broke an invariant: {violation}")
+
+
+@pytest.fixture(scope="session")
+def qm_moves(request: pytest.FixtureRequest, qm_run: RunContext, qm_cluster: Any) -> Any:
+    """The moves this run observed; a later scenario may take the last one as its own."""
+    from harness.audit.ledger import MoveLedger
+
+    guard = qm_cluster.guard
+    return MoveLedger(lambda: guard.started, enabled=not _shares_cluster(request.config, qm_run))
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Run the scenarios in the order that lets one observed move serve the most of them."""
+    from harness.suite.schedule import schedule
+
+    items[:] = schedule(items)
+
+
+_NEXT_ITEM = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Note whether this is the session's last item: its restorer returns every VM."""
+    item.stash[_NEXT_ITEM] = nextitem is not None
+
+
+@pytest.fixture
+def qm_restorer(
+    qm_run: RunContext, qm_restorer_run: Any, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """Leave the cluster as found: the scenario's drains and crashes are undone at teardown,
+    its moves too unless the run's restorer is lazy (then the run's last scenario does it)."""
+    from harness.safety.restore import report_restore_problems
+    from harness.suite.scenario import scenario_of
+
+    restorer = qm_restorer_run
+    found = scenario_of(request.node)
+    restorer.scenario = found.title if found else request.node.name
+    restorer.violations = []
+    yield restorer
+    last = not request.node.stash.get(_NEXT_ITEM, True)
+    problems = restorer.restore() if last else restorer.end_scenario()
     if problems:
         qm_run.restore_problems.extend(problems)
         report_restore_problems(problems)
         pytest.fail("the cluster was not left as found: " + "; ".join(problems), pytrace=False)
     if restorer.violations:
         # Every move is judged: a restore move that broke an invariant is a violated claim.
-        raise AssertionError(" | ".join(restorer.violations))
+        violations, restorer.violations = restorer.violations, []
+        raise AssertionError(" | ".join(violations))
 
 
 @pytest.fixture(autouse=True)
