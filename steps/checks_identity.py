@@ -24,10 +24,16 @@ def _registered(regs: dict[str, Registration]) -> list[str]:
 @given("the VM is registered on its owner node only")
 def registered_on_owner(scn: Scenario) -> None:
     vm = scn.need_vm()
-    inventory = scn.inventory()
-    owner = inventory.group_of(vm.name).owner_node
-    nodes = [n.name for n in inventory.nodes if n.state != "Down"]
-    regs = scn.cluster.registrations(vm.id, nodes)
+    prior = scn.prior(vm)
+    if prior is not None:
+        # The scenario will take that move: "before" is the move's before.
+        before = prior.outcomes[0].before
+        owner, regs = before.owner, before.registrations
+    else:
+        inventory = scn.inventory()
+        owner = inventory.group_of(vm.name).owner_node
+        nodes = [n.name for n in inventory.nodes if n.state != "Down"]
+        regs = scn.cluster.registrations(vm.id, nodes)
     scn.evidence.observe("before", "registered on", _registered(regs))
     check(
         _registered(regs) == [owner],
@@ -165,8 +171,11 @@ def _registry_views(resources: dict[str, list[dict[str, Any]]]) -> dict[str, lis
 @then("every node reads the same registry entries for the VM's cluster resources")
 def registry_consistent(scn: Scenario) -> None:
     vm: VmFacts = scn.need_vm()
+    prior = scn.prior(vm) if scn.outcome is None else None
     if scn.outcome is not None and scn.outcome.after is not None:
         resources = scn.outcome.after.resources
+    elif prior is not None:
+        resources = prior.outcomes[0].before.resources  # the move the scenario will take
     else:
         nodes = [n.name for n in scn.inventory().nodes if n.state != "Down"]
         resources = scn.cluster.resources(vm.id, nodes)

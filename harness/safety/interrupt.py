@@ -47,7 +47,7 @@ class RunStop:
             self.flag.request(signum)
             self._say(
                 f"\nqmaudit: {name}: starting no new action; the action in flight finishes, "
-                "then the scenario restores what it touched (send it again to abandon)\n"
+                "then the run restores what it touched (send it again to abandon)\n"
             )
             return
         self.flag.request(signum)
