@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.audit.ledger import MoveLedger
+from harness.audit.catalog import Catalog
+from harness.audit.cluster import Cluster
+from harness.audit.ledger import MoveLedger, ObservedMove
 from harness.audit.moves import quick_migrate
 from harness.lab.topology import load_default_topology
 from tests.audit.test_invariants import _cluster, _other
 from tests.audit.test_moves import _with_rule_off
 
 
-def _ledger_with_one_move(name: str = "web 01", method: str = "vm_role"):  # type: ignore[no-untyped-def]
+def _ledger_with_one_move(
+    name: str = "web 01", method: str = "vm_role"
+) -> tuple[Cluster, Catalog, MoveLedger, ObservedMove]:
     cluster, catalog = _cluster(load_default_topology())
     ledger = MoveLedger(lambda: cluster.guard.started)
     vm = catalog.get(name)
@@ -21,7 +25,7 @@ def _ledger_with_one_move(name: str = "web 01", method: str = "vm_role"):  # typ
 
 
 def test_the_last_move_serves_the_same_vm_state_command_and_target_kind() -> None:
-    _, catalog, ledger, move = _ledger_with_one_move()
+    _, _, ledger, move = _ledger_with_one_move()
     assert move.id == "M01"
     assert ledger.reusable("web 01", "vm_role", "other", state="Running") is move
     assert ledger.reusable("web 01", "vm_role", "node", node=move.requested_node) is move
@@ -33,7 +37,7 @@ def test_the_last_move_serves_the_same_vm_state_command_and_target_kind() -> Non
 
 
 def test_any_later_action_makes_the_move_stale() -> None:
-    cluster, catalog, ledger, _ = _ledger_with_one_move()
+    cluster, catalog, ledger, _move = _ledger_with_one_move()
     other = catalog.get("batch01")
     quick_migrate(cluster, [other], _other(other.owner))  # not recorded in the ledger
     assert ledger.current() is None

@@ -99,7 +99,7 @@ def _scenario(driver: Any, clock: ManualClock, name: str) -> tuple[Scenario, Mov
     target = "HV-B" if vm.owner != "HV-B" else "HV-A"
     (outcome,) = quick_migrate(cluster, [vm], target)
     run = SimpleNamespace(current=SimpleNamespace(observe=lambda *args, **kwargs: None))
-    scn = Scenario(run=run, cluster=cluster, catalog=None, restorer=None)  # type: ignore[arg-type]
+    scn = Scenario(run=run, cluster=cluster, catalog=None, restorer=None, moves=None)  # type: ignore[arg-type]
     scn.outcome = outcome
     return scn, outcome
 

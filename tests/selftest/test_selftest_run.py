@@ -44,8 +44,8 @@ def test_undeclared_breakage_fails_the_selftest(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "out" / "matrix.json").read_text(encoding="utf-8"))
     assert code == 1
     row = doc["rows"][1]
-    # QM-17 too: the multi-VM scenario judges each VM's files on every move; QM-03 and QM-22
-    # end BROKEN: a setup or leg move broke the files invariant before their own checks ran.
+    # QM-17 too: the multi-VM scenario judges each VM's files on every move; QM-03 ends BROKEN:
+    # the round trip's second leg broke the files invariant before its own check ran.
     assert row["failed"] == ["QM-04", "QM-12", "QM-17"]
-    assert row["unexpected"] == ["QM-03", "QM-12", "QM-17", "QM-22"]
+    assert row["unexpected"] == ["QM-03", "QM-12", "QM-17"]
     assert row["missed"] == []

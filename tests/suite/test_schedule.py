@@ -29,7 +29,12 @@ def test_a_scenario_is_classified_by_its_steps() -> None:
         ["the VM is quick-migrated to another node"],
         {"own-move"},
     )
-    assert (one.phase, one.state, one.storage, one.version) == (SINGLE, "Running", "Cluster Disk", "9.0")
+    assert (one.phase, one.state, one.storage, one.version) == (
+        SINGLE,
+        "Running",
+        "Cluster Disk",
+        "9.0",
+    )
     assert one.own_move and one.targeting == "other" and one.method == "vm_role"
     off = need_of(["a VM in state Off"], ["the VM is quick-migrated without naming a node"], set())
     assert (off.state, off.targeting) == ("Off", "bpn")
@@ -95,7 +100,9 @@ def test_the_default_audit_needs_at_most_24_moves_and_checks_every_claim(
     assert code == 0, output[-3000:]
     journal = _journal(run_dir)
     moves = [
-        vm["vm"] for row in journal if row["kind"] == "action" and row["action"] == "move"
+        vm["vm"]
+        for row in journal
+        if row["kind"] == "action" and row["action"] == "move"
         for vm in row["vms"]
     ]
     assert len(moves) <= 24, Counter(moves)
