@@ -102,9 +102,25 @@ class Scenario:
             return False
         return self.inventory().group_of(vm.name).owner_node.casefold() != home.casefold()
 
+    def as_found(self, candidates: list[VmFacts]) -> list[VmFacts]:
+        """The candidates still in the state the run found them in (one probe for all).
+
+        An earlier scenario's move may have left a VM otherwise (a defect): a scenario that
+        took it would judge its own claim on a VM that no longer meets its Given.
+        """
+        if not candidates:
+            return []
+        _, statuses = self.cluster.move_status([v.name for v in candidates])
+        now = {s["vm"]: s.get("vm_state") for s in statuses}
+        return [v for v in candidates if now.get(v.name) == v.state]
+
     def choose(self, candidates: list[VmFacts], fallback: VmFacts | None) -> VmFacts | None:
         """Which eligible VM to take: the one the run's last move can serve this scenario with;
-        else one away from home (its move returns it); else `fallback` (the selection rule)."""
+        else one away from home (its move returns it); else `fallback` (the selection rule).
+
+        `candidates` must already be `as_found`; a `fallback` that is not is not taken."""
+        if fallback is not None and fallback not in candidates:
+            fallback = None
         for vm in candidates:
             if self.prior(vm) is not None:
                 return vm
@@ -118,8 +134,11 @@ class Scenario:
 
 def rotated(scn: Scenario, key: str, *conditions: Any) -> VmFacts | None:
     """`Catalog.rotate`, unless a VM the run already moved can serve (`Scenario.choose`)."""
-    chosen = scn.choose(scn.catalog.pick_all(*conditions), None)
-    return chosen if chosen is not None else scn.catalog.rotate(key, *conditions)
+    candidates = scn.as_found(scn.catalog.pick_all(*conditions))
+    chosen = scn.choose(candidates, None)
+    if chosen is not None:
+        return chosen
+    return scn.catalog.rotate(key, *conditions, lambda v: v in candidates)
 
 
 def skip_without(vm: VmFacts | None, what: str) -> VmFacts:
@@ -185,7 +204,7 @@ def running_vm_fewest_roles(scn: Scenario, storage: str) -> None:
     # A crash touches every role of the node: crash the one whose loss disturbs the fewest.
     kind = storage_kind(storage)
     inventory = scn.inventory()
-    candidates = scn.catalog.pick_all(running, plain, lambda v: v.storage == kind)
+    candidates = scn.as_found(scn.catalog.pick_all(running, plain, lambda v: v.storage == kind))
     vm = min(
         candidates,
         key=lambda v: (len(inventory.roles_on(inventory.group_of(v.name).owner_node)), v.name),
@@ -214,21 +233,25 @@ def running_vm_version(scn: Scenario, version: str) -> None:
 @given(parsers.parse("a VM in state {state}"))
 def vm_in_state(scn: Scenario, state: str) -> None:
     # The largest such VM: it makes "independent of memory size" (QM-08) as visible as can be.
-    candidates = scn.catalog.pick_all(plain, lambda v: v.state == state)
+    candidates = scn.as_found(scn.catalog.pick_all(plain, lambda v: v.state == state))
     vm = scn.choose(candidates, max(candidates, key=lambda v: v.memory_bytes, default=None))
     scn.use(skip_without(vm, f"in state {state}"))
 
 
 @given("a running VM that has preferred owners")
 def running_vm_preferred(scn: Scenario) -> None:
-    candidates = scn.catalog.pick_all(running, plain, lambda v: len(v.preferred_owners) >= 2)
+    candidates = scn.as_found(
+        scn.catalog.pick_all(running, plain, lambda v: len(v.preferred_owners) >= 2)
+    )
     vm = scn.choose(candidates, candidates[0] if candidates else None)
     scn.use(skip_without(vm, "running with at least two preferred owners"))
 
 
 @given("a running VM without preferred owners")
 def running_vm_no_preferred(scn: Scenario) -> None:
-    candidates = scn.catalog.pick_all(running, plain, lambda v: not v.preferred_owners)
+    candidates = scn.as_found(
+        scn.catalog.pick_all(running, plain, lambda v: not v.preferred_owners)
+    )
     vm = scn.choose(candidates, candidates[0] if candidates else None)
     scn.use(skip_without(vm, "running without preferred owners"))
 
@@ -262,28 +285,32 @@ def clock_signal_vm(scn: Scenario, candidates: list[VmFacts], what: str) -> VmFa
 
 @given("a running VM whose Time Synchronization service is disabled")
 def running_vm_no_time_sync(scn: Scenario) -> None:
-    candidates = scn.catalog.pick_all(running, plain, lambda v: v.time_sync_enabled is False)
+    candidates = scn.as_found(
+        scn.catalog.pick_all(running, plain, lambda v: v.time_sync_enabled is False)
+    )
     scn.use(clock_signal_vm(scn, candidates, "running with Time Synchronization disabled"))
 
 
 @given("a running VM whose Time Synchronization service is enabled and working")
 def running_vm_time_sync(scn: Scenario) -> None:
-    candidates = scn.catalog.pick_all(
-        running, plain, lambda v: v.time_sync_enabled is True and v.time_sync_status == "OK"
+    candidates = scn.as_found(
+        scn.catalog.pick_all(
+            running, plain, lambda v: v.time_sync_enabled is True and v.time_sync_status == "OK"
+        )
     )
     scn.use(clock_signal_vm(scn, candidates, "running with Time Synchronization enabled and OK"))
 
 
 @given("a running VM with a pass-through disk")
 def running_vm_passthrough(scn: Scenario) -> None:
-    candidates = scn.catalog.pick_all(running, lambda v: v.passthrough)
+    candidates = scn.as_found(scn.catalog.pick_all(running, lambda v: v.passthrough))
     vm = scn.choose(candidates, candidates[0] if candidates else None)
     scn.use(skip_without(vm, "running with a pass-through disk"))
 
 
 @given(parsers.parse("{count:d} running VMs on the same node"))
 def running_vms_same_node(scn: Scenario, count: int) -> None:
-    candidates = scn.catalog.pick_all(running, plain)
+    candidates = scn.as_found(scn.catalog.pick_all(running, plain))
     inventory = scn.inventory()
     # Where the VMs are now: earlier scenarios may have left some away from where they started.
     owner = {vm.name: inventory.group_of(vm.name).owner_node for vm in candidates}
@@ -311,7 +338,7 @@ def running_vms_same_node(scn: Scenario, count: int) -> None:
 @given("running VMs of at least three different memory sizes on shared storage")
 def running_vms_sizes(scn: Scenario) -> None:
     by_root: dict[str, dict[int, VmFacts]] = {}
-    for vm in scn.catalog.pick_all(running, plain, lambda v: v.storage != "local"):
+    for vm in scn.as_found(scn.catalog.pick_all(running, plain, lambda v: v.storage != "local")):
         root = scn.run.target.throughput_for(vm.path)
         key = root.root if root is not None else vm.storage
         by_root.setdefault(key, {}).setdefault(vm.memory_bytes, vm)

@@ -268,7 +268,7 @@ def legs_judged(scn: Scenario) -> None:
         assert o.after is not None
         check(o.refused is None, f"leg {leg} of the round trip must be accepted")
         cause = MoveCause("leg", scn.evidence.scenario, f"leg {leg}: {o.source} -> {o.final_owner}")
-        judge(o.vm.name, o.vm.id, o.before, o.after, o.requested_node, cause)
+        judge(o.vm.name, o.vm.id, o.before, o.after, o.requested_node, cause, o.invariants)
 
 
 @then("every one of those VMs kept what every quick migration must keep")
@@ -277,4 +277,4 @@ def each_judged(scn: Scenario) -> None:
         assert o.after is not None
         check(o.refused is None, f"the move of {o.vm.name!r} must be accepted")
         cause = MoveCause("scenario", scn.evidence.scenario, f"{o.vm.name} in a multi-VM request")
-        judge(o.vm.name, o.vm.id, o.before, o.after, o.requested_node, cause)
+        judge(o.vm.name, o.vm.id, o.before, o.after, o.requested_node, cause, o.invariants)

@@ -10,7 +10,7 @@ from typing import Any
 
 from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster, MoveTrace
-from harness.audit.invariants import MoveCause, judge, violations
+from harness.audit.invariants import MoveCause, judge, saved_state_local, violations
 from harness.audit.objects import ClusterEvent, GuestClock, Inventory, Registration, VmDetails
 from harness.errors import ProbeFailedError
 
@@ -193,6 +193,11 @@ def quick_migrate(
         outcome.events = cluster.events(requested_utc - timedelta(seconds=2), nodes)
         measure_downtime(outcome, requested_utc)
         outcome.invariants = violations(outcome.vm.id, outcome.before, outcome.after, node)
+        outcome.invariants.update(
+            saved_state_local(
+                outcome.before, trace.samples_of(outcome.vm.name), outcome.source, requested_utc
+            )
+        )
     return outcomes
 
 
@@ -215,7 +220,15 @@ def judged_move(
         if outcome.refused is not None:
             raise outcome.refused
         assert outcome.after is not None
-        judge(outcome.vm.name, outcome.vm.id, outcome.before, outcome.after, node, cause)
+        judge(
+            outcome.vm.name,
+            outcome.vm.id,
+            outcome.before,
+            outcome.after,
+            node,
+            cause,
+            outcome.invariants,
+        )
     return outcomes
 
 

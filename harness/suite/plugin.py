@@ -265,11 +265,18 @@ def qm_restorer(
     restorer.violations = []
     yield restorer
     last = not request.node.stash.get(_NEXT_ITEM, True)
-    problems = restorer.restore() if last else restorer.end_scenario()
+    problems = restorer.end_scenario()
     if problems:
         qm_run.restore_problems.extend(problems)
         report_restore_problems(problems)
         pytest.fail("the cluster was not left as found: " + "; ".join(problems), pytrace=False)
+    if last and restorer.lazy:
+        # The VMs earlier scenarios left away go home now. What cannot be put back is the run's
+        # problem (exit code, summary), not this scenario's verdict: its claim did not cause it.
+        problems = restorer.restore()
+        if problems:
+            qm_run.restore_problems.extend(problems)
+            report_restore_problems(problems)
     if restorer.violations:
         # Every move is judged: a restore move that broke an invariant is a violated claim.
         violations, restorer.violations = restorer.violations, []
@@ -463,8 +470,12 @@ def _settle_record(item: pytest.Item, phases: dict[str, tuple[str, str | None]])
 
 
 @pytest.hookimpl(trylast=True)
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A cluster not left as found makes the run fail, whatever the scenarios said."""
+    """A cluster not left as found makes the run fail, whatever the scenarios said.
+
+    Last: after pytest's own sessionfinish has torn down the session fixtures, whose restorer
+    is the backstop for VMs still away."""
     run = session.config.stash.get(_RUN_KEY, None)
     if run is None:
         return
