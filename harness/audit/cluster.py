@@ -227,8 +227,29 @@ class Cluster:
         return sorted(found, key=lambda e: e.time)
 
     def move_status(self, vm_names: Sequence[str]) -> tuple[datetime, list[dict[str, Any]]]:
-        doc = self.probe("move_status", {"vm_names": list(vm_names)})
-        return parse_utc(doc["host_utc"]), list(doc["vms"])
+        """Group state and owner of each VM's role, and the VM's state as its owner reports it.
+
+        Get-VM answers only on the VM's owner, so the state of a VM another node owns is asked
+        of that node (one more probe per such owner); it stays None where the owner cannot be
+        asked (down, unreachable).
+        """
+        control = self._control_node()
+        doc = self.probe("move_status", {"vm_names": list(vm_names)}, node=control)
+        statuses = [dict(s) for s in doc["vms"]]
+        elsewhere: dict[str, list[dict[str, Any]]] = {}
+        for status in statuses:
+            owner = status.get("owner_node") or ""
+            if owner and owner.casefold() != control.casefold() and owner not in self._down:
+                elsewhere.setdefault(owner, []).append(status)
+        for owner, mine in elsewhere.items():
+            try:
+                local = self.probe("move_status", {"vm_names": [s["vm"] for s in mine]}, owner)
+            except (ProbeFailedError, TransportError):
+                continue
+            states = {s["vm"]: s.get("vm_state") for s in local["vms"]}
+            for status in mine:
+                status["vm_state"] = states.get(status["vm"])
+        return parse_utc(doc["host_utc"]), statuses
 
     # ----- actions --------------------------------------------------------------------------
     # Every disruptive call is one visible unit: `moving()`, `draining()`, `crashing()` (or the

@@ -136,7 +136,7 @@ class LabResponder:
             "cluster_events": lambda: self._events(host, params),
             "path_info": lambda: self._path_info(host, _param(params, "path", str)),
             "network_counters": lambda: self._counters(host, now),
-            "move_status": lambda: self._move_status(_param(params, "vm_names", list)),
+            "move_status": lambda: self._move_status(host.name, _param(params, "vm_names", list)),
         }
         return readers[probe]()
 
@@ -269,17 +269,19 @@ class LabResponder:
             ]
         }
 
-    def _move_status(self, names: list[Any]) -> dict[str, Any]:
+    def _move_status(self, node: str, names: list[Any]) -> dict[str, Any]:
         c = self.cluster
         out = []
         for name in names:
             vm = c.vm(str(name))
+            # Get-VM answers for the node's own VMs only: another node's VM has no state here.
+            local = vm.owner.casefold() == node.casefold()
             out.append(
                 {
                     "vm": vm.name,
                     "group_state": vm.group_state,
                     "owner_node": vm.owner,
-                    "vm_state": vm.state,
+                    "vm_state": vm.state if local else None,
                     "resource_state": vm.resource_state,
                 }
             )

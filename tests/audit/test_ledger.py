@@ -70,3 +70,15 @@ def test_a_multi_vm_request_serves_no_single_vm_scenario(tmp_path: Path) -> None
     outcomes = quick_migrate(cluster, vms, "HV-B")
     ledger.add("two", "vm_role", "other", "HV-B", outcomes, restoring=False)
     assert ledger.reusable("web 01", "vm_role", "other") is None
+
+
+def test_move_status_asks_the_owner_for_the_vm_state() -> None:
+    # Get-VM answers on the owner only: the lab's move_status run elsewhere has no VM state,
+    # and the facade asks the owner, so every caller gets the state the owner reports.
+    cluster, catalog = _cluster(load_default_topology())
+    db01 = catalog.get("db01")  # owned by HV-B; the facade's control node is HV-A
+    raw = cluster.driver.run_probe("move_status", {"vm_names": ["db01"]}, "HV-A")
+    assert raw["vms"][0]["vm_state"] is None
+    _, statuses = cluster.move_status(["db01", "web 01"])
+    assert {s["vm"]: s["vm_state"] for s in statuses} == {"db01": "Running", "web 01": "Running"}
+    assert db01.owner == "HV-B"
