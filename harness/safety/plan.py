@@ -40,7 +40,8 @@ class ScenarioMarks:
     """A pytest plugin noting, as each scenario starts, how long the twin's journal is.
 
     Every journal entry from a mark to the next belongs to that scenario (its restores
-    included), so actions are attributed without the journal knowing scenarios.
+    included), so actions are attributed without the journal knowing scenarios. What session
+    fixtures undo in the last scenario's teardown is attributed to that scenario.
     """
 
     journal: Path
@@ -58,6 +59,12 @@ class ScenarioMarks:
         count = len(read_journal(self.journal)) if self.journal.is_file() else 0
         self.marks.append((count, self._current))
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # Whatever the run journals after its last scenario (VMs returned at session end).
+        count = len(read_journal(self.journal)) if self.journal.is_file() else 0
+        self.marks.append((count, AFTER_RUN))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.skipped and report.when in ("setup", "call"):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
@@ -70,7 +77,7 @@ class ScenarioMarks:
     def scenario_of(self, index: int) -> str:
         """The scenario during which journal entry `index` was written."""
         name = AFTER_RUN
-        for start, title in self.marks:
+        for start, title in sorted(self.marks, key=lambda m: m[0]):
             if start > index:
                 break
             name = title

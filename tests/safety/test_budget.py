@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.errors import HarnessError
 from harness.evidence.records import new_run_id
 from harness.safety.budget import Budget
 from harness.safety.guard import ActionGuard, ActionRequest, MoveBudgetError, VmPlace
@@ -108,3 +109,18 @@ def test_the_backstop_reaches_the_run_guard(tmp_path: Path) -> None:
     assert tally_journal(entries).moves == 0  # the two-VM move was refused before it started
     records = "".join(p.read_text() for p in (run_dir / "evidence").glob("*.json"))
     assert "over --max-moves 1" in records
+
+
+def test_a_budget_that_cannot_be_checked_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.safety.plan
+
+    def no_twin(*_args: object, **_kwargs: object) -> None:
+        raise HarnessError("cannot build the twin: VM 'v' is Starting")
+
+    monkeypatch.setattr(harness.safety.plan, "compute_plan", no_twin)
+    rc = _run(tmp_path, "--max-moves", "100")
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot check the budget: cannot build the twin" in err
+    assert not list(tmp_path.glob(f"*/{JOURNAL_FILE}"))

@@ -174,3 +174,22 @@ def test_storage_roots_are_read_from_vm_paths() -> None:
     roots = {v["name"]: v["storage"] for v in twin.document["vms"]}
     assert roots["db01"] == "E:\\" and roots["app 02"] == "\\\\FS1\\VMs"
     assert is_unc(roots["report01"])
+
+
+def test_a_vm_the_lab_cannot_model_stops_the_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    target = open_target("lab+inproc")
+    cluster = Cluster(target.driver, guard=ReadOnlyGuard())
+    details = cluster.vm_details
+
+    def starting(vm_id: str, owner: str) -> Any:
+        found = details(vm_id, owner)
+        return dataclasses.replace(found, state="Starting") if found is not None else None
+
+    monkeypatch.setattr(cluster, "vm_details", starting)
+    try:
+        with pytest.raises(HarnessError, match="is Starting"):
+            twin_of(cluster, target)
+    finally:
+        target.close()
