@@ -373,7 +373,7 @@ def run_plan(
         "on its twin (a lab built from them, simulated time)",
         flush=True,
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # The run folder appears with the twin, once the twin run has finished: nothing half-written.
     plan = compute_plan(spec, keyword, markers, lab_speed, keep=run_dir)
     (run_dir / "plan.json").write_text(json.dumps(plan.as_dict(), indent=2) + "\n", "utf-8")
     for note in plan.twin.assumptions:

@@ -17,6 +17,12 @@ from tests.safety.conftest import ServedLab, open_action, wait_for
 SELECTION = "QM-17 or QM-18 or QM-19"
 
 
+def _files(served: ServedLab) -> dict[str, bytes]:
+    folder = served.server.state_dir
+    assert folder is not None
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_plan_lists_actions_and_changes_nothing(
     served: ServedLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -29,10 +35,12 @@ def test_plan_lists_actions_and_changes_nothing(
 
     monkeypatch.setattr(LabResponder, "answer", spy)
     before = served.truth()
+    state = _files(served)
     proc = served.qmaudit("plan", "--target", str(served.inventory), "-m", SELECTION)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out + err
     assert served.truth() == before
+    assert _files(served) == state  # the served lab's own folder is untouched
     assert served.moves() == 0, "plan mode must not move anything"
     # The served cluster saw read probes only: the suite ran on the twin.
     assert asked and not (set(asked) & (ACTION | {"lab_crash_node", "lab_power_on_node"}))
