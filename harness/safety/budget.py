@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.errors import HarnessError, InputError
+from harness.errors import InputError
 
 if TYPE_CHECKING:
-    from harness.safety.tally import Tally
     from harness.targets.registry import TargetSpec
 
 MAX_MOVES_OPTION = "--qm-max-moves"
@@ -42,25 +45,26 @@ class Budget:
             return []
         return ["-p", "harness.safety.budget", f"{MAX_MOVES_OPTION}={self.max_moves}"]
 
-    def overruns(self, tally: Tally) -> list[str]:
-        """Why `tally` exceeds the budget, with the figures ([] when within)."""
+    def overruns(self, plan: dict[str, Any]) -> list[str]:
+        """Why a plan (plan.json's document) exceeds the budget, with the figures ([]: within)."""
         out = []
-        if self.max_moves is not None and tally.moves > self.max_moves:
+        summary = plan["summary"]
+        if self.max_moves is not None and summary["moves"] > self.max_moves:
             out.append(
-                f"{tally.moves} planned move(s) ({tally.restores} restoring) > --max-moves "
-                f"{self.max_moves}"
+                f"{summary['moves']} planned move(s) ({summary['restores']} restoring) > "
+                f"--max-moves {self.max_moves}"
             )
         if self.max_downtime_per_vm_s is not None:
-            for vm in sorted(tally.vms.values(), key=lambda v: v.vm):
-                if vm.downtime_s > self.max_downtime_per_vm_s:
+            for vm in plan["vms"]:
+                if vm["downtime_s"] > self.max_downtime_per_vm_s:
                     out.append(
-                        f"VM {vm.vm!r}: {vm.downtime_s:.1f} s planned downtime over "
-                        f"{vm.outages} outage(s) > --max-downtime-per-vm "
+                        f"VM {vm['vm']!r}: {vm['downtime_s']:.1f} s planned downtime over "
+                        f"{vm['outages']} outage(s) > --max-downtime-per-vm "
                         f"{self.max_downtime_per_vm_s:g}"
                     )
-                elif vm.unpriced_outages:
+                elif vm["unpriced_outages"]:
                     out.append(
-                        f"VM {vm.vm!r}: {vm.unpriced_outages} outage(s) of unknown length: "
+                        f"VM {vm['vm']!r}: {vm['unpriced_outages']} outage(s) of unknown length: "
                         f"cannot show it stays within --max-downtime-per-vm "
                         f"{self.max_downtime_per_vm_s:g}"
                     )
@@ -80,6 +84,31 @@ def max_moves_option(config: pytest.Config) -> int | None:
     return int(value) if value is not None else None
 
 
+def plan_in_subprocess(
+    spec: TargetSpec, keyword: str | None, markers: str | None, lab_speed: float
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """`qmaudit plan` of the selection in a process of its own: plan.json's document (None if
+    none was written) and what the plan said on stderr.
+
+    Its own process, so nothing of the twin's session (observations, stashes, environment)
+    can reach the real run that follows in this one.
+    """
+    with tempfile.TemporaryDirectory(prefix="qmaudit-budget-") as tmp:
+        cmd = [sys.executable, "-m", "harness.cli", "plan", "--target", spec.text]
+        cmd += ["-k", keyword] if keyword else []
+        cmd += ["-m", markers] if markers else []
+        cmd += ["--lab-speed", str(lab_speed), "--reports", tmp]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        )
+        said = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        found = sorted(Path(tmp).glob("*/plan.json"))
+        if not found:
+            return None, said or [f"qmaudit plan exited {proc.returncode} without a plan"]
+        doc: dict[str, Any] = json.loads(found[0].read_text(encoding="utf-8"))
+        return doc, said
+
+
 def enforce_budget(
     spec: TargetSpec,
     budget: Budget,
@@ -94,25 +123,38 @@ def enforce_budget(
     """
     if not budget.given:
         return None
-    from harness.safety.plan import compute_plan, refuse_unreachable, summary_line
-
     print("qmaudit: planning the selection on the target's twin (disruption budget)", flush=True)
-    if refuse_unreachable(spec, "run"):
+    plan, said = plan_in_subprocess(spec, keyword, markers, lab_speed)
+    if plan is None:
+        for line in said:
+            print(f"qmaudit: plan: {line}", file=sys.stderr)
+        print(
+            "qmaudit: cannot check the budget without a plan; nothing was changed", file=sys.stderr
+        )
         return 2
-    try:
-        plan = compute_plan(spec, keyword, markers, lab_speed)
-    except HarnessError as exc:
-        print(f"qmaudit: cannot check the budget: {exc}; nothing was changed", file=sys.stderr)
-        return 2
-    overruns = budget.overruns(plan.tally)
+    for problem in plan["problems"]:
+        print(f"qmaudit: plan: on the twin: {problem}", file=sys.stderr)
+    totals = plan_totals(plan["summary"])
+    overruns = budget.overruns(plan)
     if overruns:
         for line in overruns:
             print(f"qmaudit: over budget: {line}", file=sys.stderr)
         print(
-            f"qmaudit: refused: the plan exceeds the budget ({summary_line(plan.tally)}); "
+            f"qmaudit: refused: the plan exceeds the budget ({totals}); "
             "nothing was changed (see `qmaudit plan`)",
             file=sys.stderr,
         )
         return 2
-    print(f"qmaudit: within budget: {summary_line(plan.tally)}", flush=True)
+    print(f"qmaudit: within budget: {totals}", flush=True)
     return None
+
+
+def plan_totals(summary: dict[str, Any]) -> str:
+    """A plan's summary in one line (plan.json's `summary`)."""
+    return (
+        f"{summary['moves']} move(s) ({summary['restores']} restoring), "
+        f"{summary['drains']} drain(s), {summary['crashes']} crash(es), "
+        f"{summary['vms_touched']} VM(s) touched, {summary['outages']} outage(s), at most "
+        f"{summary['max_outages_per_vm']} per VM, expected downtime "
+        f"{summary['downtime_s']:.1f} s in all"
+    )

@@ -317,12 +317,9 @@ def vm_table(plan: Plan) -> str:
 
 def summary_line(tally: Tally) -> str:
     """The totals in one line."""
-    return (
-        f"{tally.moves} move(s) ({tally.restores} restoring), {tally.drains} drain(s), "
-        f"{tally.crashes} crash(es), {tally.vms_touched} VM(s) touched, "
-        f"{tally.outages} outage(s), at most {tally.max_outages} per VM, "
-        f"expected downtime {tally.downtime_s:.1f} s in all"
-    )
+    from harness.safety.budget import plan_totals
+
+    return plan_totals(tally.summary())
 
 
 def _unreachable(spec: TargetSpec) -> list[Any]:

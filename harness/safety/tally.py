@@ -105,7 +105,7 @@ class Tally:
             "vms_touched": self.vms_touched,
             "outages": self.outages,
             "max_outages_per_vm": self.max_outages,
-            "downtime_s": round(self.downtime_s, 3),
+            "downtime_s": self.downtime_s,
         }
 
     def as_dict(self) -> dict[str, Any]:

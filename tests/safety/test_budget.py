@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.cli import main
-from harness.errors import HarnessError
 from harness.evidence.records import new_run_id
 from harness.safety.budget import Budget
 from harness.safety.guard import ActionGuard, ActionRequest, MoveBudgetError, VmPlace
 from harness.safety.journal import JOURNAL_FILE, Journal, read_journal
 from harness.safety.tally import tally_journal
 from harness.suite.runner import suite_args
+from tests.targets.conftest import dead_port
+
+REPO = Path(__file__).resolve().parents[2]
 
 SELECTION = "QM-17"  # one request moving two VMs, then their restores: 4 moves
 
@@ -114,13 +117,23 @@ def test_the_backstop_reaches_the_run_guard(tmp_path: Path) -> None:
 def test_a_budget_that_cannot_be_checked_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness.safety.plan
-
-    def no_twin(*_args: object, **_kwargs: object) -> None:
-        raise HarnessError("cannot build the twin: VM 'v' is Starting")
-
-    monkeypatch.setattr(harness.safety.plan, "compute_plan", no_twin)
-    rc = _run(tmp_path, "--max-moves", "100")
+    # No node of the inventory answers: no plan, so the budget cannot be shown to hold.
+    doc = {
+        "cluster": "PRODCLU1",
+        "defaults": {"scheme": "http", "transport": "ntlm", "connect_timeout_s": 1.0},
+        "credentials": {"username_env": "QMT_USER", "password_env": "QMT_PASSWORD"},
+        "nodes": [{"name": "HV01", "host": "127.0.0.1", "port": dead_port()}],
+        "vms": {"allow": ["qm-*"]},
+    }
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    monkeypatch.setenv("QMT_USER", "u")
+    monkeypatch.setenv("QMT_PASSWORD", "p-unused-1")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    reports = tmp_path / "reports"
+    rc = main(["run", "--target", str(inventory), "--max-moves", "100", "--no-report",
+               "--no-history", "--reports", str(reports)])  # fmt: skip
     err = capsys.readouterr().err
-    assert rc == 2 and "cannot check the budget: cannot build the twin" in err
-    assert not list(tmp_path.glob(f"*/{JOURNAL_FILE}"))
+    assert rc == 2, err
+    assert "node HV01 unreachable" in err and "cannot check the budget" in err
+    assert not list(reports.glob(f"*/{JOURNAL_FILE}"))
