@@ -125,7 +125,8 @@ def _run_passthrough(args: argparse.Namespace) -> list[str]:
     out += ["--lease-timeout", str(args.lease_timeout)]
     for option in ("sign", "waivers", "controls", "max_moves", "max_downtime_per_vm"):
         value = getattr(args, option)
-        out += [f"--{option.replace('_', '-')}", str(value)] if value is not None else []
+        given = value is not None and value != ""  # --max-moves 0 is a budget
+        out += [f"--{option.replace('_', '-')}", str(value)] if given else []
     out += ["-k", args.k] if args.k else []
     out += ["-m", args.m] if args.m else []
     out += ["--no-report"] if args.no_report else []

@@ -137,3 +137,16 @@ def test_a_budget_that_cannot_be_checked_is_refused(
     assert rc == 2, err
     assert "node HV01 unreachable" in err and "cannot check the budget" in err
     assert not list(reports.glob(f"*/{JOURNAL_FILE}"))
+
+
+def test_several_targets_each_get_the_budget() -> None:
+    from harness.cli import _run_passthrough, build_parser
+
+    args = build_parser().parse_args(
+        ["run", "--target", "lab", "--target", "lab+sim", "--max-moves", "0",
+         "--max-downtime-per-vm", "30"]
+    )  # fmt: skip
+    passed = _run_passthrough(args)
+    assert passed[passed.index("--max-moves") + 1] == "0"  # zero is a budget, not "none"
+    assert passed[passed.index("--max-downtime-per-vm") + 1] == "30.0"
+    assert "--max-moves" not in _run_passthrough(build_parser().parse_args(["run"]))
