@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 TOPOLOGY_FILE = "topology.yaml"
 POLICY_FILE = "policy.json"
+DEFAULT_PROGRAM_DATA = "C:\\ProgramData"  # Windows' default %ProgramData%
 LAB_KINDS = frozenset({"lab", "lab+inproc", "lab+sim"})
 # What the lab models (topology.schema.json); anything else on a real cluster cannot be twinned.
 TWIN_NODE_STATES = frozenset({"Up", "Down", "Paused"})
@@ -211,7 +212,7 @@ def twin_of(cluster: Cluster, target: Target) -> Twin:
                 f"cannot build the twin: node {node.name!r} is {node.state} (the lab models "
                 f"{', '.join(sorted(TWIN_NODE_STATES))})"
             )
-        program_data = str(cluster.host_info(node.name)["program_data"])
+        program_data = _program_data(cluster, node.name, assumptions)
         roots = sorted(local.get(node.name, set()) | {program_data[:3]})
         nodes.append(
             {
@@ -272,12 +273,19 @@ def _storage_root(path: str, csvs: list[str], mounts: list[str]) -> str:
     return path[:2] + "\\"
 
 
-def _non_member(cluster: Cluster, name: str, assumptions: list[str]) -> dict[str, Any]:
+def _program_data(cluster: Cluster, host: str, assumptions: list[str]) -> str:
+    """The host's ProgramData folder; a host that does not answer (Down) gets the default."""
     try:
-        return {"name": name, "program_data": str(cluster.host_info(name)["program_data"])}
+        return str(cluster.host_info(host)["program_data"])
     except HarnessError as exc:
-        assumptions.append(f"non-member host {name}: not probed ({exc}); C:\\ProgramData assumed")
-        return {"name": name}
+        assumptions.append(
+            f"{host}: ProgramData not probed ({exc}); {DEFAULT_PROGRAM_DATA} assumed"
+        )
+        return DEFAULT_PROGRAM_DATA
+
+
+def _non_member(cluster: Cluster, name: str, assumptions: list[str]) -> dict[str, Any]:
+    return {"name": name, "program_data": _program_data(cluster, name, assumptions)}
 
 
 def _check(document: dict[str, Any], spec: str) -> None:

@@ -193,3 +193,29 @@ def test_a_vm_the_lab_cannot_model_stops_the_twin(monkeypatch: pytest.MonkeyPatc
             twin_of(cluster, target)
     finally:
         target.close()
+
+
+def test_a_host_that_does_not_answer_gets_the_default_program_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = open_target("lab+inproc")
+    cluster = Cluster(target.driver, guard=ReadOnlyGuard())
+    host_info = cluster.host_info
+
+    def silent(node: str) -> dict[str, Any]:
+        if node == "HV-C":
+            raise HarnessError("no answer from HV-C")
+        return host_info(node)
+
+    monkeypatch.setattr(cluster, "host_info", silent)
+    try:
+        twin = twin_of(cluster, target)
+    finally:
+        target.close()
+    nodes = {n["name"]: n["program_data"] for n in twin.document["nodes"]}
+    assert nodes == {
+        "HV-A": "C:\\ProgramData",
+        "HV-B": "C:\\ProgramData",
+        "HV-C": "C:\\ProgramData",
+    }
+    assert any(a.startswith("HV-C: ProgramData not probed") for a in twin.assumptions)
