@@ -60,6 +60,7 @@ def _cmd_capture(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.evidence.compliance import Compliance
     from harness.evidence.records import new_run_id
+    from harness.safety.budget import Budget
     from harness.safety.lease import run_lease
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
@@ -71,6 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_run_selection(spec, args.m)
     if args.history_keep < 1:
         raise InputError("--history-keep", str(args.history_keep), "must be at least 1")
+    budget = Budget(args.max_moves, args.max_downtime_per_vm)
     reports = Path(args.reports)
     compliance = Compliance.prepare(args.sign, args.waivers, args.controls)
     if len(specs) > 1:
@@ -101,6 +103,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             jobs=args.n,
             history=history,
             history_keep=args.history_keep,
+            budget=budget,
         )
 
 
@@ -120,9 +123,10 @@ def _run_passthrough(args: argparse.Namespace) -> list[str]:
     """The run options every per-target subprocess of a several-target run gets."""
     out = ["--lab-speed", str(args.lab_speed), "-n", str(args.n), "--reports", str(args.reports)]
     out += ["--lease-timeout", str(args.lease_timeout)]
-    for option in ("sign", "waivers", "controls"):
+    for option in ("sign", "waivers", "controls", "max_moves", "max_downtime_per_vm"):
         value = getattr(args, option)
-        out += [f"--{option}", str(value)] if value else []
+        given = value is not None and value != ""  # --max-moves 0 is a budget
+        out += [f"--{option.replace('_', '-')}", str(value)] if given else []
     out += ["-k", args.k] if args.k else []
     out += ["-m", args.m] if args.m else []
     out += ["--no-report"] if args.no_report else []
@@ -265,6 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-history", action="store_true", help="keep no history for this run")
     run.add_argument(
         "--history-keep", type=int, default=30, metavar="N", help="runs kept in the history"
+    )
+    run.add_argument(
+        "--max-moves",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse (exit 2, nothing moved) if the plan needs more than N moves (restores too)",
+    )
+    run.add_argument(
+        "--max-downtime-per-vm",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="refuse (exit 2, nothing moved) if the plan's expected downtime of a VM exceeds this",
     )
     run.set_defaults(func=_cmd_run)
 

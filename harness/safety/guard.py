@@ -1,4 +1,4 @@
-"""The gate every disruptive action passes: stop flag, VM policy, cluster lock, journal, plan."""
+"""The gate every disruptive action passes: stop flag, VM policy, cluster lock, journal, budget."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ from harness.safety.lock import ClusterLock
 
 class ActionRefusedError(HarnessError):
     """A disruptive action would touch a VM the target does not allow: nothing was changed."""
+
+
+class MoveBudgetError(HarnessError):
+    """A quick migration would take the run past --max-moves: refused, nothing was changed."""
 
 
 class RunInterruptedError(HarnessError):
@@ -63,7 +67,6 @@ class ActionRequest:
     done: bool = field(default=False, repr=False)
 
 
-Planner = Callable[[ActionRequest], None]
 _ids = itertools.count(1)
 
 
@@ -77,15 +80,16 @@ class ActionGuard:
         journal: Journal | None = None,
         lock: ClusterLock | None = None,
         stop: StopFlag | None = None,
-        planner: Planner | None = None,
         lease: RunLease | None = None,
+        max_moves: int | None = None,
     ) -> None:
         self.cluster_name = cluster_name
         self.refusal = refusal
         self.journal = journal
         self.lock = lock
         self.stop = stop or StopFlag()
-        self.planner = planner
+        self.max_moves = max_moves  # None: no budget (qmaudit run --max-moves)
+        self.moves = 0  # quick migrations (per VM) this guard started, restores included
         self.lease = lease  # None: the target needs none (a lab the run owns)
         self.open: ActionRequest | None = None
         # Actions started so far: a shared move is only as current as the last action.
@@ -110,9 +114,6 @@ class ActionGuard:
                 f"the run does not hold the lease of cluster {self.cluster_name!r}: "
                 f"no {request.action} started"
             )
-        if self.planner is not None:
-            self.planner(request)
-            raise HarnessError(f"plan mode: the {request.action} was not started")
         if self.open is not None:
             # One action in flight per guard: a second one would share (and free) its lock.
             raise HarnessError(
@@ -123,6 +124,7 @@ class ActionGuard:
         if self.lock is not None:
             self.lock.acquire()
         try:
+            self._within_budget(request)
             if self.journal is not None:
                 self.journal.write(
                     "action",
@@ -138,7 +140,32 @@ class ActionGuard:
                 self.lock.release()
             raise
         self.open = request
+        if request.action == "move":
+            self.moves += len(request.vms)
         return request
+
+    def _within_budget(self, request: ActionRequest) -> None:
+        """Refuse a quick migration that would exceed --max-moves; a restore is never refused.
+
+        Counted from the journal when there is one (every pytest worker of the run writes to
+        it, and the cluster lock, held here, orders them), else by this guard.
+        """
+        if self.max_moves is None or request.action != "move" or request.restoring:
+            return
+        if self.journal is not None:
+            from harness.safety.journal import read_journal
+            from harness.safety.tally import tally_journal
+
+            done = tally_journal(read_journal(self.journal.path)).moves
+        else:
+            done = self.moves
+        planned = done + len(request.vms)
+        if planned > self.max_moves:
+            vms = ", ".join(p.vm for p in request.vms)
+            raise MoveBudgetError(
+                f"refused to move {vms}: the run has made {done} move(s); this one would make "
+                f"{planned}, over --max-moves {self.max_moves} (nothing was changed)"
+            )
 
     def after(self, request: ActionRequest, ok: bool | None) -> None:
         """The action is over (settled, failed or abandoned): mark it done, release the lock."""

@@ -1,4 +1,4 @@
-"""The run's guarded Cluster: journal, cluster lock, stop flag and plan mode wired together."""
+"""The run's guarded Cluster: journal, cluster lock, stop flag and move budget wired together."""
 
 from __future__ import annotations
 
@@ -35,38 +35,40 @@ def recorded_spec(spec: str) -> str:
 def guarded_cluster(
     config: pytest.Config, run: Any, sleep: Callable[[float], None] = time.sleep
 ) -> Cluster:
-    """A Cluster whose every action passes the run's guard (plan mode: the plan recorder)."""
+    """A Cluster whose every action passes the run's guard (journal, lock, lease, budget)."""
     target = run.target
+    from harness.safety.budget import max_moves_option
     from harness.safety.interrupt import RunStop
-    from harness.safety.plan import PlanRecorder
 
     stop_plugin = _plugin(config, RunStop)
     stop: StopFlag = stop_plugin.flag if stop_plugin is not None else StopFlag()
-    planner = _plugin(config, PlanRecorder)
     name = run.identity.cluster
-    if planner is not None:
-        guard = ActionGuard(name, target.refusal, stop=stop, planner=planner.plan)
-    else:
-        journal = Journal(
-            run.run_dir / JOURNAL_FILE, writer=os.environ.get("PYTEST_XDIST_WORKER", "main")
-        )
-        journal.write(
-            "header",
-            run_id=run.run_id,
-            target_spec=recorded_spec(target.spec),
-            target_kind=target.kind,
-            cluster=name,
-            pid=os.getpid(),
-        )
-        lease = None
-        if target.kind == "cluster":  # a real (or served) cluster other runs may also audit
-            lease = RunLease(name, run.run_id)
-            lease.acquire(lease_timeout_from_env())
-            journal.write("lease", run_id=run.run_id, cluster=name, waited_s=lease.waited_s)
-        guard = ActionGuard(name, target.refusal, journal, ClusterLock(name), stop, lease=lease)
+    journal = Journal(
+        run.run_dir / JOURNAL_FILE, writer=os.environ.get("PYTEST_XDIST_WORKER", "main")
+    )
+    journal.write(
+        "header",
+        run_id=run.run_id,
+        target_spec=recorded_spec(target.spec),
+        target_kind=target.kind,
+        cluster=name,
+        pid=os.getpid(),
+    )
+    lease = None
+    if target.kind == "cluster":  # a real (or served) cluster other runs may also audit
+        lease = RunLease(name, run.run_id)
+        lease.acquire(lease_timeout_from_env())
+        journal.write("lease", run_id=run.run_id, cluster=name, waited_s=lease.waited_s)
+    guard = ActionGuard(
+        name,
+        target.refusal,
+        journal,
+        ClusterLock(name),
+        stop,
+        lease=lease,
+        max_moves=max_moves_option(config),
+    )
     cluster = Cluster(
         target.driver, poll_interval_s=target.poll_interval_s, sleep=sleep, guard=guard
     )
-    if planner is not None:
-        planner.bind(cluster, target)
     return cluster

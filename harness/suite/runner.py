@@ -12,6 +12,7 @@ import pytest
 
 from harness.audit.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import HarnessError, InputError, plain_message
+from harness.safety.budget import Budget, enforce_budget
 from harness.safety.interrupt import RunStop, journal_verdict
 from harness.targets.registry import TargetSpec, parse_spec
 
@@ -138,6 +139,7 @@ def run_audit(
     jobs: int = 0,
     history: Path | None = None,
     history_keep: int = 30,
+    budget: Budget | None = None,
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
     from harness.evidence.allure import generate_html
@@ -149,6 +151,10 @@ def run_audit(
     spec = parse_spec(target)
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
+    budget = budget or Budget()
+    refused = enforce_budget(spec, budget, keyword, markers, lab_speed)  # before anything moves
+    if refused is not None:
+        return refused
     compliance = compliance or Compliance()
     started = time.monotonic()
     run_id = run_id or new_run_id()
@@ -158,6 +164,7 @@ def run_audit(
         *suite_args(spec, lab_speed, run_dir, run_id, keyword, markers, jobs=jobs),
         f"--alluredir={run_dir / 'allure-results'}",
         f"--junitxml={run_dir / 'junit.xml'}",
+        *budget.pytest_args(),
     ]
     print(f"qmaudit: run {run_id} against target {spec.text!r}", flush=True)
     progress = Progress()

@@ -163,6 +163,14 @@ KINDS: tuple[TargetKind, ...] = (
         "harness.targets.simlab:open_sim_target",
     ),
     TargetKind(
+        "twin",
+        "twin:<folder>",
+        "a target's twin written by qmaudit plan (topology + policy), on simulated time",
+        "harness.targets.twin:check_twin",
+        "harness.targets.twin:open_twin_target",
+        argument="required",
+    ),
+    TargetKind(
         "replay",
         "replay:<capture folder>",
         "a capture of a cluster (qmaudit capture), answered offline; read probes only",

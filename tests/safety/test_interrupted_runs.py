@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+from typing import Any
 
+import pytest
+
+from harness.lab.responder import ACTION, LabResponder
 from harness.safety.journal import JOURNAL_FILE, load_state, read_journal
 from tests.safety.conftest import ServedLab, open_action, wait_for
 
@@ -13,20 +17,59 @@ from tests.safety.conftest import ServedLab, open_action, wait_for
 SELECTION = "QM-17 or QM-18 or QM-19"
 
 
-def test_plan_lists_actions_and_changes_nothing(served: ServedLab) -> None:
+def _files(served: ServedLab) -> dict[str, bytes]:
+    folder = served.server.state_dir
+    assert folder is not None
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_plan_lists_actions_and_changes_nothing(
+    served: ServedLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    answer = LabResponder.answer
+
+    def spy(self: LabResponder, node: str, probe: str, params: Any = None) -> dict[str, Any]:
+        asked.append(probe)
+        return answer(self, node, probe, params)
+
+    monkeypatch.setattr(LabResponder, "answer", spy)
     before = served.truth()
+    state = _files(served)
     proc = served.qmaudit("plan", "--target", str(served.inventory), "-m", SELECTION)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out + err
     assert served.truth() == before
+    assert _files(served) == state  # the served lab's own folder is untouched
     assert served.moves() == 0, "plan mode must not move anything"
+    # The served cluster saw read probes only: the suite ran on the twin.
+    assert asked and not (set(asked) & (ACTION | {"lab_crash_node", "lab_power_on_node"}))
     plan_files = list((served.cwd / "reports").glob("*/plan.json"))
     assert len(plan_files) == 1
-    rows = json.loads(plan_files[0].read_text())["actions"]
-    assert {"move", "drain"} <= {r["action"] for r in rows}
+    doc = json.loads(plan_files[0].read_text())
+    rows = doc["actions"]
+    assert {"move", "drain", "crash"} <= {r["action"] for r in rows}
+    firsts: dict[str, str] = {}
     for row in rows:
-        assert before["vms"][row["vm"]][0] == row["source"]
-    assert "cluster decides" in out and "expected downtime" in out
+        if row["vm"] is not None:
+            firsts.setdefault(row["vm"], row["source"])
+    # Each VM's first action starts where the served cluster holds it.
+    assert firsts and all(before["vms"][vm][0] == node for vm, node in firsts.items())
+    assert any(r["restoring"] for r in rows) and doc["summary"]["restores"] >= 1
+    assert "expected downtime" in out and "cluster decides" in out
+    assert not list((served.cwd / "reports").glob(f"*/{JOURNAL_FILE}"))
+
+
+def test_an_over_budget_run_of_a_served_cluster_moves_nothing(served: ServedLab) -> None:
+    before = served.truth()
+    proc = served.qmaudit(
+        "run", "--target", str(served.inventory), "-m", SELECTION, "--max-moves", "1",
+        "--no-report",
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, out + err
+    assert "> --max-moves 1" in err and "Traceback" not in err
+    assert served.truth() == before and served.moves() == 0
     assert not list((served.cwd / "reports").glob(f"*/{JOURNAL_FILE}"))
 
 
