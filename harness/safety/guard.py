@@ -120,7 +120,6 @@ class ActionGuard:
                 f"{request.action} requested while {self.open.action} {self.open.id} is in flight"
             )
         request.id = f"{os.getpid()}-{next(_ids)}"
-        self.started += 1
         if self.lock is not None:
             self.lock.acquire()
         try:
@@ -140,6 +139,7 @@ class ActionGuard:
                 self.lock.release()
             raise
         self.open = request
+        self.started += 1
         if request.action == "move":
             self.moves += len(request.vms)
         return request

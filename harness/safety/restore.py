@@ -99,7 +99,7 @@ class Restorer:
         problems: list[str] = []
         guard = self.cluster.guard
         # Only nodes still Down (crashed) or Paused (drained) need an action: the step may
-        # have stopped before its action (refused, interrupted, plan mode).
+        # have stopped before its action (refused, interrupted).
         states = self._node_states(problems) if self.crashed or self.drained else {}
         for node in self.crashed:
             if states.get(node, "Down") != "Down":
