@@ -40,8 +40,8 @@ class ScenarioMarks:
     """A pytest plugin noting, as each scenario starts, how long the twin's journal is.
 
     Every journal entry from a mark to the next belongs to that scenario (its restores
-    included), so actions are attributed without the journal knowing scenarios. What session
-    fixtures undo in the last scenario's teardown is attributed to that scenario.
+    included), so actions are attributed without the journal knowing scenarios. What the last
+    scenario's teardown returns (VMs earlier scenarios left away) is the run's, not its own.
     """
 
     journal: Path
@@ -58,6 +58,13 @@ class ScenarioMarks:
         self._current = found.title if found else item.nodeid.split("::")[-1]
         count = len(read_journal(self.journal)) if self.journal.is_file() else 0
         self.marks.append((count, self._current))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        # The last scenario's teardown returns the VMs earlier scenarios left away: the run's.
+        if nextitem is None:
+            count = len(read_journal(self.journal)) if self.journal.is_file() else 0
+            self.marks.append((count, AFTER_RUN))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
