@@ -22,7 +22,8 @@ def test_move_on_scaled_clock_with_concurrent_pollers() -> None:
     def poll() -> None:
         try:
             while not stop.is_set():
-                doc = r.answer("HV-B", "move_status", {"vm_names": ["batch01"]})
+                # Get-VM answers on the owner only: poll the node the VM moves to.
+                doc = r.answer("HV-C", "move_status", {"vm_names": ["batch01"]})
                 seen.append(doc["vms"][0]["vm_state"])
         except BaseException as exc:  # surfaced below
             errors.append(exc)
