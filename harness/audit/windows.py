@@ -43,7 +43,7 @@ def role_moving_agrees(o: MoveOutcome) -> dict[str, str | None] | None:
     requested = o.trace.requested_utc
     event = min(moving, key=lambda e: abs((e.time - requested).total_seconds()))
     read = event.move
-    seen = {"node": event.node, "time": event.time.isoformat()}
+    seen: dict[str, str | None] = {"node": event.node, "time": event.time.isoformat()}
     seen |= {"event_source": read.source, "event_target": read.target}
     wrong_source = read.source is not None and not _same_node(read.source, o.source)
     check(
