@@ -80,3 +80,14 @@ def judge_moved(results: Iterable[Aftermath], cause: MoveCause) -> None:
     __tracebackhide__ = True
     for r in results:
         judge(r.vm.name, r.vm.id, r.before, r.after, r.owners, cause)
+
+
+def failures(results: Iterable[Aftermath], cause: MoveCause) -> list[str]:
+    """The failure message (classifier's marker included) of each VM that broke an invariant."""
+    out: list[str] = []
+    for r in results:
+        try:
+            judge(r.vm.name, r.vm.id, r.before, r.after, r.owners, cause)
+        except AssertionError as violation:
+            out.append(str(violation))
+    return out

@@ -68,3 +68,11 @@ def test_a_drained_vm_must_end_on_an_up_node_other_than_the_drained_one() -> Non
     r = results[0]
     found = violations(r.vm.id, r.before, r.after, ("HV-A",))
     assert found["owner"] == {"expected": ["HV-A"], "observed": r.after.owner}
+
+
+def test_failures_lists_every_vm_that_broke_an_invariant(tmp_path: Path) -> None:
+    results = _drain(_with_rule_off(tmp_path, "files_stay"))
+    found = aftermath.failures(results, CAUSE)
+    assert len(found) == len(results) >= 2
+    assert all("[move invariants broken: QM-04]" in f for f in found)
+    assert aftermath.failures(_drain(load_default_topology()), CAUSE) == []
