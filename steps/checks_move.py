@@ -71,7 +71,7 @@ def _saved_files(scn: Scenario) -> list[str]:
 
 def _shared(scn: Scenario, o: MoveOutcome) -> SharedStorage:
     """The cluster's shared storage for this VM: its SMB 3 share is the one its files are on,
-    counted as shared only if the source's SMB connections to it are continuously available."""
+    counted as shared only if the nodes' SMB connections to it are continuously available."""
     d = o.before.details
     own = [o.vm.path, *(p for p in (d.paths.values() if d else ()) if p)]
     shared = o.before.inventory.shared_storage(o.vm.group, own)
@@ -80,11 +80,23 @@ def _shared(scn: Scenario, o: MoveOutcome) -> SharedStorage:
         for root in shared.smb_roots:
             # The VM's own path on that share (what a capture holds); the share's root else.
             path = next((p for p in own if is_under(p, root)), root)
-            info = scn.cluster.path_info(path, o.source)
-            scn.evidence.observe("after", f"SMB connection to {root} on {o.source}", info["smb"])
-            said[root] = info["smb"]["continuously_available"] if info["smb"] else None
+            said[root] = _continuously_available(scn, path, sorted({o.source, o.final_owner}))
         scn.data["smb_available"] = said
     return shared.with_availability(scn.data["smb_available"])
+
+
+def _continuously_available(scn: Scenario, path: str, nodes: list[str]) -> bool | None:
+    """What the nodes that ran the VM say of its share: any connection not continuously
+    available decides False, else any that is decides True; None when none had a connection."""
+    seen: list[bool] = []
+    for node in nodes:
+        smb = scn.cluster.path_info(path, node)["smb"]
+        scn.evidence.observe("after", f"SMB connection for {path} on {node}", smb)
+        if smb is not None and smb["continuously_available"] is not None:
+            seen.append(bool(smb["continuously_available"]))
+    if not seen:
+        return None
+    return all(seen)
 
 
 @then("every saved-state file lies on storage the cluster reports as shared")

@@ -22,28 +22,29 @@ def path_info(c: LabCluster, host: NodeState, path: str) -> dict[str, Any]:
     kind = None
     if ref is not None and _reaches(c, host, ref, path):
         kind = _known(c, host).get(paths.norm(path))
-    smb = smb_connection(c, host, path, reached=kind is not None)
+    smb = smb_connection(c, host, path)
     if kind is None:
         return {**missing, "smb": smb}
     return {"exists": True, "is_directory": kind == "dir", "resolved_path": path, "smb": smb}
 
 
-def smb_connection(
-    c: LabCluster, host: NodeState, path: str, reached: bool
-) -> dict[str, Any] | None:
+def smb_connection(c: LabCluster, host: NodeState, path: str) -> dict[str, Any] | None:
     """`{server, share, connections, continuously_available}` of a UNC path, None for others.
 
-    A node that reached the share holds one connection to it; its ContinuouslyAvailable is the
-    topology's word for a declared share (off for every share on a node whose rule
-    smb_share_continuously_available is off), false for any other share (a node's own C$ is
-    never continuously available). Without a connection the node cannot tell (null).
+    A node that reaches the share (its root: a missing folder inside a reachable share still
+    leaves the connection Test-Path opened) holds one connection to it. Its
+    ContinuouslyAvailable is the topology's word for a declared share (false on a node whose
+    rule smb_share_continuously_available is off), false for any other share (a node's own C$
+    is never continuously available). Without a connection the node cannot tell (null).
     """
     parts = [p for p in path.replace("/", "\\").split("\\") if p]
     if not path.startswith("\\\\") or len(parts) < 2 or parts[0] in (".", "?"):
         return None
     server, share = parts[0], parts[1]
     root = f"\\\\{server}\\{share}"
-    if not reached:
+    ref = c.storage_of(root, host.name)
+    reached = ref is not None and _reaches(c, host, ref, root)
+    if not reached or paths.norm(root) not in _known(c, host):
         return {"server": server, "share": share, "connections": 0, "continuously_available": None}
     declared = next((s for s in c.topology.smb_shares if paths.same(s.path, root)), None)
     available = declared is not None and declared.continuously_available

@@ -273,3 +273,9 @@ def test_a_node_without_a_connection_to_the_share_cannot_tell() -> None:
         "connections": 0,
         "continuously_available": None,
     }
+
+
+def test_a_missing_folder_on_a_reachable_share_still_shows_the_connection() -> None:
+    doc = LabResponder(make_lab()).answer("HV-A", "path_info", {"path": "\\\\FS1\\VMs\\gone"})
+    assert doc["exists"] is False
+    assert doc["smb"]["connections"] == 1 and doc["smb"]["continuously_available"] is True
