@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from harness.audit.catalog import Catalog
+from harness.audit.catalog import Catalog, VmFacts
 from harness.audit.cluster import Cluster
 from harness.audit.invariants import MoveCause, judge
 from harness.audit.moves import Snapshot, settled, snapshot
@@ -171,7 +171,7 @@ def _return_vm(
         was = statuses[0]["owner_node"]
         if was.casefold() != owner.casefold():
             facts = next((v for v in catalog.vms if v.name == name), None) if catalog else None
-            before = snapshot(cluster, facts) if facts is not None else None
+            before, why = _snapshot(cluster, facts)
             cluster.move_and_watch(
                 [name],
                 owner,
@@ -180,10 +180,11 @@ def _return_vm(
                 restoring=True,
             )
             moved = f"moved {was} -> {owner}"
-            if facts is None or before is None:
-                broke = "not judged: the cluster gave no details of the VM before the move"
+            after, why_after = _snapshot(cluster, facts)
+            if facts is None or before is None or after is None:
+                broke = f"NOT JUDGED: {why or why_after}"
             else:
-                broke = _judged(facts.name, facts.id, before, snapshot(cluster, facts), owner, run)
+                broke = _judged(facts.name, facts.id, before, after, owner, run)
         else:
             moved = f"already on {owner}"
         _, statuses = cluster.move_status([name])
@@ -193,9 +194,10 @@ def _return_vm(
         print(f"VM {name}: FAILED to return to {owner}: {exc.message}", file=out)
         return 1
     if broke:
-        # Returned, yet the return broke what every move keeps: the evidence is the verdict.
+        # Returned (the journal may close), yet the return broke what every move keeps or could
+        # not be judged: the exit code says so.
         detail = f"{moved}; state {now_state}; {broke}"
-        guard.restored(vm=name, ok=False, detail=detail)
+        guard.restored(vm=name, ok=state is None or now_state == state, detail=detail)
         print(f"VM {name}: {detail}", file=out)
         return 1
     if state is not None and now_state != state:
@@ -208,6 +210,16 @@ def _return_vm(
     guard.restored(vm=name, ok=True, detail=detail)
     print(f"VM {name}: {detail}", file=out)
     return 0
+
+
+def _snapshot(cluster: Cluster, facts: VmFacts | None) -> tuple[Snapshot | None, str]:
+    """The VM's snapshot, or None and why not: judging never stops a VM from going back."""
+    if facts is None:
+        return None, "the cluster gave no details of the VM"
+    try:
+        return snapshot(cluster, facts), ""
+    except HarnessError as exc:
+        return None, f"its snapshot could not be read: {exc.message}"
 
 
 def _judged(name: str, vm_id: str, before: Snapshot, after: Snapshot, owner: str, run: str) -> str:

@@ -17,7 +17,7 @@ from harness.lab.model import LabCluster
 from harness.lab.topology import load_default_topology
 from harness.safety import recover as recover_mod
 from harness.safety.guard import ActionGuard
-from harness.safety.journal import JOURNAL_FILE, Journal, load_state
+from harness.safety.journal import JOURNAL_FILE, Journal, load_state, read_journal
 from harness.safety.lease import RunLease
 from harness.safety.lock import ClusterLock
 from tests.audit.test_moves import _with_rule_off
@@ -67,8 +67,11 @@ def test_a_recover_move_that_breaks_an_invariant_is_printed_and_exits_nonzero(
     assert code == 1
     assert "MOVE INVARIANTS BROKEN" in out and "recover move of scenario 'run-1'" in out
     assert claim in out.split("[move invariants broken:")[1]
-    # The VM is returned all the same.
+    # The VM is returned all the same, and the journal says so.
     assert cluster.inventory().group_of(VM).owner_node == owner
+    cluster.guard.close()  # type: ignore[union-attr]
+    (restored,) = [e for e in read_journal(tmp_path / JOURNAL_FILE) if e["kind"] == "restored"]
+    assert restored["vm"] == VM and restored["ok"] is True
 
 
 def test_recover_refuses_while_a_live_run_holds_the_clusters_lease(
