@@ -182,7 +182,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     if run_dir is None:
         print(f"qmaudit recover: no incomplete journal under {args.reports}/: nothing to recover")
         return 0
-    return recover(run_dir)
+    return recover(run_dir, lease_timeout_s=args.lease_timeout)
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
@@ -354,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
         "run", nargs="?", help="run id or folder (default: the newest incomplete run in reports/)"
     )
     _reports_option(recover)
+    recover.add_argument(
+        "--lease-timeout",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for a live run of the same cluster to finish (default: refuse)",
+    )
     recover.set_defaults(func=_cmd_recover)
 
     check = sub.add_parser(

@@ -7,7 +7,7 @@ from pytest_bdd import given, parsers, then
 from harness.audit import windows
 from harness.audit.assertions import check, too_thin
 from harness.audit.moves import MoveOutcome
-from harness.audit.storage import SharedStorage
+from harness.audit.storage import SharedStorage, is_under
 from steps.common import Scenario
 
 
@@ -69,37 +69,66 @@ def _saved_files(scn: Scenario) -> list[str]:
     return files
 
 
-def _shared(o: MoveOutcome) -> SharedStorage:
-    """The cluster's shared storage for this VM: its SMB 3 share is the one its files are on."""
+def _shared(scn: Scenario, o: MoveOutcome) -> SharedStorage:
+    """The cluster's shared storage for this VM: its SMB 3 share is the one its files are on,
+    counted as shared only if the nodes' SMB connections to it are continuously available."""
     d = o.before.details
     own = [o.vm.path, *(p for p in (d.paths.values() if d else ()) if p)]
-    return o.before.inventory.shared_storage(o.vm.group, own)
+    shared = o.before.inventory.shared_storage(o.vm.group, own)
+    if "smb_available" not in scn.data:
+        said: dict[str, bool | None] = {}
+        for root in shared.smb_roots:
+            # The VM's own path on that share (what a capture holds); the share's root else.
+            path = next((p for p in own if is_under(p, root)), root)
+            said[root] = _continuously_available(scn, path, sorted({o.source, o.final_owner}))
+        scn.data["smb_available"] = said
+    return shared.with_availability(scn.data["smb_available"])
+
+
+def _continuously_available(scn: Scenario, path: str, nodes: list[str]) -> bool | None:
+    """What the nodes that ran the VM say of its share: any connection not continuously
+    available decides False, else any that is decides True; None when none had a connection."""
+    seen: list[bool] = []
+    for node in nodes:
+        smb = scn.cluster.path_info(path, node)["smb"]
+        scn.evidence.observe("after", f"SMB connection for {path} on {node}", smb)
+        if smb is not None and smb["continuously_available"] is not None:
+            seen.append(bool(smb["continuously_available"]))
+    if not seen:
+        return None
+    return all(seen)
 
 
 @then("every saved-state file lies on storage the cluster reports as shared")
 def saved_files_shared(scn: Scenario) -> None:
     o = scn.need_outcome()
-    shared = _shared(o)
+    shared = _shared(scn, o)
     kinds = {f: shared.classify(f) for f in _saved_files(scn)}
     scn.evidence.observe("after", "saved-state storage", kinds)
     unresolved = [f for f, k in kinds.items() if k == "unresolved"]
     check(
-        bool(kinds) and "local" not in kinds.values(),
-        "saved state must be on a CSV, a Cluster Disk of the VM's group, or an SMB 3 share "
-        "known for the VM",
+        bool(kinds) and not {"local", "SMB not CA"} & set(kinds.values()),
+        "saved state must be on a CSV, a Cluster Disk of the VM's group, or a continuously "
+        "available SMB 3 share known for the VM",
         files=kinds,
         csvs=list(shared.csv_roots),
         group_disks=list(shared.group_disk_roots),
         smb_shares=list(shared.smb_roots),
+        smb_continuously_available=dict(shared.smb_available),
     )
     if unresolved:
-        too_thin("saved-state paths in 8.3 short form cannot be resolved", files=unresolved)
+        too_thin(
+            "saved-state paths in 8.3 short form, or on an SMB share whose continuous "
+            "availability the source could not report (no connection), cannot be judged",
+            files=unresolved,
+            smb_continuously_available=dict(shared.smb_available),
+        )
 
 
 @then("no saved-state file lies on a node-local disk")
 def saved_files_not_local(scn: Scenario) -> None:
     o = scn.need_outcome()
-    shared = _shared(o)
+    shared = _shared(scn, o)
     local = [f for f in _saved_files(scn) if shared.classify(f) == "local"]
     check(not local, "no saved-state file may be on a node-local disk", local=local)
 

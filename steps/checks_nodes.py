@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
+from harness.audit import aftermath
 from harness.audit.assertions import check
 from harness.audit.catalog import VmFacts
+from harness.audit.invariants import MoveCause
 from harness.audit.moves import settled
 from steps.common import Scenario
 from steps.moves import candidate_targets, move_setup
@@ -39,20 +41,35 @@ def drain_setup(scn: Scenario) -> None:
 def drain(scn: Scenario) -> None:
     node = scn.target_node
     assert node is not None
+    # Every VM the drain may move is read before it, to judge each one it moved afterwards.
+    before = aftermath.snapshots(scn.cluster, scn.vms)
     start = scn.cluster.now()
     scn.restorer.remember_drain(node)
+    names = [vm.name for vm in scn.vms]
 
     def drained() -> bool:
         inv = scn.inventory()
         info = inv.node(node)
         return info is not None and info.drain_status in ("Completed", "Failed")
 
-    # One unit: the guard holds the cluster lock from the request until the drain has ended.
+    def vms_settled() -> bool:
+        return all(settled(s) for s in scn.cluster.move_status(names)[1]) if names else True
+
+    # One unit: the guard holds the cluster lock from the request until the drain has ended
+    # and every VM it moved has settled (a role may still be resuming when the drain reports).
     with scn.cluster.draining(node) as reply:
         scn.evidence.observe("during", "drain requested", reply)
         scn.cluster.wait_until(drained, scn.thresholds.move_timeout_s, "drain")
+        scn.cluster.wait_until(vms_settled, scn.thresholds.move_timeout_s, "drained VMs settled")
     nodes = [n.name for n in scn.inventory().nodes if n.state != "Down"]
     scn.data["events"] = scn.cluster.events(start, nodes)
+    results = aftermath.moved(scn.cluster, scn.vms, before)
+    for r in results:
+        scn.evidence.observe("after", f"{r.vm.name}: drain invariants", r.as_evidence())
+    cause = MoveCause("drain", scn.evidence.scenario, f"drain of {node}")
+    # Failed at teardown, like a restore move's violation (the marker names the invariants'
+    # claims): the drain's own claim (QM-18) still gets the verdict of its own checks.
+    scn.restorer.violations.extend(aftermath.failures(results, cause))
 
 
 @then("the drain completes")

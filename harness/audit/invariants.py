@@ -7,7 +7,7 @@ move that caused them, so a defect shown by a setup or restore move is never sil
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class MoveCause:
     """Why the harness moved the VM: the scenario's own move, a setup or a restore move."""
 
-    kind: str  # "scenario", "setup", "restore", "leg"
+    kind: str  # "scenario", "setup", "restore", "leg", "drain", "recover"
     scenario: str = ""
     detail: str = ""
 
@@ -60,6 +60,19 @@ def _same(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
 
 
+# The owner a move must end on: one node, any of several (a drain or a move without a node
+# picks among the Up nodes), or None when the caller does not say.
+ExpectedOwner = str | Collection[str] | None
+
+
+def _owner_ok(owner: str, expected: ExpectedOwner) -> bool:
+    if expected is None:
+        return True
+    if isinstance(expected, str):
+        return _same(owner, expected)
+    return any(_same(owner, n) for n in expected)
+
+
 def _identity(resources: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """GUID, name and type of each resource, and how this node's registry reads it."""
     return sorted(
@@ -76,13 +89,16 @@ def _identity(resources: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def violations(
-    vm_id: str, before: Snapshot, after: Snapshot, expected_owner: str | None
+    vm_id: str, before: Snapshot, after: Snapshot, expected_owner: ExpectedOwner
 ) -> dict[str, Any]:
     """Each invariant that does not hold, with what was observed (empty = the move was clean)."""
     found: dict[str, Any] = {}
     owner = after.owner
-    if expected_owner is not None and not _same(owner, expected_owner):
-        found["owner"] = {"expected": expected_owner, "observed": owner}
+    if not _owner_ok(owner, expected_owner):
+        expected = (
+            expected_owner if isinstance(expected_owner, str) else sorted(expected_owner or ())
+        )
+        found["owner"] = {"expected": expected, "observed": owner}
     registered = sorted(n for n, r in after.registrations.items() if r.registered)
     if len(registered) != 1 or not _same(registered[0], owner):
         found["registration"] = {"owner": owner, "registered_on": registered}
@@ -151,7 +167,7 @@ def judge(
     vm_id: str,
     before: Snapshot,
     after: Snapshot,
-    expected_owner: str | None,
+    expected_owner: ExpectedOwner,
     cause: MoveCause,
     found: dict[str, Any] | None = None,
 ) -> dict[str, Any]:

@@ -2,7 +2,12 @@
 
 A path is shared only when the cluster says so: under a CSV from the cluster's list, under a
 Cluster Disk of the VM's own group, or under an SMB 3 share known for the VM (the share its own
-files are configured on, or one the target's inventory declares). Every other UNC path is local:
+files are configured on, or one the target's inventory declares). Where a node was asked about
+such a share (`with_availability`, from the path_info probe's Get-SmbConnection view), a share
+whose connections are not continuously available is not shared ("SMB not CA": it does not
+survive the failover of its file server, which is what saved state on shared storage is for),
+and one the node could not tell about (no connection) is "unresolved" (BROKEN, never a
+violation). Every other UNC path is local:
 an administrative share (`\\\\node\\C$`) or any share served by a cluster node is that node's
 disk. Paths compare after normalisation: case, `/`, repeated and trailing separators, the
 `\\\\?\\` and `\\\\?\\UNC\\` prefixes. A component in 8.3 short form (`CLUSTE~1`) cannot be
@@ -12,11 +17,11 @@ expanded here: when it could stand for a shared root's component the path is "un
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
-StorageKind = Literal["CSV", "Cluster Disk", "SMB 3", "local", "unresolved"]
+StorageKind = Literal["CSV", "Cluster Disk", "SMB 3", "SMB not CA", "local", "unresolved"]
 
 _SHORT = re.compile(r"^([^~.]{1,6})~\d+(\.[^.]{0,3})?$")
 
@@ -100,6 +105,18 @@ class SharedStorage:
     other_disk_roots: tuple[str, ...] = ()
     smb_roots: tuple[str, ...] = ()
     nodes: tuple[str, ...] = ()
+    # (share root, continuously available) for the shares a node was asked about; None = the
+    # node had no connection to tell. A share not listed was not asked: its declaration stands.
+    smb_available: tuple[tuple[str, bool | None], ...] = ()
+
+    def with_availability(self, available: Mapping[str, bool | None]) -> SharedStorage:
+        """The same storage with what a node said about its SMB shares' continuous availability."""
+        known = dict(self.smb_available)
+        for root, value in available.items():
+            share = share_root(root)
+            if share is not None:
+                known[share] = value
+        return replace(self, smb_available=tuple(sorted(known.items())))
 
     @classmethod
     def from_inventory(
@@ -132,9 +149,12 @@ class SharedStorage:
             share = _parts(root)[1]
             if share.endswith("$") or self._node_served(root):
                 return "local"
-            if any(is_under(path, r) for r in self.smb_roots):
+            if not any(is_under(path, r) for r in self.smb_roots):
+                return "local"
+            said = dict(self.smb_available)
+            if root not in said or said[root] is True:
                 return "SMB 3"
-            return "local"
+            return "SMB not CA" if said[root] is False else "unresolved"
         if any(is_under(path, r) for r in self.csv_roots):
             return "CSV"
         if any(is_under(path, r) for r in self.group_disk_roots):

@@ -16,10 +16,45 @@ from harness.audit.savedstate import seen_files, written_files
 # Cluster events of the role (FailoverClustering/Operational): offline completed, online began.
 EVENT_OFFLINE_DONE = int(EventId.ROLE_OFFLINE)
 EVENT_ONLINE_BEGUN = int(EventId.ROLE_ONLINE_BEGIN)
+EVENT_ROLE_MOVING = int(EventId.ROLE_MOVING)
 
 
 def _same(a: str, b: str) -> bool:
     return a.casefold() == b.casefold()
+
+
+def _same_node(a: str, b: str) -> bool:
+    """One node, whether named short or fully qualified (hv-a, HV-A.corp.example)."""
+    return _same(a.split(".", 1)[0], b.split(".", 1)[0])
+
+
+def role_moving_agrees(o: MoveOutcome) -> dict[str, str | None] | None:
+    """QM-01: the cluster's "role is moving" event (1641), when logged, names this move's
+    source (three-property form) and the node the VM ended on; returns the event read.
+
+    The event of this move is the one nearest to the request (the reply is stamped just after
+    the cluster began the move). An absent 1641 is no violation: the order of the move is judged
+    from 1204/1200, which a cluster logs for every role move.
+    """
+    __tracebackhide__ = True
+    moving = o.role_events(EVENT_ROLE_MOVING)
+    if not moving or o.trace is None:
+        return None
+    requested = o.trace.requested_utc
+    event = min(moving, key=lambda e: abs((e.time - requested).total_seconds()))
+    read = event.move
+    seen: dict[str, str | None] = {"node": event.node, "time": event.time.isoformat()}
+    seen |= {"event_source": read.source, "event_target": read.target}
+    wrong_source = read.source is not None and not _same_node(read.source, o.source)
+    check(
+        not wrong_source and _same_node(read.target, o.final_owner),
+        "the role-moving event (1641) must name the VM's original owner as the node it leaves "
+        "and the node it ended on as its target",
+        source=o.source,
+        target=o.final_owner,
+        **seen,
+    )
+    return {"source": read.source, "target": read.target}
 
 
 def saved_on_source(o: MoveOutcome) -> list[str]:
@@ -68,8 +103,10 @@ def saved_on_source(o: MoveOutcome) -> list[str]:
 
 
 def offline_before_online(o: MoveOutcome) -> None:
-    """QM-01: the role finished offline on the source before it began online on the target."""
+    """QM-01: the role finished offline on the source before it began online on the target,
+    and the role-moving event (1641), when logged, names that source and that target."""
     __tracebackhide__ = True
+    role_moving_agrees(o)
     offline_all = o.role_events(EVENT_OFFLINE_DONE)
     offline = [e for e in offline_all if _same(e.node, o.source)]
     online = o.role_events(EVENT_ONLINE_BEGUN, o.final_owner)

@@ -116,7 +116,12 @@ def build_topology(data: dict[str, Any], source: str) -> Topology:
         for s in storage.get("cluster_disks") or ()
     )
     shares = tuple(
-        SmbShare(s["path"], float(s["read_mb_s"]), float(s["write_mb_s"]))
+        SmbShare(
+            s["path"],
+            float(s["read_mb_s"]),
+            float(s["write_mb_s"]),
+            bool(s.get("continuously_available", True)),
+        )
         for s in storage.get("smb_shares") or ()
     )
     vms = tuple(_vm(v, cluster.name, source, i) for i, v in enumerate(data["vms"]))

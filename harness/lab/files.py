@@ -13,17 +13,44 @@ if TYPE_CHECKING:
 
 
 def path_info(c: LabCluster, host: NodeState, path: str) -> dict[str, Any]:
-    """exists / is_directory / resolved_path of `path` as `host` reaches it."""
+    """exists / is_directory / resolved_path of `path` as `host` reaches it, and for a UNC path
+    what the node's SMB connection to its share says (Get-SmbConnection)."""
     missing = {"exists": False, "is_directory": False, "resolved_path": None}
     ref = c.storage_of(path, host.name)
     if paths.under(path, host.program_data):
         ref = StorageRef("local", host.program_data, host.program_data, 1, 1, host.name)
-    if ref is None or not _reaches(c, host, ref, path):
-        return missing
-    kind = _known(c, host).get(paths.norm(path))
+    kind = None
+    if ref is not None and _reaches(c, host, ref, path):
+        kind = _known(c, host).get(paths.norm(path))
+    smb = smb_connection(c, host, path)
     if kind is None:
-        return missing
-    return {"exists": True, "is_directory": kind == "dir", "resolved_path": path}
+        return {**missing, "smb": smb}
+    return {"exists": True, "is_directory": kind == "dir", "resolved_path": path, "smb": smb}
+
+
+def smb_connection(c: LabCluster, host: NodeState, path: str) -> dict[str, Any] | None:
+    """`{server, share, connections, continuously_available}` of a UNC path, None for others.
+
+    A node that reaches the share (its root: a missing folder inside a reachable share still
+    leaves the connection Test-Path opened) holds one connection to it. Its
+    ContinuouslyAvailable is the topology's word for a declared share (false on a node whose
+    rule smb_share_continuously_available is off), false for any other share (a node's own C$
+    is never continuously available). Without a connection the node cannot tell (null).
+    """
+    parts = [p for p in path.replace("/", "\\").split("\\") if p]
+    if not path.startswith("\\\\") or len(parts) < 2 or parts[0] in (".", "?"):
+        return None
+    server, share = parts[0], parts[1]
+    root = f"\\\\{server}\\{share}"
+    ref = c.storage_of(root, host.name)
+    reached = ref is not None and _reaches(c, host, ref, root)
+    if not reached or paths.norm(root) not in _known(c, host):
+        return {"server": server, "share": share, "connections": 0, "continuously_available": None}
+    declared = next((s for s in c.topology.smb_shares if paths.same(s.path, root)), None)
+    available = declared is not None and declared.continuously_available
+    if not c.rule_on("smb_share_continuously_available", nodes=(host.name,)):
+        available = False
+    return {"server": server, "share": share, "connections": 1, "continuously_available": available}
 
 
 def _reaches(c: LabCluster, host: NodeState, ref: StorageRef, path: str) -> bool:

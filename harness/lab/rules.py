@@ -205,6 +205,12 @@ RULES: tuple[Rule, ...] = (
         "links live under the node's own %ProgramData%",
         ("cluster", "node", "vm"),
     ),
+    Rule(
+        "smb_share_continuously_available",
+        "QM-02",
+        "a node's SMB connection to a share declared continuously available reports it so",
+        ("cluster", "node"),
+    ),
 )
 
 # What the lab does instead when a topology switches a rule off (rules_off), by rule id.
@@ -259,6 +265,10 @@ BROKEN: dict[str, str] = {
     "passthrough_quick_migrates": ("moving a VM with a pass-through disk is refused with 5023"),
     "links_under_program_data": (
         "5.0 links are written under C:\\ProgramData whatever %ProgramData% is"
+    ),
+    "smb_share_continuously_available": (
+        "the node's SMB connections to every share report ContinuouslyAvailable false (the "
+        "share is served without continuous availability; VMs and saved state stay on it)"
     ),
 }
 

@@ -83,11 +83,12 @@ class ClusterDisk:
 
 @dataclass(frozen=True)
 class SmbShare:
-    """An SMB 3 share reachable from every node."""
+    """An SMB 3 share reachable from every node; continuously available unless declared not."""
 
     path: str
     read_mb_s: float
     write_mb_s: float
+    continuously_available: bool = True
 
 
 @dataclass(frozen=True)

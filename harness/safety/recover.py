@@ -1,16 +1,26 @@
-"""`qmaudit recover [RUN]`: return every VM of an incomplete journal to its original owner."""
+"""`qmaudit recover [RUN]`: return every VM of an incomplete journal to its original owner.
+
+Recover holds the cluster's run lease (`harness.safety.lease`) like a run, so it never races a
+live run of the same cluster, and judges each move it makes like every other move
+(`harness.audit.invariants`, cause "recover"): a violation is printed and makes the exit code 1,
+the VM is returned all the same.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from harness.audit.catalog import Catalog, VmFacts
 from harness.audit.cluster import Cluster
-from harness.audit.moves import settled
+from harness.audit.invariants import MoveCause, judge
+from harness.audit.moves import Snapshot, settled, snapshot
 from harness.errors import HarnessError, InputError
 from harness.safety.guard import ActionGuard
 from harness.safety.journal import JOURNAL_FILE, Journal, JournalState, load_state
+from harness.safety.lease import lease_timeout_from_env, run_lease
 from harness.safety.lock import ClusterLock
 
 # The target kinds whose lab lives inside the run: nothing outlives it, nothing to recover.
@@ -44,10 +54,12 @@ def find_run(run: str | None, reports_root: Path = Path("reports")) -> Path | No
     return None
 
 
-def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
-    """Undo what the journal says is outstanding; print what was done per VM. Exit code."""
-    from harness.targets.registry import open_target
+def recover(run_dir: Path, out: TextIO = sys.stdout, lease_timeout_s: float | None = None) -> int:
+    """Undo what the journal says is outstanding; print what was done per VM. Exit code.
 
+    The cluster's run lease is taken first (ClusterBusyError, exit 2, while a run of the same
+    cluster is alive; `lease_timeout_s` or QM_LEASE_TIMEOUT to wait for it).
+    """
     path = run_dir / JOURNAL_FILE
     state = load_state(path)
     print(f"qmaudit recover: {path}", file=out)
@@ -63,7 +75,16 @@ def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
             file=out,
         )
         return 0
-    target = open_target(str(spec))
+    timeout = lease_timeout_s if lease_timeout_s is not None else lease_timeout_from_env()
+    # Its own lease id: sharing the interrupted run's id would share a lease that run still holds.
+    with run_lease(str(spec), f"recover-{run_dir.name}-{os.getpid()}", timeout):
+        return _recover(path, state, str(spec), run_dir.name, out)
+
+
+def _recover(path: Path, state: JournalState, spec: str, run: str, out: TextIO) -> int:
+    from harness.targets.registry import open_target
+
+    target = open_target(spec)
     try:
         cluster = Cluster(target.driver, poll_interval_s=target.poll_interval_s)
         for node in state.nodes.values():
@@ -80,14 +101,16 @@ def recover(run_dir: Path, out: TextIO = sys.stdout) -> int:
         )
         cluster.guard = guard
         try:
-            return _undo(cluster, state, target.thresholds.move_timeout_s, out)
+            return _undo(cluster, state, target.thresholds.move_timeout_s, out, run)
         finally:
             guard.close()
     finally:
         target.close()
 
 
-def _undo(cluster: Cluster, state: JournalState, timeout_s: float, out: TextIO) -> int:
+def _undo(
+    cluster: Cluster, state: JournalState, timeout_s: float, out: TextIO, run: str = ""
+) -> int:
     guard = cluster.guard
     failures = 0
     names = sorted(set(state.vms) | {p["vm"] for a in state.open_actions for p in a["vms"]})
@@ -121,21 +144,34 @@ def _undo(cluster: Cluster, state: JournalState, timeout_s: float, out: TextIO) 
             f"VM {name}: original recorded without the cluster's lease: not trusted, left as is",
             file=out,
         )
+    catalog = Catalog.read(cluster, lambda _name: True) if state.vms else None
     for vm in state.vms.values():
-        failures += _return_vm(cluster, vm.name, vm.owner or "", vm.state, timeout_s, out)
+        failures += _return_vm(
+            cluster, vm.name, vm.owner or "", vm.state, timeout_s, out, catalog, run
+        )
     verdict = "every VM is back as found" if not failures else f"{failures} problem(s) remain"
     print(f"qmaudit recover: {verdict}", file=out)
     return 0 if not failures else 1
 
 
 def _return_vm(
-    cluster: Cluster, name: str, owner: str, state: str | None, timeout_s: float, out: TextIO
+    cluster: Cluster,
+    name: str,
+    owner: str,
+    state: str | None,
+    timeout_s: float,
+    out: TextIO,
+    catalog: Catalog | None = None,
+    run: str = "",
 ) -> int:
     guard = cluster.guard
+    broke = ""
     try:
         _, statuses = cluster.move_status([name])
         was = statuses[0]["owner_node"]
         if was.casefold() != owner.casefold():
+            facts = next((v for v in catalog.vms if v.name == name), None) if catalog else None
+            before, why = _snapshot(cluster, facts)
             cluster.move_and_watch(
                 [name],
                 owner,
@@ -144,6 +180,11 @@ def _return_vm(
                 restoring=True,
             )
             moved = f"moved {was} -> {owner}"
+            after, why_after = _snapshot(cluster, facts)
+            if facts is None or before is None or after is None:
+                broke = f"NOT JUDGED: {why or why_after}"
+            else:
+                broke = _judged(facts.name, facts.id, before, after, owner, run)
         else:
             moved = f"already on {owner}"
         _, statuses = cluster.move_status([name])
@@ -151,6 +192,13 @@ def _return_vm(
     except HarnessError as exc:
         guard.restored(vm=name, ok=False, detail=exc.message)
         print(f"VM {name}: FAILED to return to {owner}: {exc.message}", file=out)
+        return 1
+    if broke:
+        # Returned (the journal may close), yet the return broke what every move keeps or could
+        # not be judged: the exit code says so.
+        detail = f"{moved}; state {now_state}; {broke}"
+        guard.restored(vm=name, ok=state is None or now_state == state, detail=detail)
+        print(f"VM {name}: {detail}", file=out)
         return 1
     if state is not None and now_state != state:
         # Starting or saving a VM is beyond the probes qmaudit has: report it, never fake it.
@@ -162,3 +210,23 @@ def _return_vm(
     guard.restored(vm=name, ok=True, detail=detail)
     print(f"VM {name}: {detail}", file=out)
     return 0
+
+
+def _snapshot(cluster: Cluster, facts: VmFacts | None) -> tuple[Snapshot | None, str]:
+    """The VM's snapshot, or None and why not: judging never stops a VM from going back."""
+    if facts is None:
+        return None, "the cluster gave no details of the VM"
+    try:
+        return snapshot(cluster, facts), ""
+    except HarnessError as exc:
+        return None, f"its snapshot could not be read: {exc.message}"
+
+
+def _judged(name: str, vm_id: str, before: Snapshot, after: Snapshot, owner: str, run: str) -> str:
+    """Empty when the recover move kept every move invariant, else the violation's message."""
+    cause = MoveCause("recover", run, f"{name} back to {owner}")
+    try:
+        judge(name, vm_id, before, after, owner, cause)
+    except AssertionError as violation:
+        return f"MOVE INVARIANTS BROKEN: {str(violation).splitlines()[0]}"
+    return ""

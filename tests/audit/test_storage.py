@@ -77,3 +77,27 @@ def test_is_unc() -> None:
 )
 def test_normalise(path: str, normal: str) -> None:
     assert normalise(path) == normal
+
+
+@pytest.mark.parametrize(
+    ("said", "kind"),
+    [
+        (None, "SMB 3"),  # no node was asked: the VM's own share stands as declared
+        (True, "SMB 3"),
+        (False, "SMB not CA"),  # the node's connections are not continuously available
+        ("unknown", "unresolved"),  # asked, but the node had no connection to tell
+    ],
+)
+def test_an_smb_share_is_shared_only_if_continuously_available(
+    said: bool | str | None, kind: str
+) -> None:
+    path = "\\\\fs1\\VMs\\app\\Virtual Machines\\x.vmrs"
+    shared = SHARED
+    if said is not None:
+        value = None if said == "unknown" else said
+        shared = SHARED.with_availability({"\\\\FS1\\vms\\app": value})
+    assert shared.classify(path) == kind
+    assert shared.is_shared(path) is (kind == "SMB 3")
+    # Only that share is concerned: a CSV path and a foreign share are judged as before.
+    assert shared.classify("C:\\ClusterStorage\\Volume1\\x") == "CSV"
+    assert shared.classify("\\\\FS2\\VMs\\x.vmrs") == "local"

@@ -118,3 +118,38 @@ def test_adaptive_polls_land_inside_a_short_save_window() -> None:
     times = [s.host_utc for s in outcome.trace.samples_of(vm.name)]
     gaps = [(b - a) for a, b in itertools.pairwise(times)]
     assert max(gaps[2:], default=timedelta(0)) <= timedelta(seconds=1.0)
+
+
+def _with_1641(o: MoveOutcome, *properties: str) -> MoveOutcome:
+    """The move's 1641 event(s) replaced by one with these properties (role first)."""
+    (event,) = [e for e in o.events if e.id == 1641]
+    o.events = [e for e in o.events if e.id != 1641] + [replace(event, properties=properties)]
+    return o
+
+
+def test_the_role_moving_event_of_a_healthy_move_names_its_source_and_target() -> None:
+    o = _move(load_default_topology())
+    assert windows.role_moving_agrees(o) == {"source": o.source, "target": o.final_owner}
+
+
+@pytest.mark.parametrize("wrong", ["source", "target"])
+def test_a_role_moving_event_naming_another_node_is_a_violation(wrong: str) -> None:
+    o = _move(load_default_topology())
+    other = "HV-C"
+    assert other not in (o.source, o.final_owner)
+    source, target = (other, o.final_owner) if wrong == "source" else (o.source, other)
+    _with_1641(o, o.vm.group, source, target)
+    with pytest.raises(AssertionError, match=r"role-moving event \(1641\)"):
+        windows.offline_before_online(o)
+
+
+def test_the_short_1641_form_is_judged_by_its_target_and_an_absent_1641_is_no_violation() -> None:
+    o = _move(load_default_topology())
+    _with_1641(o, o.vm.group, o.final_owner.lower())
+    assert windows.role_moving_agrees(o) == {"source": None, "target": o.final_owner.lower()}
+    _with_1641(o, o.vm.group, o.source)
+    with pytest.raises(AssertionError, match="1641"):
+        windows.role_moving_agrees(o)
+    o.events = [e for e in o.events if e.id != 1641]
+    assert windows.role_moving_agrees(o) is None
+    windows.offline_before_online(o)

@@ -18,6 +18,7 @@ DOC = {
     "exists": True,
     "is_directory": True,
     "resolved_path": "C:\\ClusterStorage\\Volume1",
+    "smb": None,
 }
 
 

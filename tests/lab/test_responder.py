@@ -227,3 +227,55 @@ def test_registry_view_is_read_the_same_everywhere(
     types = [r["resource_type"] for r in docs[0]["resources"]]
     assert types == ["Virtual Machine", "Virtual Machine Configuration"]
     assert docs[0]["resources"][0]["offline_action"] == 1
+
+
+SMB_VM = "\\\\FS1\\VMs\\app 02"
+
+
+def test_path_info_reports_the_smb_connections_continuous_availability() -> None:
+    doc = LabResponder(make_lab()).answer("HV-A", "path_info", {"path": SMB_VM})
+    assert doc["smb"] == {
+        "server": "FS1",
+        "share": "VMs",
+        "connections": 1,
+        "continuously_available": True,
+    }
+    csv = LabResponder(make_lab()).answer("HV-A", "path_info", {"path": "C:\\ClusterStorage"})
+    assert csv["smb"] is None
+    admin = LabResponder(make_lab()).answer("HV-A", "path_info", {"path": "\\\\HV-A\\C$\\x"})
+    assert admin["smb"]["continuously_available"] is not True
+
+
+def test_a_share_declared_not_continuously_available_is_reported_so() -> None:
+    def not_ca(data: dict[str, Any]) -> None:
+        data["storage"]["smb_shares"][0]["continuously_available"] = False
+
+    doc = LabResponder(make_lab(edit=not_ca)).answer("HV-B", "path_info", {"path": SMB_VM})
+    assert doc["exists"] is True
+    assert doc["smb"]["continuously_available"] is False
+    validate_probe_output("path_info", doc)
+
+
+def test_the_rule_off_makes_every_share_not_continuously_available_on_that_node() -> None:
+    lab = make_lab([{"rule": "smb_share_continuously_available", "node": "HV-A"}])
+    answer = LabResponder(lab).answer
+    assert answer("HV-A", "path_info", {"path": SMB_VM})["smb"]["continuously_available"] is False
+    assert answer("HV-B", "path_info", {"path": SMB_VM})["smb"]["continuously_available"] is True
+
+
+def test_a_node_without_a_connection_to_the_share_cannot_tell() -> None:
+    lab = make_lab([{"rule": "storage_reachable_by_target", "node": "HV-B"}])
+    doc = LabResponder(lab).answer("HV-B", "path_info", {"path": SMB_VM})
+    assert doc["exists"] is False
+    assert doc["smb"] == {
+        "server": "FS1",
+        "share": "VMs",
+        "connections": 0,
+        "continuously_available": None,
+    }
+
+
+def test_a_missing_folder_on_a_reachable_share_still_shows_the_connection() -> None:
+    doc = LabResponder(make_lab()).answer("HV-A", "path_info", {"path": "\\\\FS1\\VMs\\gone"})
+    assert doc["exists"] is False
+    assert doc["smb"]["connections"] == 1 and doc["smb"]["continuously_available"] is True

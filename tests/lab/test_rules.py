@@ -268,6 +268,11 @@ def _links_under_program_data(c: LabCluster) -> bool:
     return doc["links_folder"].startswith("D:\\") and len(doc["entries"]) == 1
 
 
+def _smb_share_continuously_available(c: LabCluster) -> bool:
+    doc = LabResponder(c).answer("HV-B", "path_info", {"path": c.vm("app 02").folder})
+    return bool(doc["smb"]["continuously_available"])
+
+
 @dataclass(frozen=True)
 class Case:
     rule: str
@@ -308,6 +313,7 @@ CASES = [
     Case("wait_zero_returns_pending", _wait_zero_returns_pending, {"vm": WEB}),
     Case("passthrough_quick_migrates", _passthrough_quick_migrates, {"vm": "pt01"}),
     Case("links_under_program_data", _links_under_program_data, {"node": "HV-C"}),
+    Case("smb_share_continuously_available", _smb_share_continuously_available, {"node": "HV-B"}),
 ]
 
 
