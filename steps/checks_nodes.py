@@ -16,17 +16,24 @@ from steps.moves import candidate_targets, move_setup
 
 @given("a node that owns a running VM below the move-type threshold and one at or above it")
 def drain_setup(scn: Scenario) -> None:
-    threshold = scn.inventory().move_type_threshold
-    low = scn.catalog.pick_all(
-        lambda v: v.state == "Running" and not v.passthrough and v.priority < threshold
+    inventory = scn.inventory()
+    threshold = inventory.move_type_threshold
+    low = scn.as_found(
+        scn.catalog.pick_all(
+            lambda v: v.state == "Running" and not v.passthrough and v.priority < threshold
+        )
     )
-    high = scn.catalog.pick_all(
-        lambda v: v.state == "Running" and not v.passthrough and v.priority >= threshold
+    high = scn.as_found(
+        scn.catalog.pick_all(
+            lambda v: v.state == "Running" and not v.passthrough and v.priority >= threshold
+        )
     )
     if not low or not high:
         pytest.skip("the target has no running VMs on both sides of the move-type threshold")
-    node = low[0].owner
-    if not any(v.owner == node for v in high):
+    # Where the VMs are now (an earlier scenario may have left one away from where it started).
+    owner = {v.name: inventory.group_of(v.name).owner_node for v in low + high}
+    node = owner[low[0].name]
+    if not any(owner[v.name] == node for v in high):
         move_setup(scn, high[0], node)
     owned = [g.vm_name for g in scn.inventory().roles_on(node)]
     scn.vms = [scn.catalog.get(name) for name in owned]
