@@ -136,7 +136,7 @@ class LabResponder:
             "cluster_events": lambda: self._events(host, params),
             "path_info": lambda: self._path_info(host, _param(params, "path", str)),
             "network_counters": lambda: self._counters(host, now),
-            "move_status": lambda: self._move_status(host.name, _param(params, "vm_names", list)),
+            "move_status": lambda: self._move_status(host, _param(params, "vm_names", list)),
         }
         return readers[probe]()
 
@@ -269,13 +269,13 @@ class LabResponder:
             ]
         }
 
-    def _move_status(self, node: str, names: list[Any]) -> dict[str, Any]:
+    def _move_status(self, host: NodeState, names: list[Any]) -> dict[str, Any]:
         c = self.cluster
         out = []
         for name in names:
             vm = c.vm(str(name))
-            # Get-VM answers for the node's own VMs only: another node's VM has no state here.
-            local = vm.owner.casefold() == node.casefold()
+            # Get-VM lists the VMs registered on this node only: any other VM has no state here.
+            local = vm.vm_id in host.registered
             out.append(
                 {
                     "vm": vm.name,
