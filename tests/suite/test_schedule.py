@@ -49,7 +49,8 @@ def test_a_scenario_is_classified_by_its_steps() -> None:
     )
 
 
-def _audit(tmp_path: Path, *extra: str) -> tuple[Path, int, str]:
+def _audit(tmp_path: Path, target: str = "lab+sim", *extra: str) -> tuple[Path, int, str]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [
             sys.executable,
@@ -57,7 +58,7 @@ def _audit(tmp_path: Path, *extra: str) -> tuple[Path, int, str]:
             "harness.cli",
             "run",
             "--target",
-            "lab+sim",
+            target,
             "--no-report",
             "--no-history",
             "--reports",
@@ -141,27 +142,8 @@ def test_a_defect_is_still_caught_by_scenarios_that_share_a_move(tmp_path: Path)
         text.replace("rules_off: []", "rules_off: [{rule: registration_removed_from_source}]"),
         encoding="utf-8",
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "run",
-            "--target",
-            f"lab+sim:{topology}",
-            "--no-report",
-            "--no-history",
-            "--reports",
-            str(tmp_path / "runs"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    (run_dir,) = list((tmp_path / "runs").iterdir())
+    run_dir, code, output = _audit(tmp_path / "runs", f"lab+sim:{topology}")
+    assert code == 1, output[-3000:]
     records = _records(run_dir)
     qm03 = [r for r in records if r["claim"] == "QM-03"]
     assert qm03 and all(r["verdict"] == "failed" for r in qm03)
