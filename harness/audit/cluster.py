@@ -122,6 +122,9 @@ class Cluster:
         # Every action passes the guard; without one nothing is refused, locked or journalled.
         self.guard = guard or ActionGuard()
         self._in_action = 0
+        # Host time the last watched move settled: an event before it belongs to that move, not
+        # to the next one (moves of one VM can follow each other within seconds).
+        self.quiet_since: datetime | None = None
 
     # ----- plumbing -------------------------------------------------------------------------
     def _control_node(self) -> str:
@@ -416,6 +419,7 @@ class Cluster:
                 settled = settled and done(status)
             if settled:
                 trace.settled_utc = now
+                self.quiet_since = now
                 return trace
             if now > deadline:
                 raise HarnessError(

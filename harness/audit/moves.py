@@ -165,6 +165,9 @@ def quick_migrate(
 ) -> list[MoveOutcome]:
     """Quick-migrate `vms` in one request (-Wait 0), watch until settled, read the aftermath."""
     outcomes = [MoveOutcome(vm, "", node, snapshot(cluster, vm)) for vm in vms]
+    # Events from before the previous move settled are that move's (its 1204 on another node
+    # would read as this move going offline in the wrong place).
+    floor = cluster.quiet_since
     for outcome in outcomes:
         outcome.source = outcome.before.owner
     try:
@@ -190,7 +193,10 @@ def quick_migrate(
         outcome.trace = trace
         outcome.after = snapshot(cluster, outcome.vm)
         nodes = sorted({outcome.source, outcome.after.owner})
-        outcome.events = cluster.events(requested_utc - timedelta(seconds=2), nodes)
+        since = requested_utc - timedelta(seconds=2)
+        if floor is not None and floor > since:
+            since = floor
+        outcome.events = cluster.events(since, nodes)
         measure_downtime(outcome, requested_utc)
         outcome.invariants = violations(outcome.vm.id, outcome.before, outcome.after, node)
         outcome.invariants.update(
