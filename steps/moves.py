@@ -7,7 +7,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.audit.assertions import check
 from harness.audit.catalog import VmFacts
-from harness.audit.invariants import MoveCause, judge, marker
+from harness.audit.invariants import MoveCause, judge
 from harness.audit.ledger import ObservedMove
 from harness.audit.moves import MoveOutcome, judged_move, quick_migrate
 from harness.audit.objects import Inventory
@@ -134,14 +134,22 @@ def migrate(
     scn.evidence.observe("during", "observed move", move.as_evidence(shared=False))
     for outcome in outcomes:
         record(scn, outcome)
-        if outcome.invariants:
+        if outcome.invariants and outcome.after is not None:
             # Every move is judged, the scenario's own too: what it broke fails at teardown
-            # (after the scenario's own checks), naming this move.
-            cause = MoveCause("scenario", scn.evidence.scenario, f"{move.id}: {outcome.vm.name}")
-            scn.restorer.violations.append(
-                f"{cause} broke what every quick migration must keep: "
-                f"{outcome.invariants} {marker(outcome.invariants)}"
-            )
+            # (after the scenario's own checks), naming this move and the invariants' claims.
+            cause = MoveCause("observed", scn.evidence.scenario, f"{move.id}: {outcome.vm.name}")
+            try:
+                judge(
+                    outcome.vm.name,
+                    outcome.vm.id,
+                    outcome.before,
+                    outcome.after,
+                    node,
+                    cause,
+                    outcome.invariants,
+                )
+            except AssertionError as violation:
+                scn.restorer.violations.append(str(violation))
     scn.outcomes = outcomes
     scn.outcome = outcomes[0]
 

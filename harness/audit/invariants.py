@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 class MoveCause:
     """Why the harness moved the VM: the scenario's own move, a setup or a restore move."""
 
-    kind: str  # "scenario", "setup", "restore", "leg", "drain", "recover"
+    # "scenario": judged by the scenario's own Then step (fails its own claim); "observed": a
+    # scenario's own move judged again at teardown, and "setup", "restore", "leg", "drain",
+    # "recover": each fails the claims its broken invariants back.
+    kind: str
     scenario: str = ""
     detail: str = ""
 

@@ -56,10 +56,8 @@ class Restorer:
         if not self.lazy:
             return self.restore()
         problems = self._restore_nodes()
-        if self.vms:
-            names = list(self.vms)
-            # The next scenario must find the cluster idle, whatever this one left moving.
-            self._step(problems, "wait for moves to settle", lambda: self._settle(names))
+        # The next scenario must find the cluster idle, whatever this one left moving.
+        self._settle_all(problems)
         return problems
 
     def remember_drain(self, node: str) -> None:
@@ -74,9 +72,7 @@ class Restorer:
         """Undo everything; returns the problems that could not be fixed (empty = as found)."""
         problems = self._restore_nodes()
         guard = self.cluster.guard
-        if self.vms:
-            names = list(self.vms)
-            self._step(problems, "wait for moves to settle", lambda: self._settle(names))
+        self._settle_all(problems)
         for name, (_vm, owner, state) in self.vms.items():
             self._step(problems, f"return {name} to {owner}", partial(self._back, name, owner))
             _, statuses = self.cluster.move_status([name])
@@ -139,6 +135,12 @@ class Restorer:
         except HarnessError as exc:
             problems.append(f"read the node states: {exc.message}")
             return {}
+
+    def _settle_all(self, problems: list[str]) -> None:
+        """Wait until no remembered VM is still moving (a problem if it never settles)."""
+        if self.vms:
+            names = list(self.vms)
+            self._step(problems, "wait for moves to settle", lambda: self._settle(names))
 
     def _settle(self, names: list[str]) -> None:
         requested, _ = self.cluster.move_status(names)
