@@ -23,9 +23,8 @@ class LabDriver(RecordingDriver):
     def __init__(self, cluster: Any, responder: Any = None) -> None:
         super().__init__()
         if responder is None:
-            from harness.lab.responder import LabResponder
-
-            responder = LabResponder(cluster)
+            # The lab builds its own responder: drivers sit below the lab and never import it.
+            responder = cluster.responder()
         self.cluster = cluster
         self._responder = responder
         topology = cluster.topology

@@ -8,16 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.atomic import TMP_PREFIX, atomic_write
+from harness.domain.identity import TargetIdentity
 from harness.drivers.base import utc_now_iso
-from harness.evidence.records import (
-    TMP_PREFIX,
-    EvidenceError,
-    TargetIdentity,
-    atomic_write,
-    dump_json,
-    redact_document,
-    validate,
-)
+from harness.evidence.records import EvidenceError, dump_json, redact_document, validate
 from harness.evidence.verdicts import VERDICTS, claim_verdicts
 
 MANIFEST_NAME = "manifest.json"

@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 
 from harness import __version__
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import InputError
 from harness.evidence.manifest import file_sha256, read_records
 from harness.evidence.records import atomic_write, validate

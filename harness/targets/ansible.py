@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
+from harness.atomic import atomic_write
 from harness.errors import InputError
-from harness.evidence.records import atomic_write
 
 # Ansible's connection variables for Windows hosts (ansible.builtin winrm / psrp plugins).
 WINDOWS_CONNECTIONS = ("winrm", "psrp", "ansible.builtin.winrm", "ansible.windows.psrp")

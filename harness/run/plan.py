@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.audit.guard import ActionGuard, ActionRequest
+from harness.audit.journal import JOURNAL_FILE, read_journal
+from harness.audit.lock import LOCK_DIR_ENV
+from harness.audit.tally import NO_MEMORY_STATES, Cost, Disruption, Tally, tally_journal
 from harness.errors import HarnessError
-from harness.safety.guard import ActionGuard, ActionRequest
-from harness.safety.journal import JOURNAL_FILE, read_journal
-from harness.safety.lock import LOCK_DIR_ENV
-from harness.safety.tally import NO_MEMORY_STATES, Cost, Disruption, Tally, tally_journal
 
 if TYPE_CHECKING:
     from harness.targets.registry import Target, TargetSpec
@@ -324,7 +324,7 @@ def vm_table(plan: Plan) -> str:
 
 def summary_line(tally: Tally) -> str:
     """The totals in one line."""
-    from harness.safety.budget import plan_totals
+    from harness.run.budget import plan_totals
 
     return plan_totals(tally.summary())
 
