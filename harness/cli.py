@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError, InputError, plain_message
+from harness.terminal import guard_streams
 
 
 def _cmd_lab_validate(args: argparse.Namespace) -> int:
@@ -451,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    guard_streams()  # no registered secret reaches the terminal, whatever prints it
     try:
         return int(args.func(args))
     except HarnessError as exc:
