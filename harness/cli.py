@@ -36,7 +36,11 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
     from harness.lab.serve import serve_forever
 
     return serve_forever(
-        args.file, speed=args.speed, state_dir=args.state_dir, permissive=args.permissive
+        args.file,
+        speed=args.speed,
+        state_dir=args.state_dir,
+        permissive=args.permissive,
+        windows_cost=args.windows_cost,
     )
 
 
@@ -419,6 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also accept Basic authentication and unencrypted messages (a default Windows "
         "WinRM service refuses both: encrypted Negotiate/NTLM only)",
+    )
+    serve.add_argument(
+        "--windows-cost",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="charge Windows' real-time probe costs (powershell.exe start, module imports, "
+        "command; docs/windows-fidelity.md); default: the topology's windows_cost",
     )
     serve.set_defaults(func=_cmd_lab_serve)
 
