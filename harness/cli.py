@@ -10,6 +10,7 @@ from pathlib import Path
 from harness import __version__
 from harness.errors import HarnessError, InputError, plain_message
 from harness.exits import Exit, last_line
+from harness.terminal import guard_streams
 
 
 def _cmd_lab_validate(args: argparse.Namespace) -> int:
@@ -36,7 +37,11 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
     from harness.lab.serve import serve_forever
 
     return serve_forever(
-        args.file, speed=args.speed, state_dir=args.state_dir, permissive=args.permissive
+        args.file,
+        speed=args.speed,
+        state_dir=args.state_dir,
+        permissive=args.permissive,
+        windows_cost=args.windows_cost,
     )
 
 
@@ -539,6 +544,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also accept Basic authentication and unencrypted messages (a default Windows "
         "WinRM service refuses both: encrypted Negotiate/NTLM only)",
     )
+    serve.add_argument(
+        "--windows-cost",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="charge Windows' real-time probe costs (powershell.exe start, module imports, "
+        "command; docs/windows-fidelity.md); default: the topology's windows_cost",
+    )
     serve.set_defaults(func=_cmd_lab_serve)
 
     selftest = sub.add_parser(
@@ -576,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    guard_streams()  # no registered secret reaches the terminal, whatever prints it
     try:
         return int(args.func(args))
     except HarnessError as exc:
