@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError, InputError, plain_message
+from harness.terminal import guard_streams
 
 
 def _cmd_lab_validate(args: argparse.Namespace) -> int:
@@ -35,7 +36,11 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
     from harness.lab.serve import serve_forever
 
     return serve_forever(
-        args.file, speed=args.speed, state_dir=args.state_dir, permissive=args.permissive
+        args.file,
+        speed=args.speed,
+        state_dir=args.state_dir,
+        permissive=args.permissive,
+        windows_cost=args.windows_cost,
     )
 
 
@@ -407,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also accept Basic authentication and unencrypted messages (a default Windows "
         "WinRM service refuses both: encrypted Negotiate/NTLM only)",
     )
+    serve.add_argument(
+        "--windows-cost",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="charge Windows' real-time probe costs (powershell.exe start, module imports, "
+        "command; docs/windows-fidelity.md); default: the topology's windows_cost",
+    )
     serve.set_defaults(func=_cmd_lab_serve)
 
     selftest = sub.add_parser(
@@ -440,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    guard_streams()  # no registered secret reaches the terminal, whatever prints it
     try:
         return int(args.func(args))
     except HarnessError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import InputError
+from harness.lab.cost import parse_cost
 from harness.lab.session import DEFAULT_SESSION, LabSession
 from harness.lab.topology import (
     VM,
@@ -136,6 +137,17 @@ def build_topology(data: dict[str, Any], source: str) -> Topology:
         locale=str(data.get("locale", DEFAULT_SESSION.locale)),
         language_mode=str(given.get("language_mode", DEFAULT_SESSION.language_mode)),
     )
+    cost = parse_cost(data.get("windows_cost"), source) if "windows_cost" in data else None
     return Topology(
-        source, cluster, nodes, non_members, csvs, disks, shares, vms, rules_off, session=session
+        source,
+        cluster,
+        nodes,
+        non_members,
+        csvs,
+        disks,
+        shares,
+        vms,
+        rules_off,
+        windows_cost=cost,
+        session=session,
     )

@@ -20,6 +20,7 @@ from harness.targets.inventory import (
 )
 from harness.targets.registry import first_match
 from harness.targets.replay import is_replay_spec, load_replay
+from harness.terminal import printable
 
 OK = "ok"
 
@@ -75,7 +76,9 @@ class Preflight:
 
 def _short(exc: BaseException) -> str:
     text = exc.message if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
-    return redact(text.splitlines()[0] if text else text)[:200]
+    # Whole (a transport error cut mid-word hides its cause), on one line, remote text escaped.
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return printable(redact(" | ".join(lines)), keep_newlines=False)
 
 
 def _check_node(row: NodeRow, driver: Driver, cluster: str) -> dict[str, Any] | None:
