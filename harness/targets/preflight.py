@@ -263,17 +263,24 @@ def render(result: Preflight) -> str:
     return redact("\n".join(lines))
 
 
-def check_inventory(spec: str, out: TextIO | None = None) -> int:
-    """The check-inventory command: 0 if the audit can run, 1 if not (InputError -> 2)."""
+def check_inventory(spec: str, out: TextIO | None = None, *, full: bool = False) -> int:
+    """The check-inventory command: 0 if the audit can run, 1 if not (InputError -> 2).
+
+    The verdict comes last; before it, one line counts the Windows facts not yet verified on
+    Windows and says where to read them (`full`: every one of them, one per line).
+    """
     out = out or sys.stdout
     result = run_preflight(spec, out)
+    print(unverified_note(full=full), file=out, flush=True)
     print(render(result), file=out, flush=True)
-    print(unverified_note(), file=out, flush=True)
     return 0 if result.ok else 1
 
 
-def unverified_note() -> str:
-    """What the first real run tests: every unverified row of the Windows fidelity ledger."""
+def unverified_note(*, full: bool = True) -> str:
+    """What the first real run tests: the unverified rows of the Windows fidelity ledger.
+
+    One line with their count and where to read them; `full`: then one line per fact.
+    """
     path = ledger_path()
     if path is None:
         return "\nthe Windows fidelity ledger (docs/windows-fidelity.md) was not found"
@@ -281,7 +288,7 @@ def unverified_note() -> str:
     if not rows:
         return f"\nevery fact about Windows in {path.name} is confirmed by a public source"
     head = (
-        f"\n{len(rows)} fact(s) about Windows are not confirmed by a public source "
-        f"({path.name}); a run on a real cluster tests them:"
+        f"\nunverified on Windows: {len(rows)} fact(s) the checks rely on have no public source "
+        f"yet; a run on a real cluster tests them (list: {path}, or check-inventory --all)"
     )
-    return head + "\n" + render_unverified(rows)
+    return head + ("\n" + render_unverified(rows) if full else "")
