@@ -3,6 +3,7 @@ clean refusal (exit 2), never an exception; and deleted evidence is never "no re
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -52,7 +53,7 @@ def test_any_index_line_is_a_notice_never_an_exception(
     for entry in entries:  # what is accepted is usable by every reader
         history.for_target(str(entry.get("cluster")))
     flaky_claims(entries)
-    for a, b in zip(entries, entries[1:], strict=False):
+    for a, b in itertools.pairwise(entries):
         compare_entries(a, b, parse_thresholds([]))
 
 
