@@ -176,7 +176,13 @@ def _cmd_trend(args: argparse.Namespace) -> int:
 def _cmd_inventory_from_ansible(args: argparse.Namespace) -> int:
     from harness.targets.ansible import convert_inventory
 
-    return convert_inventory(args.source, args.group, Path(args.output), force=args.force)
+    return convert_inventory(
+        args.source,
+        args.group,
+        Path(args.output),
+        force=args.force,
+        allow_dynamic=args.allow_dynamic,
+    )
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -450,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     ansible.add_argument("--group", required=True, help="the Ansible group holding one cluster")
     ansible.add_argument("-o", "--output", required=True, help="qmaudit inventory to write")
     ansible.add_argument("--force", action="store_true", help="overwrite the output file")
+    ansible.add_argument(
+        "--allow-dynamic",
+        action="store_true",
+        help="let ansible-core read the source: RUNS inventory plugins and scripts (code); "
+        "by default only static INI/YAML/JSON files are read and nothing runs",
+    )
     ansible.set_defaults(func=_cmd_inventory_from_ansible)
 
     plan = sub.add_parser(
