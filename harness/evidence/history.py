@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import fcntl
+import itertools
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,7 +56,9 @@ def key_measurements(records: Iterable[dict[str, Any]]) -> dict[str, float]:
 
 def cluster_build(target: dict[str, Any] | None) -> str:
     """The cluster's OS build(s) as one string (nodes may differ during a rolling upgrade)."""
-    builds = sorted({str(n.get("os_build")) for n in (target or {}).get("nodes", [])})
+    nodes = (target or {}).get("nodes") if isinstance(target, dict) else None
+    nodes = [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
+    builds = sorted({str(n.get("os_build")) for n in nodes})
     return ",".join(b for b in builds if b and b != "None")
 
 
@@ -79,6 +84,37 @@ def run_entry(run_dir: Path, manifest: dict[str, Any], records: list[dict[str, A
     }
 
 
+MAX_LINE = 1 << 20  # one index entry (a run of a few hundred scenarios is ~50 KB)
+MAX_LINES = 100_000
+_TEXT_FIELDS = ("run_dir", "created_utc", "target_spec", "cluster", "kind", "harness_version")
+
+
+def entry_problem(doc: Any) -> str | None:
+    """Why a parsed index line is not a history entry qmaudit wrote, or None if it is one."""
+    if not isinstance(doc, dict):
+        return "not an object"
+    if not isinstance(doc.get("run_id"), str) or not doc["run_id"]:
+        return "no run_id string"
+    for name in _TEXT_FIELDS:
+        if doc.get(name) is not None and not isinstance(doc[name], str):
+            return f"{name} is not a string"
+    if doc.get("cluster_build") is not None and not isinstance(doc["cluster_build"], str):
+        return "cluster_build is not a string"
+    for name in ("claims", "scenarios"):
+        value = doc.get(name, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            return f"{name} is not an object of strings"
+    measurements = doc.get("measurements", {})
+    if not isinstance(measurements, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in measurements.values()
+    ):
+        return "measurements is not an object of finite numbers"
+    return None
+
+
 @dataclass
 class History:
     """The folder holding the index and the Allure history of the runs audited into it."""
@@ -95,31 +131,52 @@ class History:
         return self.folder / ALLURE_HISTORY_NAME
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every readable entry, oldest first; unreadable lines are skipped and noted."""
+        """Every well-formed entry, oldest first; any other line is skipped and noted.
+
+        Streamed and bounded: a line longer than MAX_LINE or lines past MAX_LINES are skipped
+        too, so a damaged or hostile index costs a notice, never the run's finishing steps.
+        """
         self.problems = []
         path = self.index_path
-        if not path.is_file():
-            return []
         try:
-            raw = path.read_bytes()
+            if not path.is_file():
+                return []
+            handle = path.open("rb")
         except OSError as exc:
-            raise InputError(str(path), "", f"history index unreadable: {exc}") from exc
-        lines = raw.split(b"\n")
-        torn_tail = bool(lines and lines[-1].strip())
-        out = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                doc = None
-            if not isinstance(doc, dict) or "run_id" not in doc:
-                last = number == len(lines) and torn_tail
-                what = "torn last line (a run stopped while writing it)" if last else "not JSON"
-                self.problems.append(f"{path}:{number}: {what}: ignored")
-                continue
-            out.append(doc)
+            self.problems.append(f"{path}: unreadable ({exc.strerror}): history ignored")
+            return []
+        out: list[dict[str, Any]] = []
+        with handle:
+            for number in itertools.count(1):
+                try:
+                    line = handle.readline(MAX_LINE + 1)
+                except OSError as exc:
+                    self.problems.append(f"{path}:{number}: unreadable ({exc.strerror})")
+                    break
+                if not line:
+                    break
+                if number > MAX_LINES:
+                    self.problems.append(f"{path}: more than {MAX_LINES} lines: the rest ignored")
+                    break
+                if len(line) > MAX_LINE:
+                    self.problems.append(f"{path}:{number}: longer than {MAX_LINE} bytes: ignored")
+                    while line and not line.endswith(b"\n"):  # skip the rest of the line
+                        line = handle.readline(MAX_LINE)
+                    continue
+                if not line.strip():
+                    continue
+                torn = not line.endswith(b"\n")
+                try:
+                    doc = json.loads(line)
+                except (ValueError, RecursionError):
+                    doc = None
+                problem = "not JSON" if doc is None else entry_problem(doc)
+                if problem is not None:
+                    if torn and doc is None:
+                        problem = "torn last line (a run stopped while writing it)"
+                    self.problems.append(f"{path}:{number}: {problem}: ignored")
+                    continue
+                out.append(doc)
         return out
 
     def append(self, entry: dict[str, Any], keep: int = DEFAULT_KEEP) -> list[dict[str, Any]]:
@@ -141,21 +198,26 @@ class History:
         return entries
 
     def prune_allure(self, keep: int) -> None:
-        """Keep the last `keep` lines of Allure's history file (one line per report)."""
+        """Keep the last `keep` lines of Allure's history file (one line per report); streamed."""
         path = self.allure_path
         if not path.is_file():
             return
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        good = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                json.loads(line)
-            except ValueError:
-                self.problems.append(f"{path}:{number}: not JSON (torn?): dropped")
-                continue
-            good.append(line)
-        if len(good) != len(lines) or len(good) > keep:
-            self._rewrite(path, good[-keep:])
+        good: collections.deque[str] = collections.deque(maxlen=keep)
+        total = 0
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                total += 1
+                try:
+                    line = raw.decode("utf-8").strip()
+                    json.loads(line)
+                except (ValueError, RecursionError):
+                    self.problems.append(f"{path}:{number}: not JSON (torn?): dropped")
+                    continue
+                good.append(line)
+        if len(good) != total:
+            self._rewrite(path, list(good))
 
     def for_target(self, cluster: str | None) -> list[dict[str, Any]]:
         """The entries of one cluster (case-insensitive, like Windows names), oldest first."""

@@ -200,9 +200,11 @@ def run_audit(
         write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
         try:
             config, notes = record_run(run_dir, history, history_keep)
-        except (OSError, HarnessError) as exc:
+        except Exception as exc:
             # The audit's verdict stands without its history; say so and go on.
-            notes = [f"not recorded: {exc}"]
+            name = type(exc).__name__
+            detail = exc.message if isinstance(exc, HarnessError) else f"{name}: {exc}"
+            notes = [f"not recorded: {detail}"]
         for note in notes:
             print(f"qmaudit: history: {note}", file=sys.stderr if config is None else sys.stdout)
         print(f"qmaudit: history  {history} (trend plots in {run_dir / 'trend'})")
