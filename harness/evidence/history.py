@@ -62,6 +62,11 @@ def cluster_build(target: dict[str, Any] | None) -> str:
     return ",".join(b for b in builds if b and b != "None")
 
 
+def identity(entry: dict[str, Any]) -> tuple[str, str]:
+    """A run's target identity: its kind (lab, cluster) and its cluster name, case-folded."""
+    return str(entry.get("kind") or ""), str(entry.get("cluster") or "").casefold()
+
+
 def run_entry(run_dir: Path, manifest: dict[str, Any], records: list[dict[str, Any]]) -> dict:
     """The index entry of one finished run, from its manifest and its evidence records."""
     target = manifest.get("target") or {}
@@ -219,6 +224,19 @@ class History:
         if len(good) != total:
             self._rewrite(path, list(good))
 
+    def runs_of(self, target: str | None) -> list[dict[str, Any]]:
+        """The runs of one target identity (kind and cluster), oldest first (docs/history.md).
+
+        `target` names a cluster or a target spec (None: the newest run's); when runs of that
+        name have different kinds (the lab named like a real cluster), the newest matching
+        run's kind is the one meant. Runs of another kind never join.
+        """
+        matching = self.for_target(target)
+        if not matching:
+            return []
+        newest = identity(matching[-1])
+        return [e for e in matching if identity(e) == newest]
+
     def for_target(self, cluster: str | None) -> list[dict[str, Any]]:
         """The entries of one cluster (case-insensitive, like Windows names), oldest first."""
         entries = self.entries()
@@ -279,7 +297,7 @@ def record_run(
     entry = run_entry(run_dir, manifest, read_records(run_dir))
     history.append(entry, keep)
     notes = list(history.problems)
-    runs = history.for_target(entry.get("cluster"))[-keep:]
+    runs = [e for e in history.entries() if identity(e) == identity(entry)][-keep:]
     plots, flaky = write_trend(runs, run_dir / "trend")
     write_global_attachments(run_dir / "allure-results", [(p, p.stem) for p in plots])
     notes += [f"flaky claim {claim}: {'; '.join(changes)}" for claim, changes in flaky.items()]

@@ -17,7 +17,7 @@ import yaml
 
 from harness.errors import LabOperationError
 from harness.exits import command_name
-from harness.lab.clock import ScaledClock
+from harness.lab.clock import ScaledClock, pacing_wanted
 from harness.lab.cost import OFF, WindowsCost, resolve_cost
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
@@ -77,7 +77,7 @@ def make_answer(
 
 def build_lab_responder(topology: Topology, speed: float) -> ProbeResponder:
     """LabResponder over a LabCluster running on scaled real time."""
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
     responder: ProbeResponder = LabResponder(cluster)
     return responder
 
