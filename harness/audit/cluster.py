@@ -43,6 +43,9 @@ class MoveSample:
     saved_state_files: tuple[str, ...] = ()
     heartbeat: str | None = None
     saved_state: tuple[SavedFile, ...] = ()
+    # True when vm_state and the files come from one vm_details document (one instant); False
+    # when the source no longer answered for the VM and vm_state is move_status's alone.
+    files_read: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -415,6 +418,7 @@ class Cluster:
                         sample.saved_state_files = details.saved_state_files
                         sample.saved_state = details.saved_state
                         sample.heartbeat = details.heartbeat
+                        sample.files_read = True
                 trace.samples.append(sample)
                 settled = settled and done(status)
             if settled:

@@ -64,9 +64,25 @@ def test_a_saved_poll_without_files_is_a_violation() -> None:
     o.trace.samples = [s for s in o.trace.samples if s.vm_state != "Saving"]
     if not any(s.vm_state == "Saved" for s in o.trace.samples):
         o.trace.samples.insert(
-            0, MoveSample(o.trace.requested_utc, o.vm.name, o.source, "Pending", "Saved")
+            0,
+            MoveSample(
+                o.trace.requested_utc, o.vm.name, o.source, "Pending", "Saved", files_read=True
+            ),
         )
     with pytest.raises(AssertionError, match="once the VM is saved"):
+        windows.saved_files(o)
+
+
+def test_a_saved_state_whose_files_were_not_read_in_the_same_document_is_not_a_violation() -> None:
+    # move_status said Saved, then the source no longer answered vm_details (the VM had left):
+    # two instants, so no contradiction; the evidence is judged (or thin), never FAILED.
+    o = _sparse(_move(load_default_topology()))
+    assert o.trace is not None
+    o.trace.samples = [
+        MoveSample(o.trace.requested_utc, o.vm.name, o.source, "Pending", "Saved"),
+        *o.trace.samples,
+    ]
+    with pytest.raises(ThinEvidenceError):
         windows.saved_files(o)
 
 
