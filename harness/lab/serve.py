@@ -16,7 +16,8 @@ from typing import Any, Protocol, TextIO
 import yaml
 
 from harness.errors import LabOperationError
-from harness.lab.clock import ScaledClock
+from harness.exits import command_name
+from harness.lab.clock import ScaledClock, pacing_wanted
 from harness.lab.cost import OFF, WindowsCost, resolve_cost
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
@@ -76,7 +77,7 @@ def make_answer(
 
 def build_lab_responder(topology: Topology, speed: float) -> ProbeResponder:
     """LabResponder over a LabCluster running on scaled real time."""
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
     responder: ProbeResponder = LabResponder(cluster)
     return responder
 
@@ -273,7 +274,8 @@ def print_banner(server: LabServer, out: TextIO) -> None:
     out.write("to audit it as a cluster target, in another shell:\n")
     for line in export_lines(server):
         out.write(f"  {line}\n")
-    out.write(f"  qmaudit check-inventory {server.inventory_path}\n")
+    qmaudit = command_name()
+    out.write(f"  {qmaudit} check-inventory --target {server.inventory_path}\n")
     plaintext = "allowed" if server.allow_unencrypted else "refused (encrypted NTLM only)"
     out.write(f"auth: {', '.join(server.auth)}; unencrypted messages: {plaintext}\n")
     out.write(f"lab clock speed: {server.speed:g}x real time\n")

@@ -23,12 +23,12 @@ def _load_lab_topology(file: str | None) -> Any:
 
 def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED) -> Target:
     """Open the embedded lab: served over WinRM on loopback, or in-process."""
-    from harness.lab.clock import ScaledClock
+    from harness.lab.clock import ScaledClock, pacing_wanted
     from harness.lab.cost import CostMeter, resolve_cost
     from harness.lab.model import LabCluster
 
     topology = _load_lab_topology(file)
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
     # Windows' real-time probe costs when the topology or QM_LAB_WINDOWS_COST asks for them.
     cost = resolve_cost(topology.windows_cost)
     non_member = topology.non_members[0].name if topology.non_members else None
