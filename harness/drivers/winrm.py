@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from harness.drivers.base import ProbeRecord, TranscriptMixin, sha256_text, utc_now_iso
 from harness.errors import HarnessError, ProbeFailedError
 from harness.probes.protocol import build_script, probe_kind
-from harness.safety.redact import MASK, is_credential_key, redact, register_secret
+from harness.redact import MASK, is_credential_key, redact, register_secret
 from harness.schemas import parse_probe_output
 from harness.transport.clixml import error_message
 from harness.transport.endpoint import Endpoint

@@ -21,7 +21,7 @@ from harness.lab.clock import ScaledClock, pacing_wanted
 from harness.lab.cost import OFF, WindowsCost, resolve_cost
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
-from harness.lab.topology import Topology, load_default_topology, load_topology
+from harness.lab.topology import Topology, lab_throughputs, load_default_topology, load_topology
 from harness.lab.wsman import (
     Answer,
     CommandOutcome,
@@ -209,8 +209,6 @@ class LabServer:
 
 def lab_inventory(server: LabServer) -> dict[str, Any]:
     """The inventory document of a started server: a cluster target reached like a real one."""
-    from harness.targets.lab import lab_throughputs
-
     members = {n.name for n in server.topology.nodes}
     nodes = []
     for host, listener in server.listeners.items():

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.errors import InputError
-from harness.safety.redact import register_secret
+from harness.redact import register_secret
 
 Transport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
 TRANSPORTS: tuple[str, ...] = ("ntlm", "kerberos", "credssp", "basic", "certificate")

@@ -10,18 +10,18 @@ import pytest
 
 from harness.audit.catalog import Catalog
 from harness.audit.cluster import Cluster
+from harness.audit.guard import ActionGuard
+from harness.audit.journal import JOURNAL_FILE, Journal, load_state, read_journal
+from harness.audit.lock import ClusterLock
 from harness.audit.moves import quick_migrate
 from harness.drivers.lab import LabDriver
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import load_default_topology
-from harness.safety import recover as recover_mod
-from harness.safety.guard import ActionGuard
-from harness.safety.journal import JOURNAL_FILE, Journal, load_state, read_journal
-from harness.safety.lease import RunLease
-from harness.safety.lock import ClusterLock
+from harness.run import recover as recover_mod
+from harness.run.lease import RunLease
 from tests.audit.test_moves import _with_rule_off
-from tests.safety.conftest import ServedLab
+from tests.run.conftest import ServedLab
 
 VM = "web 01"
 

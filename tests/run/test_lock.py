@@ -9,7 +9,7 @@ from pathlib import Path
 HOLD = """
 import sys, time
 from pathlib import Path
-from harness.safety.lock import ClusterLock
+from harness.audit.lock import ClusterLock
 lock = ClusterLock(sys.argv[1], Path(sys.argv[2]))
 with lock:
     start = time.time()

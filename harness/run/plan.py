@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.audit.guard import ActionGuard, ActionRequest
+from harness.audit.journal import JOURNAL_FILE, read_journal
+from harness.audit.lock import LOCK_DIR_ENV
+from harness.audit.tally import NO_MEMORY_STATES, Cost, Disruption, Tally, tally_journal
 from harness.errors import HarnessError
-from harness.safety.guard import ActionGuard, ActionRequest
-from harness.safety.journal import JOURNAL_FILE, read_journal
-from harness.safety.lock import LOCK_DIR_ENV
-from harness.safety.tally import NO_MEMORY_STATES, Cost, Disruption, Tally, tally_journal
 
 if TYPE_CHECKING:
-    from harness.safety.budget import Budget
+    from harness.run.budget import Budget
     from harness.targets.registry import Target, TargetSpec
     from harness.targets.twin import Twin
 
@@ -325,7 +325,7 @@ def vm_table(plan: Plan) -> str:
 
 def summary_line(tally: Tally) -> str:
     """The totals in one line."""
-    from harness.safety.budget import plan_totals
+    from harness.run.budget import plan_totals
 
     return plan_totals(tally.summary())
 

@@ -43,7 +43,7 @@ class Budget:
         """The pytest arguments giving the guard its runtime backstop (xdist workers too)."""
         if self.max_moves is None:
             return []
-        return ["-p", "harness.safety.budget", f"{MAX_MOVES_OPTION}={self.max_moves}"]
+        return ["-p", "harness.run.budget", f"{MAX_MOVES_OPTION}={self.max_moves}"]
 
     def overruns(self, plan: dict[str, Any]) -> list[str]:
         """Why a plan (plan.json's document) exceeds the budget, with the figures ([]: within)."""

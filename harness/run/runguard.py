@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from harness.audit.cluster import Cluster
-from harness.safety.guard import ActionGuard, StopFlag
-from harness.safety.journal import JOURNAL_FILE, Journal
-from harness.safety.lease import RunLease, lease_timeout_from_env
-from harness.safety.lock import ClusterLock
+from harness.audit.guard import ActionGuard, StopFlag
+from harness.audit.journal import JOURNAL_FILE, Journal
+from harness.audit.lock import ClusterLock
+from harness.run.lease import RunLease, lease_timeout_from_env
 
 
 def _plugin(config: pytest.Config, kind: type[Any]) -> Any:
@@ -37,8 +37,8 @@ def guarded_cluster(
 ) -> Cluster:
     """A Cluster whose every action passes the run's guard (journal, lock, lease, budget)."""
     target = run.target
-    from harness.safety.budget import max_moves_option
-    from harness.safety.interrupt import RunStop
+    from harness.run.budget import max_moves_option
+    from harness.run.interrupt import RunStop
 
     stop_plugin = _plugin(config, RunStop)
     stop: StopFlag = stop_plugin.flag if stop_plugin is not None else StopFlag()

@@ -1,6 +1,6 @@
 """`qmaudit recover [RUN]`: return every VM of an incomplete journal to its original owner.
 
-Recover holds the cluster's run lease (`harness.safety.lease`) like a run, so it never races a
+Recover holds the cluster's run lease (`harness.run.lease`) like a run, so it never races a
 live run of the same cluster, and judges each move it makes like every other move
 (`harness.audit.invariants`, cause "recover"): a violation is printed and makes the exit code 1,
 the VM is returned all the same.
@@ -15,13 +15,13 @@ from typing import TextIO
 
 from harness.audit.catalog import Catalog, VmFacts
 from harness.audit.cluster import Cluster
+from harness.audit.guard import ActionGuard
 from harness.audit.invariants import MoveCause, judge
+from harness.audit.journal import JOURNAL_FILE, Journal, JournalState, load_state
+from harness.audit.lock import ClusterLock
 from harness.audit.moves import Snapshot, settled, snapshot
 from harness.errors import HarnessError, InputError
-from harness.safety.guard import ActionGuard
-from harness.safety.journal import JOURNAL_FILE, Journal, JournalState, load_state
-from harness.safety.lease import lease_timeout_from_env, run_lease
-from harness.safety.lock import ClusterLock
+from harness.run.lease import lease_timeout_from_env, run_lease
 
 # The target kinds whose lab lives inside the run: nothing outlives it, nothing to recover.
 LAB_KINDS = ("lab", "lab+inproc", "lab+sim")

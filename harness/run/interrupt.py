@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from harness.audit.guard import StopFlag
+from harness.audit.journal import JOURNAL_FILE, Journal, load_state
 from harness.exits import command_name
-from harness.safety.guard import StopFlag
-from harness.safety.journal import JOURNAL_FILE, Journal, load_state
 
 
 class RunStop:
-    """A pytest plugin holding the run's stop flag (found by type: harness.safety.runguard)."""
+    """A pytest plugin holding the run's stop flag (found by type: harness.run.runguard)."""
 
     def __init__(self, run_dir: Path | None = None, run_id: str = "", target: str = "") -> None:
         self.flag = StopFlag()

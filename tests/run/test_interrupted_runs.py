@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from harness.audit.journal import JOURNAL_FILE, load_state, read_journal
 from harness.lab.responder import ACTION, LabResponder
-from harness.safety.journal import JOURNAL_FILE, load_state, read_journal
-from tests.safety.conftest import ServedLab, open_action, wait_for
+from tests.run.conftest import ServedLab, open_action, wait_for
 
 # Scenarios that move, drain and crash: a few, to keep the directory fast.
 SELECTION = "QM-17 or QM-18 or QM-19"

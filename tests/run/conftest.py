@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from harness.audit.journal import JOURNAL_FILE, read_journal
+from harness.audit.lock import LOCK_DIR_ENV
 from harness.lab.clock import ScaledClock
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
 from harness.lab.serve import PASSWORD_ENV, USER_ENV, LabServer
 from harness.lab.topology import load_default_topology
-from harness.safety.journal import JOURNAL_FILE, read_journal
-from harness.safety.lock import LOCK_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 

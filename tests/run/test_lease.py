@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from harness.audit.journal import journal_state, read_journal
 from harness.errors import HarnessError
-from harness.safety.journal import journal_state, read_journal
-from harness.safety.lease import ClusterBusyError, ClusterNotIdleError, RunLease, require_idle
-from tests.safety.conftest import REPO, ServedLab
+from harness.run.lease import ClusterBusyError, ClusterNotIdleError, RunLease, require_idle
+from tests.run.conftest import REPO, ServedLab
 
 _HOLD = """
 import sys, time
 from pathlib import Path
-from harness.safety.lease import RunLease
+from harness.run.lease import RunLease
 lease = RunLease("CLU1", sys.argv[1], Path(sys.argv[2]))
 lease.acquire(0)
 print("held", flush=True)

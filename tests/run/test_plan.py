@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from harness.audit.journal import JOURNAL_FILE, read_journal
+from harness.audit.tally import tally_journal
 from harness.cli import main
-from harness.safety.journal import JOURNAL_FILE, read_journal
-from harness.safety.plan import Plan, Pricer, compute_plan, schedule_table, summary_line, vm_table
-from harness.safety.tally import tally_journal
+from harness.run.plan import Plan, Pricer, compute_plan, schedule_table, summary_line, vm_table
 from harness.targets.twin import Twin, TwinPolicy
-from tests.safety.test_tally import JOURNAL
+from tests.audit.test_tally import JOURNAL
 
 SELECTION = "QM-17 or QM-18"  # a two-VM move, a drain, their restores
 

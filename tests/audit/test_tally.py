@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.safety.tally import Cost, tally_journal
+from harness.audit.tally import Cost, tally_journal
 
 
 def _action(

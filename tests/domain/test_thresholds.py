@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.audit.objects import parse_utc
-from harness.audit.thresholds import Thresholds
+from harness.domain.thresholds import Thresholds
 from harness.errors import InputError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.audit.storage import SharedStorage, is_unc, is_under, normalise
+from harness.domain.storage import SharedStorage, is_unc, is_under, normalise
 
 SHARED = SharedStorage.from_inventory(
     ["C:\\ClusterStorage\\Volume1"],

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from harness.safety.journal import JOURNAL_FILE, load_state, read_journal
-from tests.safety.conftest import ServedLab, open_action, wait_for
+from harness.audit.journal import JOURNAL_FILE, load_state, read_journal
+from tests.run.conftest import ServedLab, open_action, wait_for
 
 SELECTION = "QM-17 or QM-18 or QM-19"
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.audit.guard import ActionGuard, ActionRequest, MoveBudgetError, VmPlace
+from harness.audit.journal import JOURNAL_FILE, Journal, read_journal
+from harness.audit.tally import tally_journal
 from harness.cli import main
 from harness.evidence.records import new_run_id
-from harness.safety.budget import Budget
-from harness.safety.guard import ActionGuard, ActionRequest, MoveBudgetError, VmPlace
-from harness.safety.journal import JOURNAL_FILE, Journal, read_journal
-from harness.safety.tally import tally_journal
+from harness.run.budget import Budget
 from harness.suite.runner import suite_args
 from tests.targets.conftest import dead_port
 

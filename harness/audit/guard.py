@@ -6,12 +6,24 @@ import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from harness.audit.journal import Journal
+from harness.audit.lock import ClusterLock
 from harness.errors import HarnessError
-from harness.safety.journal import Journal
-from harness.safety.lease import RunLease
-from harness.safety.lock import ClusterLock
+
+
+class Lease(Protocol):
+    """What the guard asks of a run lease (harness/run/lease.py): is it still held?"""
+
+    @property
+    def held(self) -> bool:
+        """True while the run holds the cluster's lease."""
+        ...
+
+    def release(self) -> None:
+        """Drop this process from the lease."""
+        ...
 
 
 class ActionRefusedError(HarnessError):
@@ -80,7 +92,7 @@ class ActionGuard:
         journal: Journal | None = None,
         lock: ClusterLock | None = None,
         stop: StopFlag | None = None,
-        lease: RunLease | None = None,
+        lease: Lease | None = None,
         max_moves: int | None = None,
     ) -> None:
         self.cluster_name = cluster_name
@@ -153,8 +165,8 @@ class ActionGuard:
         if self.max_moves is None or request.action != "move" or request.restoring:
             return
         if self.journal is not None:
-            from harness.safety.journal import read_journal
-            from harness.safety.tally import tally_journal
+            from harness.audit.journal import read_journal
+            from harness.audit.tally import tally_journal
 
             done = tally_journal(read_journal(self.journal.path)).moves
         else:

@@ -1,6 +1,6 @@
 """The run lease: one run per cluster for the whole run, shared by that run's processes.
 
-The per-action lock (harness.safety.lock) keeps two actions apart; the lease keeps two *runs*
+The per-action lock (harness.audit.lock) keeps two actions apart; the lease keeps two *runs*
 apart, so a run never records an "original" owner while another run is moving that VM. The
 lease file `<cluster>.lease` in QM_LOCK_DIR names the owning run id and the live processes
 holding it (the runner and its pytest-xdist workers share it by run id); a short flock on
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from harness.audit.journal import utc_now
+from harness.audit.lock import lock_dir, lock_path
 from harness.errors import HarnessError
-from harness.safety.journal import utc_now
-from harness.safety.lock import lock_dir, lock_path
 
 if TYPE_CHECKING:
     from harness.targets.registry import TargetSpec

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.audit import events
 from harness.audit.cluster import Cluster
-from harness.audit.events import Channel, EventFormError, EventId
+from harness.domain import events
+from harness.domain.events import Channel, EventFormError, EventId
 from harness.drivers.lab import LabDriver
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster

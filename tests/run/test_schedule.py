@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness.suite.schedule import CRASH, DRAIN, REFUSED, SEVERAL, SINGLE, need_of
+from harness.run.schedule import CRASH, DRAIN, REFUSED, SEVERAL, SINGLE, need_of
 
 ROOT = Path(__file__).resolve().parents[2]
 

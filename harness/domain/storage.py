@@ -168,3 +168,12 @@ class SharedStorage:
     def is_shared(self, path: str) -> bool:
         """True when the path is on a CSV, on a Cluster Disk of the VM's group, or on SMB 3."""
         return self.classify(path) in ("CSV", "Cluster Disk", "SMB 3")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Declared throughput of a storage root, MB/s (10^6 bytes per second)."""
+
+    root: str
+    read_mb_s: float
+    write_mb_s: float

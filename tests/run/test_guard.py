@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.audit.cluster import Cluster
+from harness.audit.guard import ActionGuard, ActionRefusedError, RunInterruptedError, StopFlag
+from harness.audit.journal import Journal, read_journal
+from harness.audit.lock import ClusterLock
 from harness.audit.moves import settled
 from harness.errors import HarnessError
-from harness.safety.guard import ActionGuard, ActionRefusedError, RunInterruptedError, StopFlag
-from harness.safety.journal import Journal, read_journal
-from harness.safety.lock import ClusterLock
 from harness.targets.lab import open_lab
 from harness.targets.registry import Target, VmPolicy
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-import harness.safety.journal as journal_mod
+import harness.audit.journal as journal_mod
+from harness.audit.journal import Journal, journal_state, read_journal
 from harness.exits import command_name
-from harness.safety.interrupt import journal_verdict
-from harness.safety.journal import Journal, journal_state, read_journal
+from harness.run.interrupt import journal_verdict
 
 
 def test_every_entry_is_fsynced_and_read_back(
