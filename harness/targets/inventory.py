@@ -38,6 +38,8 @@ _SETTINGS = (
     "read_timeout_s",
     "connect_timeout_s",
     "retries",
+    "session",
+    "configuration_name",
 )
 _GUEST_PROBES = frozenset({"guest_clock", "guest_kvp"})
 # Secrets typed at the prompt, by environment variable name: asked once per process.

@@ -85,7 +85,7 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     target = Target(
         spec=spec,
         driver=driver,
-        transport="WinRM over HTTP, NTLM with message encryption",
+        transport="PowerShell remoting (PSRP) over WinRM HTTP, NTLM with message encryption",
         **common,
     )
     target.closers.append(server.stop)
