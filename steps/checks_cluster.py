@@ -9,6 +9,7 @@ from pytest_bdd import given, then
 
 from harness.audit import windows
 from harness.audit.assertions import check, too_thin
+from harness.domain.events import EventId
 from harness.errors import HarnessError
 from harness.evidence.allure import attach_png
 from harness.evidence.plot import downtime_plot, linear_fit
@@ -204,6 +205,6 @@ def all_running(scn: Scenario) -> None:
 @then("every one of those VMs passed through Saved state")
 def all_saved(scn: Scenario) -> None:
     for o in scn.outcomes:
-        if o.role_events(1204, o.source):
+        if o.role_events(EventId.ROLE_OFFLINE, o.source):
             continue
         windows.saved_on_source(o)

@@ -10,6 +10,7 @@ from harness.audit.assertions import check
 from harness.audit.catalog import VmFacts
 from harness.audit.invariants import MoveCause
 from harness.audit.moves import settled
+from harness.domain.events import EventId
 from steps.common import Scenario
 from steps.moves import candidate_targets, move_setup
 
@@ -90,7 +91,11 @@ def drain_completed(scn: Scenario) -> None:
 
 
 def _saved_roles(scn: Scenario) -> set[str]:
-    return {e.role or "" for e in scn.data["events"] if e.id == 1204 and e.node == scn.target_node}
+    return {
+        e.role or ""
+        for e in scn.data["events"]
+        if e.id == EventId.ROLE_OFFLINE and e.node == scn.target_node
+    }
 
 
 @then("every VM below the move-type threshold passed through Saved state")
@@ -210,7 +215,7 @@ def booted_again(scn: Scenario) -> None:
 def no_saved_state(scn: Scenario) -> None:
     vm = scn.need_vm()
     clock = scn.data["after_clock"]
-    saved = [e for e in scn.data["events"] if e.id == 1204 and e.role == vm.group]
+    saved = [e for e in scn.data["events"] if e.id == EventId.ROLE_OFFLINE and e.role == vm.group]
     check(
         not saved and abs(clock.lag_s) <= scn.thresholds.clock_tolerance_s,
         "a crashed host cannot save its VMs: the guest starts cold with the host's clock",

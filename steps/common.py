@@ -14,6 +14,7 @@ from harness.audit.cluster import Cluster
 from harness.audit.ledger import MoveLedger, ObservedMove
 from harness.audit.moves import MoveOutcome
 from harness.audit.objects import Inventory
+from harness.domain.storage import expected_downtime_s
 from harness.run.lease import require_idle
 from harness.run.restore import Restorer
 from harness.run.schedule import SINGLE, MoveNeed, need_of_item
@@ -260,9 +261,7 @@ def expected_downtime(scn: Scenario, vm: VmFacts) -> float:
     """Save + restore time of the VM's memory at its storage's declared throughput, else the
     per-GiB downtime bound (an upper estimate)."""
     tp = scn.run.target.throughput_for(vm.path)
-    if tp is None:
-        return float(vm.memory_gib * scn.thresholds.max_downtime_per_gib_s)
-    return float(vm.memory_bytes / (tp.write_mb_s * 1e6) + vm.memory_bytes / (tp.read_mb_s * 1e6))
+    return expected_downtime_s(vm.memory_bytes, tp, scn.thresholds.max_downtime_per_gib_s)
 
 
 def clock_signal_vm(scn: Scenario, candidates: list[VmFacts], what: str) -> VmFacts:

@@ -106,7 +106,7 @@ def expected_window(scn: Scenario, vms: list[VmFacts]) -> float:
     for vm in vms:
         tp = scn.run.target.throughput_for(vm.path)
         if tp is not None:
-            windows.append(vm.memory_bytes / (tp.write_mb_s * 1e6))
+            windows.append(tp.save_s(vm.memory_bytes))
         else:
             windows.append(vm.memory_gib * scn.thresholds.max_downtime_per_gib_s / 2)
     return max(0.05, min(windows, default=1.0))

@@ -12,6 +12,7 @@ from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster, MoveTrace
 from harness.audit.invariants import MoveCause, judge, saved_state_local, violations
 from harness.audit.objects import ClusterEvent, GuestClock, Inventory, Registration, VmDetails
+from harness.domain.events import EventId
 from harness.errors import ProbeFailedError
 
 # VM states that mean "still on its way" (Hyper-V's VMState names, Critical variants included).
@@ -249,10 +250,10 @@ def measure_downtime(outcome: MoveOutcome, requested_utc: datetime) -> None:
     # The reply's timestamp is taken just after the cluster began the move, so the offline
     # event of *this* move is the one nearest to the request, not necessarily after it.
     offline = sorted(
-        outcome.role_events(1203, outcome.source),
+        outcome.role_events(EventId.ROLE_OFFLINE_BEGIN, outcome.source),
         key=lambda e: abs((e.time - requested_utc).total_seconds()),
     )[:1]
-    online = [e for e in outcome.role_events(1201, outcome.final_owner)]
+    online = [e for e in outcome.role_events(EventId.ROLE_ONLINE, outcome.final_owner)]
     if offline:
         after = [e for e in online if e.time >= offline[0].time]
         if after:

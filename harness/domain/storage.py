@@ -177,3 +177,24 @@ class Throughput:
     root: str
     read_mb_s: float
     write_mb_s: float
+
+    def save_s(self, memory_bytes: float) -> float:
+        """Seconds to write `memory_bytes` of saved state at the declared write throughput."""
+        return memory_bytes / (self.write_mb_s * 1e6)
+
+    def restore_s(self, memory_bytes: float) -> float:
+        """Seconds to read it back at the declared read throughput."""
+        return memory_bytes / (self.read_mb_s * 1e6)
+
+
+GIB = 2**30
+
+
+def expected_downtime_s(
+    memory_bytes: float, throughput: Throughput | None, per_gib_bound_s: float
+) -> float:
+    """The one downtime estimate of a quick migration: save + restore of the VM's memory at its
+    storage's declared throughput, else the per-GiB downtime bound (an upper estimate)."""
+    if throughput is None:
+        return float(memory_bytes / GIB * per_gib_bound_s)
+    return throughput.save_s(memory_bytes) + throughput.restore_s(memory_bytes)

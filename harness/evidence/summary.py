@@ -21,6 +21,7 @@ from harness.evidence.waivers import waived_claim_verdicts
 from harness.figures import denoise, number, plain
 from harness.redact import mask_document
 from harness.schemas import validate_document
+from harness.targets.registry import LAB_KINDS, is_lab_spec
 from harness.yamlfile import read_yaml_file
 
 SUMMARY_JSON = "summary.json"
@@ -28,7 +29,6 @@ SUMMARY_HTML = "summary.html"
 PLOT_NAME = "downtime-vs-memory.png"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parents[1] / "lab" / "topologies" / "default.yaml"
-LAB_KINDS = ("lab", "lab+inproc", "lab+sim")
 # The measurements an auditor asks about first: downtime per GiB of memory (QM-09's fit) and
 # the guest clock lag (QM-15). Matched by name as the steps record them.
 KEY_MEASUREMENT_WORDS = ("per gib", "fit quality", "clock lag", "lag before")
@@ -142,7 +142,7 @@ def build_summary(
             }
         )
     tfile = target_file(target_spec)
-    is_lab = target_spec.partition(":")[0] in LAB_KINDS
+    is_lab = is_lab_spec(target_spec)
     target_doc = {
         "spec": target_spec,
         "kind": (target or {}).get("kind", "lab" if is_lab else "cluster"),

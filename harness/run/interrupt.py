@@ -7,7 +7,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -23,11 +23,19 @@ from harness.signals import handling, signal_name
 class RunStop:
     """A pytest plugin holding the run's stop flag (found by type: harness.run.runguard)."""
 
-    def __init__(self, run_dir: Path | None = None, run_id: str = "", target: str = "") -> None:
+    def __init__(
+        self,
+        run_dir: Path | None = None,
+        run_id: str = "",
+        target: str = "",
+        seal: Callable[[Path, str], None] | None = None,
+    ) -> None:
         self.flag = StopFlag()
         self.run_dir = run_dir
         self.run_id = run_id
         self.target = target
+        # Writes the abandoned run's manifest (the caller's: evidence sits above this layer).
+        self.seal = seal
         self._stderr_fd = -1  # the terminal's stderr, kept past pytest's output capture
 
     def _say(self, text: str) -> None:
@@ -84,9 +92,9 @@ class RunStop:
         except OSError as exc:
             problems.append(f"journal not written: {exc.strerror or exc}")
         try:
-            from harness.evidence.manifest import write_manifest
-
-            write_manifest(run_dir, self.run_id, {"target_spec": self.target, "abandoned_by": name})
+            if self.seal is None:
+                raise ValueError("no manifest writer was given")
+            self.seal(run_dir, name)
         except (OSError, ValueError) as exc:
             problems.append(f"manifest not written: {exc}")
         _found, how = journal_verdict(run_dir)

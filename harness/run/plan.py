@@ -18,6 +18,7 @@ from harness.audit.guard import ActionGuard, ActionRequest
 from harness.audit.journal import JOURNAL_FILE, read_journal
 from harness.audit.lock import LOCK_DIR_ENV
 from harness.audit.tally import NO_MEMORY_STATES, Cost, Disruption, Tally, tally_journal
+from harness.domain.storage import Throughput, expected_downtime_s
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ class Pricer:
             return Cost(True, None, f"no throughput for {spec['storage']}")
         write, read = speed
         memory = int(spec["memory_mib"]) * 2**20
-        seconds = memory / (write * 1e6) + memory / (read * 1e6)
+        declared = Throughput(str(spec["storage"]), read_mb_s=read, write_mb_s=write)
+        seconds = expected_downtime_s(memory, declared, per_gib_bound_s=0.0)
         return Cost(True, seconds, f"memory/{write:g} + memory/{read:g} MB/s")
 
 
@@ -191,8 +193,8 @@ def _private_lock_dir(folder: Path) -> Iterator[None]:
 def build_twin(spec: TargetSpec, lab_speed: float = 20.0) -> Twin:
     """The twin of a target: a lab's own topology, else built from the target's read probes."""
     from harness.audit.cluster import Cluster
-    from harness.targets.registry import open_target
-    from harness.targets.twin import LAB_KINDS, lab_twin, twin_of
+    from harness.targets.registry import LAB_KINDS, open_target
+    from harness.targets.twin import lab_twin, twin_of
 
     if spec.kind in LAB_KINDS:
         return lab_twin(spec)
@@ -219,7 +221,7 @@ def compute_plan(
     copied there for the record. Raises HarnessError if the twin cannot be built or run.
     """
     from harness.evidence.records import new_run_id
-    from harness.suite.plugin import ChosenTarget
+    from harness.suite.context import ChosenTarget
     from harness.suite.runner import suite_args
     from harness.targets.registry import parse_spec
 

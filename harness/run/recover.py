@@ -24,11 +24,10 @@ from harness.errors import HarnessError, InputError
 from harness.run.lease import lease_timeout_from_env, run_lease
 
 # The target kinds whose lab lives inside the run: nothing outlives it, nothing to recover.
-LAB_KINDS = ("lab", "lab+inproc", "lab+sim")
 
 
 def _embedded_lab(state: JournalState) -> bool:
-    from harness.targets.registry import parse_spec
+    from harness.targets.registry import LAB_KINDS, parse_spec
 
     try:
         kind = parse_spec(str(state.header.get("target_spec", "")), check=False).kind

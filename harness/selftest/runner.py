@@ -131,6 +131,8 @@ def run_scenarios(
         "--qm-target", lab_spec(lab, topology),
         "--qm-lab-speed", str(SCALED_LAB_SPEED),
         "--qm-run-dir", str(run_dir),
+        # Finished like any run, without the HTML report and history (the matrix reads records).
+        "--qm-no-report", "--qm-no-history",
         "-p", "harness.selftest.runner",
         # xdist: one lab per process; hypothesis: not used by the scenarios, slow to import.
         "-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q",

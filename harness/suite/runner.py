@@ -143,11 +143,10 @@ def run_audit(
     budget: Budget | None = None,
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
-    from harness.evidence.allure import generate_html
     from harness.evidence.compliance import Compliance
-    from harness.evidence.manifest import write_manifest
+    from harness.evidence.finish import FinishingRun, default_reporters, finalise_run
     from harness.evidence.records import new_run_id
-    from harness.suite.plugin import ChosenTarget
+    from harness.suite.context import ChosenTarget
 
     spec = parse_spec(target)
     if lab_speed <= 0:
@@ -183,21 +182,34 @@ def run_audit(
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
         *suite_args(spec, lab_speed, run_dir, run_id, keyword, markers, jobs=jobs),
-        f"--alluredir={run_dir / 'allure-results'}",
-        f"--junitxml={run_dir / 'junit.xml'}",
         *budget.pytest_args(),
     ]
     print(f"qmaudit: run {run_id} against target {spec.text!r}", flush=True)
     progress = Progress()
-    stop = RunStop(run_dir, run_id, spec.text)  # a second signal writes state and exits
+
+    def seal(folder: Path, signal: str) -> None:
+        from harness.evidence.manifest import write_manifest
+
+        write_manifest(folder, run_id, {"target_spec": spec.text, "abandoned_by": signal})
+
+    stop = RunStop(run_dir, run_id, spec.text, seal)  # a second signal writes state and exits
     with stop.installed():
         rc = pytest.main(args, plugins=[progress, stop, ChosenTarget(spec)])
     for error in progress.errors:
         print(f"qmaudit: collection error: {plain_message(error)}", file=sys.stderr)
     as_found, how = journal_verdict(run_dir)
+    finishing = FinishingRun(
+        run_dir=run_dir,
+        run_id=run_id,
+        target_spec=spec.text,
+        pytest_exit_code=int(rc),
+        elapsed_s=time.monotonic() - started,
+        compliance=compliance,
+    )
     if stop.flag.stopping:
-        write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
-        compliance.sign(run_dir)
+        # Interrupted: no report, only the manifest and the signature over what the run holds.
+        done = finalise_run(finishing, [])
+        _print_problems(done.problems)
         print(f"qmaudit: run {run_id} INTERRUPTED by a signal: {how}", file=sys.stderr)
         if not as_found:
             print(last_line(Exit.NOT_AS_FOUND, "interrupted by a signal"), file=sys.stderr)
@@ -206,41 +218,26 @@ def run_audit(
         return stop.exit_code
     if not as_found:
         print(f"qmaudit: {how}", file=sys.stderr)
-    # Waivers first (they change the Allure results), then the HTML, the summary, the manifest
-    # over all of them, and last the signature over the final manifest.
-    verdicts = compliance.claim_verdicts(run_dir)
+    # The one way to finish a run (plain pytest ends in it too): waivers, history, HTML,
+    # summary, then the manifest over all of them and last the signature.
+    done = finalise_run(finishing, default_reporters(report, history, history_keep))
+    verdicts = done.verdicts
     _print_table(verdicts, selected=bool(keyword or markers))
     compliance.print_waivers(run_dir)
-    html_msg = "HTML report skipped (--no-report)"
-    config = None
-    if history is not None:
-        from harness.evidence.history import record_run
-
-        write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
-        try:
-            config, notes = record_run(run_dir, history, history_keep)
-        except Exception as exc:
-            # The audit's verdict stands without its history; say so and go on.
-            name = type(exc).__name__
-            detail = exc.message if isinstance(exc, HarnessError) else f"{name}: {exc}"
-            notes = [f"not recorded: {detail}"]
-        for note in notes:
-            print(f"qmaudit: history: {note}", file=sys.stderr if config is None else sys.stdout)
-        print(f"qmaudit: history  {history} (trend plots in {run_dir / 'trend'})")
-    if report:
-        _ok, html_msg = generate_html(run_dir / "allure-results", run_dir / "report", config=config)
-    summary = compliance.write_summary(run_dir, run_id, spec.text, time.monotonic() - started)
-    write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
-    signature = compliance.sign(run_dir)
-    elapsed = time.monotonic() - started
+    if not report:
+        print("qmaudit: HTML report skipped (--no-report)")
     print(f"\nqmaudit: evidence  {run_dir / 'evidence'}")
-    print(f"qmaudit: summary   {summary}")
+    for line in done.lines:
+        print(f"qmaudit: {line}")
     print(f"qmaudit: manifest  {run_dir / 'manifest.json'}")
-    if signature is not None:
-        print(f"qmaudit: signature {signature}")
-    print(f"qmaudit: {html_msg}")
+    if done.signature is not None:
+        print(f"qmaudit: signature {done.signature}")
+    _print_problems(done.problems)
+    elapsed = time.monotonic() - started
     print(f"qmaudit: wall time {elapsed:.1f} s")
     code, detail = run_outcome(int(rc), verdicts, as_found, waived_only=_waived(rc, run_dir))
+    if not done.sealed and code is Exit.HOLDS:
+        code, detail = Exit.NOT_JUDGED, "the run's manifest or signature was not written"
     if refused_by_replay and code is Exit.HOLDS:
         code = Exit.NOT_JUDGED
         detail = f"{len(refused_by_replay)} scenario(s) refused by the replay, see the top"
@@ -248,6 +245,11 @@ def run_audit(
         detail = f"{how}; {detail}" if detail else how
     print(last_line(code, detail), file=sys.stdout if code is Exit.HOLDS else sys.stderr)
     return int(code)
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems:
+        print(f"qmaudit: finishing the run: {problem}", file=sys.stderr)
 
 
 def _waived(rc: int, run_dir: Path) -> bool:

@@ -128,6 +128,7 @@ class TargetKind:
     open: str
     prefixed: bool = True  # False: the spec is a bare file name (the inventory)
     argument: str = "optional"  # "optional" | "required": the part after "<name>:"
+    embedded_lab: bool = False  # the embedded lab (any transport): the one notion of "a lab"
 
 
 # The order is the order of --help. A new kind is one more entry here (and its module).
@@ -138,6 +139,7 @@ KINDS: tuple[TargetKind, ...] = (
         "the embedded lab, served over WinRM on loopback (default)",
         "harness.targets.lab:check_lab",
         "harness.targets.lab:open_served_lab",
+        embedded_lab=True,
     ),
     TargetKind(
         "lab+inproc",
@@ -145,6 +147,7 @@ KINDS: tuple[TargetKind, ...] = (
         "the same lab answered in-process",
         "harness.targets.lab:check_lab",
         "harness.targets.lab:open_inproc_lab",
+        embedded_lab=True,
     ),
     TargetKind(
         "lab+sim",
@@ -152,6 +155,7 @@ KINDS: tuple[TargetKind, ...] = (
         "the lab on simulated time (the self-test)",
         "harness.targets.lab:check_lab",
         "harness.targets.simlab:open_sim_target",
+        embedded_lab=True,
     ),
     TargetKind(
         "twin",
@@ -181,6 +185,14 @@ KINDS: tuple[TargetKind, ...] = (
 )
 
 INVENTORY_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+
+# The kinds that are the embedded lab: what "a lab target" means everywhere.
+LAB_KINDS = frozenset(k.name for k in KINDS if k.embedded_lab)
+
+
+def is_lab_spec(spec: str) -> bool:
+    """Whether a target spec (as written) names the embedded lab."""
+    return spec.strip().partition(":")[0] in LAB_KINDS
 
 
 @dataclass(frozen=True)

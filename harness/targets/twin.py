@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 TOPOLOGY_FILE = "topology.yaml"
 POLICY_FILE = "policy.json"
 DEFAULT_PROGRAM_DATA = "C:\\ProgramData"  # Windows' default %ProgramData%
-LAB_KINDS = frozenset({"lab", "lab+inproc", "lab+sim"})
 # What the lab models (topology.schema.json); anything else on a real cluster cannot be twinned.
 TWIN_NODE_STATES = frozenset({"Up", "Down", "Paused"})
 TWIN_VM_STATES = frozenset({"Running", "Off", "Saved", "Paused"})
