@@ -59,7 +59,7 @@ def features_dir() -> Path:
     return path
 
 
-@dataclass
+@dataclass(eq=False)  # hashable by identity, as pluggy needs of a plugin object
 class Progress:
     """A pytest plugin printing one line per scenario as it finishes."""
 
