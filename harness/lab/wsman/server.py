@@ -6,12 +6,13 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from harness.lab.cost import WindowsCost
+from harness.lab.cost import OFF, WindowsCost
 from harness.lab.wsman import soap
 from harness.lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
@@ -30,6 +31,7 @@ from harness.lab.wsman.limits import (
     read_body,
     refuse_connection,
 )
+from harness.lab.wsman.psrp import PsrpService, SessionConfiguration
 from harness.lab.wsman.service import MAX_SHELLS_PER_USER, ShellService
 from harness.lab.wsman.shells import Answer, ShellStore
 from harness.lab.wsman.soap import SoapFault
@@ -308,6 +310,8 @@ class WSManListener:
         max_shells_per_user: int = MAX_SHELLS_PER_USER,
         command_start_s: float = 0.0,
         cost: WindowsCost | None = None,
+        psrp: bool = True,
+        configurations: Mapping[str, SessionConfiguration] | None = None,
         limits: EndpointLimits | None = None,
     ) -> None:
         self.node = node
@@ -315,6 +319,12 @@ class WSManListener:
         self._gate = ConnectionGate(self.limits.max_connections)
         self._admitted: set[int] = set()
         self._reaper = ShellReaper(self.limits.shell_idle_timeout_s)
+        # PowerShell remoting (runspace pools) besides WinRS; False: an endpoint without PSRP.
+        self.psrp_enabled = psrp
+        self.configurations = configurations
+        self.cost = cost
+        self._answer = answer
+        self.psrp: PsrpService | None = None
         self.credentials = credentials
         self.host = host
         self.auth_methods = tuple(a.lower() for a in auth)
@@ -354,8 +364,21 @@ class WSManListener:
         server.listener = self
         self._server = server
         self._port = int(server.server_address[1])
+        if self.psrp_enabled:
+            self.psrp = PsrpService(
+                self.node,
+                self._answer,
+                self._stopping,
+                self.url,
+                cost=self.cost or OFF,
+                configurations=self.configurations,
+            )
         self._service = ShellService(
-            self._store, self.url, self._stopping, max_shells_per_user=self.max_shells_per_user
+            self._store,
+            self.url,
+            self._stopping,
+            max_shells_per_user=self.max_shells_per_user,
+            psrp=self.psrp,
         )
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -382,6 +405,8 @@ class WSManListener:
         if self._thread is not None:
             self._thread.join()
         self._store.close()
+        if self.psrp is not None:
+            self.psrp.close()
 
     def _reap_idle_shells(self, shell_id: str) -> None:
         """IdleTimeout: reclaim shells no request touched for that long; this one is touched."""
