@@ -10,7 +10,7 @@ from pytest_bdd import given, then
 from harness.audit import windows
 from harness.audit.assertions import check, too_thin
 from harness.audit.moves import MoveOutcome
-from harness.audit.storage import is_under
+from harness.domain.storage import is_under
 from harness.errors import HarnessError
 from harness.evidence.allure import attach_png
 from harness.evidence.plot import downtime_plot, linear_fit

@@ -204,13 +204,12 @@ def resolve_run(ref: str, history: History, reports_root: Path) -> Path:
 
 
 def last_two(history: History, target: str | None) -> tuple[Path, Path]:
-    """The newest two runs of one target in the history (the newest run's target by default)."""
-    entries = history.entries()
-    if target is None and entries:
-        target = entries[-1].get("cluster")
-    runs = [e for e in history.for_target(target) if Path(e.get("run_dir", "")).is_dir()]
+    """The newest two runs of one target identity (kind and cluster; default: the newest run)."""
+    runs = [e for e in history.runs_of(target) if Path(e.get("run_dir", "")).is_dir()]
     if len(runs) < 2:
-        what = f"target {target!r}" if target else "any target"
+        newest = (history.runs_of(target) or [{}])[-1]
+        kind, cluster = newest.get("kind"), newest.get("cluster")
+        what = f"{kind} target {cluster!r}" if cluster else f"target {target!r}"
         reason = f"fewer than two runs of {what} in the history ({len(runs)} found)"
         raise InputError(str(history.index_path), "", reason)
     return Path(runs[-2]["run_dir"]), Path(runs[-1]["run_dir"])

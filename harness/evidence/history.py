@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import fcntl
 import itertools
 import json
 import math
@@ -12,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from harness.errors import InputError
 from harness.evidence.manifest import claim_verdicts
@@ -60,6 +61,11 @@ def cluster_build(target: dict[str, Any] | None) -> str:
     nodes = [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
     builds = sorted({str(n.get("os_build")) for n in nodes})
     return ",".join(b for b in builds if b and b != "None")
+
+
+def identity(entry: dict[str, Any]) -> tuple[str, str]:
+    """A run's target identity: its kind (lab, cluster) and its cluster name, case-folded."""
+    return str(entry.get("kind") or ""), str(entry.get("cluster") or "").casefold()
 
 
 def run_entry(run_dir: Path, manifest: dict[str, Any], records: list[dict[str, Any]]) -> dict:
@@ -185,16 +191,12 @@ class History:
             raise InputError("--history-keep", repr(keep), "must be at least 1")
         self.folder.mkdir(parents=True, exist_ok=True)
         # Several runs (one per cluster, same night) share the history: one writer at a time.
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with FileLock(self.folder / ".lock", mode=0o600):
             entries = [e for e in self.entries() if e.get("run_id") != entry["run_id"]]
             entries.append(entry)
             entries = entries[-keep:]
             self._rewrite(self.index_path, [json.dumps(e, sort_keys=True) for e in entries])
             self.prune_allure(keep)
-        finally:
-            os.close(fd)
         return entries
 
     def prune_allure(self, keep: int) -> None:
@@ -218,6 +220,19 @@ class History:
                 good.append(line)
         if len(good) != total:
             self._rewrite(path, list(good))
+
+    def runs_of(self, target: str | None) -> list[dict[str, Any]]:
+        """The runs of one target identity (kind and cluster), oldest first (docs/history.md).
+
+        `target` names a cluster or a target spec (None: the newest run's); when runs of that
+        name have different kinds (the lab named like a real cluster), the newest matching
+        run's kind is the one meant. Runs of another kind never join.
+        """
+        matching = self.for_target(target)
+        if not matching:
+            return []
+        newest = identity(matching[-1])
+        return [e for e in matching if identity(e) == newest]
 
     def for_target(self, cluster: str | None) -> list[dict[str, Any]]:
         """The entries of one cluster (case-insensitive, like Windows names), oldest first."""
@@ -279,7 +294,7 @@ def record_run(
     entry = run_entry(run_dir, manifest, read_records(run_dir))
     history.append(entry, keep)
     notes = list(history.problems)
-    runs = history.for_target(entry.get("cluster"))[-keep:]
+    runs = [e for e in history.entries() if identity(e) == identity(entry)][-keep:]
     plots, flaky = write_trend(runs, run_dir / "trend")
     write_global_attachments(run_dir / "allure-results", [(p, p.stem) for p in plots])
     notes += [f"flaky claim {claim}: {'; '.join(changes)}" for claim, changes in flaky.items()]

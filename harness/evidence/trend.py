@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 
-from harness.audit.claims import CLAIMS
+from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.evidence.history import History
 from harness.evidence.records import atomic_write
@@ -171,14 +171,15 @@ def run_trend(history_dir: Path, target: str | None, runs: int, out_dir: Path | 
     entries = history.entries()
     if target is None and entries:
         target = entries[-1].get("cluster")
-    chosen = history.for_target(target)[-runs:]
+    chosen = history.runs_of(target)[-runs:]  # one kind and cluster: the lab never joins a cluster
     for problem in history.problems:
         print(f"qmaudit trend: warning: {problem}")
     if not chosen:
         raise InputError(str(history.index_path), "", f"no run of target {target!r} in the history")
     out = Path(out_dir) if out_dir else Path(history_dir) / "trend"
     plots, flaky = write_trend(chosen, out)
-    print(f"qmaudit trend: {len(chosen)} runs of {target!r}")
+    kind, cluster = chosen[-1].get("kind"), chosen[-1].get("cluster")
+    print(f"qmaudit trend: {len(chosen)} runs of {kind} target {cluster!r}")
     for path in plots:
         print(f"qmaudit trend: {path}")
     for claim, changes in flaky.items():

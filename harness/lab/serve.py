@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -21,7 +20,7 @@ from harness.lab.clock import ScaledClock, pacing_wanted
 from harness.lab.cost import OFF, WindowsCost, resolve_cost
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
-from harness.lab.topology import Topology, load_default_topology, load_topology
+from harness.lab.topology import Topology, lab_throughputs, load_default_topology, load_topology
 from harness.lab.wsman import (
     Answer,
     CommandOutcome,
@@ -33,6 +32,7 @@ from harness.lab.wsman import (
 from harness.lab.wsman.auth import write_private
 from harness.lab.wsman.clixml import throw_stderr
 from harness.lab.wsman.server import DEFAULT_AUTH, PERMISSIVE_AUTH
+from harness.signals import handling
 
 CREDENTIALS_FILE = "credentials.json"
 ENDPOINTS_FILE = "endpoints.json"
@@ -209,8 +209,6 @@ class LabServer:
 
 def lab_inventory(server: LabServer) -> dict[str, Any]:
     """The inventory document of a started server: a cluster target reached like a real one."""
-    from harness.targets.lab import lab_throughputs
-
     members = {n.name for n in server.topology.nodes}
     nodes = []
     for host, listener in server.listeners.items():
@@ -303,8 +301,7 @@ def serve_forever(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling(on_signal):
         topology = _load_topology(file)
         cost = None
         if windows_cost is not None:
@@ -322,9 +319,6 @@ def serve_forever(
             while not stop.wait(0.5):
                 pass
             sys.stdout.write("stopping the lab listeners\n")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     sys.stdout.flush()
     return 0
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import HarnessError, InputError, plain_message
 from harness.exits import Exit, last_line
-from harness.safety.budget import Budget, enforce_budget
-from harness.safety.interrupt import RunStop, journal_verdict
+from harness.run.budget import Budget, enforce_budget
+from harness.run.interrupt import RunStop, journal_verdict
 from harness.targets.registry import TargetSpec, parse_spec
 
 if TYPE_CHECKING:
@@ -152,6 +152,25 @@ def run_audit(
     spec = parse_spec(target)
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
+    refused_by_replay: list[str] = []
+    if spec.text.strip().startswith("replay:"):
+        from harness.suite.selection import replay_refusals
+
+        refused_by_replay, runnable = replay_refusals(markers, features_dir())
+        if refused_by_replay:
+            print(
+                f"qmaudit: replay: refused {len(refused_by_replay)} selected scenario(s): they "
+                "need actions (moves, drains, crashes) a capture does not hold (read probes only):",
+                file=sys.stderr,
+            )
+            for title in refused_by_replay:
+                print(f"  {title}", file=sys.stderr)
+        if refused_by_replay and not runnable:
+            detail = "nothing selected can run on a replay; nothing was done"
+            print(last_line(Exit.BAD_INPUT, detail), file=sys.stderr)
+            return int(Exit.BAD_INPUT)
+        if refused_by_replay:
+            markers = f"({markers}) and not disruptive" if markers else "not disruptive"
     budget = budget or Budget()
     refused = enforce_budget(spec, budget, keyword, markers, lab_speed)  # before anything moves
     if refused is not None:
@@ -222,6 +241,9 @@ def run_audit(
     print(f"qmaudit: {html_msg}")
     print(f"qmaudit: wall time {elapsed:.1f} s")
     code, detail = run_outcome(int(rc), verdicts, as_found, waived_only=_waived(rc, run_dir))
+    if refused_by_replay and code is Exit.HOLDS:
+        code = Exit.NOT_JUDGED
+        detail = f"{len(refused_by_replay)} scenario(s) refused by the replay, see the top"
     if code is Exit.NOT_AS_FOUND:
         detail = f"{how}; {detail}" if detail else how
     print(last_line(code, detail), file=sys.stdout if code is Exit.HOLDS else sys.stderr)
