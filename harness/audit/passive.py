@@ -290,6 +290,8 @@ def judge_owners_reach(snap: Snapshot) -> Judgement:
                         }
                     )
             for path, info in v.reach.get(node, {}).items():
+                if v.shared.classify(path) == "local":
+                    continue  # a node-local path is QM-02's finding, not a reachability one
                 on_disk = any(is_under(path, m) for d in disks for m in d.mount_points)
                 if info["exists"] or on_disk:
                     continue  # a Cluster Disk is reached once the node owns it

@@ -23,7 +23,7 @@ import jsonschema
 from harness import __version__
 from harness.drivers.base import ProbeRecord, utc_now_iso
 from harness.errors import HarnessError, InputError
-from harness.evidence.verdicts import Verdict
+from harness.evidence.verdicts import Verdict, checked_by
 from harness.safety.redact import redact
 
 ThresholdSource = Literal["default", "inventory", "topology", "option"]
@@ -177,6 +177,7 @@ class ScenarioEvidence:
             "measurements": self.measurements,
             "thresholds": self.thresholds,
             "verdict": self.verdict,
+            "checked": checked_by(self.tags),
             "failure": self.failure,
             **(
                 {"claims_violated": self.claims_violated, "own_verdict": self.own_verdict}

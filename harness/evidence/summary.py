@@ -17,6 +17,7 @@ from harness.audit.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import InputError
 from harness.evidence.manifest import file_sha256, read_records
 from harness.evidence.records import atomic_write, validate
+from harness.evidence.verdicts import claim_checks
 from harness.evidence.waivers import waived_claim_verdicts
 from harness.schemas import validate_document
 from harness.yamlfile import read_yaml_file
@@ -108,6 +109,7 @@ def build_summary(
     records = read_records(run_dir)
     names = sorted((run_dir / "evidence").glob("*.json"))
     verdicts = waived_claim_verdicts(records)
+    checks = claim_checks(records)
     target = records[0]["target"] if records else None
     claims: list[dict[str, Any]] = []
     for claim in CLAIMS:
@@ -135,6 +137,7 @@ def build_summary(
                 "claim": claim,
                 "title": CLAIM_TITLES.get(claim, ""),
                 "verdict": verdicts.get(claim, "not run"),
+                "checked": checks.get(claim, ""),
                 "evidence": evidence,
                 "waivers": waivers,
             }

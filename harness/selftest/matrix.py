@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputError
 from harness.lab.topology import load_default_topology
 from harness.selftest.profiles import Profile, check_scopes, load_profile, shipped_profiles
 from harness.selftest.runner import (
@@ -146,7 +147,7 @@ def plan_variants(
     pattern: str, combine: Sequence[str], random_count: int, seed: int
 ) -> list[Variant]:
     """Clean lab, then each shipped profile (or one combination of the given files), randoms."""
-    variants = [clean_variant()]
+    variants = [clean_variant(), clean_variant(passive=True)]
     if combine:
         chosen: list[Profile] = [load_profile(p) for p in combine]
     else:
@@ -157,6 +158,10 @@ def plan_variants(
     for prof in chosen:
         check_scopes(prof, base)
     if combine:
+        if len({p.mode for p in chosen}) > 1:
+            raise InputError(
+                "--profile", ", ".join(combine), "passive and move profiles cannot be combined"
+            )
         variants.append(profile_variant(chosen))
     else:
         variants += [profile_variant([p]) for p in chosen]
