@@ -20,6 +20,7 @@ from harness.evidence.waivers import (
     mark_allure_results,
     waived_claim_verdicts,
 )
+from harness.safety.redact import redact
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Compliance:
         """One line per waived claim under the claim table, with the waiver's text."""
         for claim, texts in claim_waivers(read_records(run_dir)).items():
             for text in texts:
-                print(f"{claim}  {text}", file=out)  # type: ignore[call-overload]
+                print(redact(f"{claim}  {text}"), file=out)  # type: ignore[call-overload]
 
     def signature_status(self) -> str:
         """What the summary says about the signature (it is written before the signature)."""

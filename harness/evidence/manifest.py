@@ -18,6 +18,7 @@ from harness.evidence.records import (
     redact_document,
     validate,
 )
+from harness.evidence.sweep import sweep_secrets
 from harness.evidence.verdicts import VERDICTS, claim_verdicts
 
 MANIFEST_NAME = "manifest.json"
@@ -79,6 +80,8 @@ def write_manifest(
 ) -> Path:
     """Write <run_dir>/manifest.json: every file of the run (see MANIFEST_EXCLUDED) hashed."""
     run_dir = Path(run_dir)
+    # Before anything is hashed: no registered secret may remain in any file of the run.
+    sweep_secrets(run_dir)
     records = read_records(run_dir)
     verdicts = {v: 0 for v in VERDICTS}
     for rec in records:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from harness.errors import InputError
 from harness.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME
 from harness.evidence.records import atomic_write
+from harness.safety.redact import register_secret
 
 # The framing follows OpenSSH's PROTOCOL.sshsig; the primitives come from `cryptography`.
 MAGIC = b"SSHSIG"
@@ -120,11 +121,12 @@ def fingerprint(blob: bytes) -> str:
 def passphrase_for(source: str) -> bytes | None:
     """The key's passphrase: $QM_SIGN_PASSPHRASE, else asked on the terminal, else None."""
     value = os.environ.get(PASSPHRASE_ENV)
-    if value is not None:
-        return value.encode("utf-8")
-    if sys.stdin.isatty():
-        return getpass.getpass(f"passphrase for {source}: ").encode("utf-8")
-    return None
+    if value is None and sys.stdin.isatty():
+        value = getpass.getpass(f"passphrase for {source}: ")
+    if value is None:
+        return None
+    register_secret(value)  # a credential of the run: masked wherever it could be written
+    return value.encode("utf-8")
 
 
 def load_with_passphrase(load: Callable[..., Any], data: bytes, source: str) -> Any:

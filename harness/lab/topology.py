@@ -14,6 +14,7 @@ import jsonschema
 from harness.errors import InputError
 from harness.lab import paths
 from harness.lab.consistency import check_consistency
+from harness.lab.cost import WindowsCost
 from harness.safety.redact import note_document
 from harness.yamlfile import read_yaml_file
 
@@ -143,6 +144,8 @@ class Topology:
     smb_shares: tuple[SmbShare, ...]
     vms: tuple[VM, ...]
     rules_off: tuple[RuleOff, ...]
+    # What probes cost on Windows in real time (harness/lab/cost.py); None: the instant lab.
+    windows_cost: WindowsCost | None = None
 
     def node(self, name: str) -> Node | None:
         """The member node of that name (case-insensitive), or None."""

@@ -11,6 +11,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from harness.lab.cost import WindowsCost
 from harness.lab.wsman import soap
 from harness.lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
@@ -241,6 +242,7 @@ class WSManListener:
         allow_unencrypted: bool = False,
         max_shells_per_user: int = MAX_SHELLS_PER_USER,
         command_start_s: float = 0.0,
+        cost: WindowsCost | None = None,
     ) -> None:
         self.node = node
         self.credentials = credentials
@@ -253,7 +255,7 @@ class WSManListener:
         self.stats = ListenerStats()
         self._requested_port = port
         self._port: int | None = None
-        self._store = ShellStore(node, answer, start_cost_s=command_start_s)
+        self._store = ShellStore(node, answer, start_cost_s=command_start_s, cost=cost)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
