@@ -29,7 +29,7 @@ def read_bounded(
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise InputError(source, "", f"is a directory, not a {what}")
+            raise InputError(source, "", f"cannot read the {what}: it is a directory")
         if regular_only and not stat.S_ISREG(info.st_mode):
             raise InputError(source, "", f"not a regular file (a device, pipe or socket): {what}")
         if stat.S_ISREG(info.st_mode) and info.st_size > limit:

@@ -10,8 +10,8 @@ from pytest_bdd import given, parsers, then
 
 from harness.audit import passive, pastmoves
 from harness.audit.cluster import Cluster
-from harness.audit.events import HISTORY_EVENTS
-from harness.suite.passive import DEFAULT_SINCE, parse_since
+from harness.domain.events import HISTORY_EVENTS
+from harness.run.passive import DEFAULT_SINCE, parse_since
 
 MAX_SHOWN = 20  # contradictions quoted in a failure message (all are in the evidence)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.audit.cluster import Cluster
 from harness.audit.objects import Inventory, Registration, VmDetails, VmGroup
-from harness.audit.storage import SharedStorage, is_under, share_root
+from harness.domain.storage import SharedStorage, is_under, share_root
 from harness.errors import HarnessError
 
 # Claims a passive check can prove: statements about how the cluster stands, not about a move.

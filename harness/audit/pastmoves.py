@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.audit.events import EventId
 from harness.audit.objects import ClusterEvent
+from harness.domain.events import EventId
 
 # How far apart two nodes' clocks may be (domain members keep time with W32Time; the audit
 # allows a few seconds before calling an order across nodes a contradiction).

@@ -13,13 +13,13 @@ from typing import Any
 import jinja2
 
 from harness import __version__
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import InputError
 from harness.evidence.manifest import file_sha256, read_records
 from harness.evidence.records import atomic_write, validate
 from harness.evidence.verdicts import claim_checks
 from harness.evidence.waivers import waived_claim_verdicts
-from harness.safety.redact import mask_document
+from harness.redact import mask_document
 from harness.schemas import validate_document
 from harness.yamlfile import read_yaml_file
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from harness.audit.events import EventId
+from harness.domain.events import EventId
 
 if TYPE_CHECKING:
     from harness.lab.model import LabCluster

@@ -17,11 +17,11 @@ import yaml
 
 from harness.errors import LabOperationError
 from harness.exits import command_name
-from harness.lab.clock import ScaledClock
+from harness.lab.clock import ScaledClock, pacing_wanted
 from harness.lab.cost import OFF, WindowsCost, resolve_cost
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
-from harness.lab.topology import Topology, load_default_topology, load_topology
+from harness.lab.topology import Topology, lab_throughputs, load_default_topology, load_topology
 from harness.lab.wsman import (
     Answer,
     CommandOutcome,
@@ -77,7 +77,7 @@ def make_answer(
 
 def build_lab_responder(topology: Topology, speed: float) -> ProbeResponder:
     """LabResponder over a LabCluster running on scaled real time."""
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
     responder: ProbeResponder = LabResponder(cluster)
     return responder
 
@@ -209,8 +209,6 @@ class LabServer:
 
 def lab_inventory(server: LabServer) -> dict[str, Any]:
     """The inventory document of a started server: a cluster target reached like a real one."""
-    from harness.targets.lab import lab_throughputs
-
     members = {n.name for n in server.topology.nodes}
     nodes = []
     for host, listener in server.listeners.items():

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import HarnessError, InputError, plain_message
 from harness.exits import Exit, last_line
-from harness.safety.budget import Budget, enforce_budget
-from harness.safety.interrupt import RunStop, journal_verdict
-from harness.suite.passive import NOT_JUDGED
+from harness.run.budget import Budget, enforce_budget
+from harness.run.interrupt import RunStop, journal_verdict
+from harness.run.passive import NOT_JUDGED
 from harness.targets.registry import TargetSpec, parse_spec
 
 if TYPE_CHECKING:
@@ -162,6 +162,25 @@ def run_audit(
     spec = parse_spec(target)
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
+    refused_by_replay: list[str] = []
+    if spec.text.strip().startswith("replay:") and not passive:  # passive: NOT JUDGED instead
+        from harness.suite.selection import replay_refusals
+
+        refused_by_replay, runnable = replay_refusals(markers, features_dir())
+        if refused_by_replay:
+            print(
+                f"qmaudit: replay: refused {len(refused_by_replay)} selected scenario(s): they "
+                "need actions (moves, drains, crashes) a capture does not hold (read probes only):",
+                file=sys.stderr,
+            )
+            for title in refused_by_replay:
+                print(f"  {title}", file=sys.stderr)
+        if refused_by_replay and not runnable:
+            detail = "nothing selected can run on a replay; nothing was done"
+            print(last_line(Exit.BAD_INPUT, detail), file=sys.stderr)
+            return int(Exit.BAD_INPUT)
+        if refused_by_replay:
+            markers = f"({markers}) and not disruptive" if markers else "not disruptive"
     budget = budget or Budget()
     if not passive:  # a passive run moves nothing: no plan to price
         refused = enforce_budget(spec, budget, keyword, markers, lab_speed)
@@ -224,9 +243,11 @@ def run_audit(
         write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
         try:
             config, notes = record_run(run_dir, history, history_keep)
-        except (OSError, HarnessError) as exc:
+        except Exception as exc:
             # The audit's verdict stands without its history; say so and go on.
-            notes = [f"not recorded: {exc}"]
+            name = type(exc).__name__
+            detail = exc.message if isinstance(exc, HarnessError) else f"{name}: {exc}"
+            notes = [f"not recorded: {detail}"]
         for note in notes:
             print(f"qmaudit: history: {note}", file=sys.stderr if config is None else sys.stdout)
         print(f"qmaudit: history  {history} (trend plots in {run_dir / 'trend'})")
@@ -244,6 +265,9 @@ def run_audit(
     print(f"qmaudit: {html_msg}")
     print(f"qmaudit: wall time {elapsed:.1f} s")
     code, detail = run_outcome(int(rc), verdicts, as_found, waived_only=_waived(rc, run_dir))
+    if refused_by_replay and code is Exit.HOLDS:
+        code = Exit.NOT_JUDGED
+        detail = f"{len(refused_by_replay)} scenario(s) refused by the replay, see the top"
     if code is Exit.NOT_AS_FOUND:
         detail = f"{how}; {detail}" if detail else how
     print(last_line(code, detail), file=sys.stdout if code is Exit.HOLDS else sys.stderr)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec, Throughput
+from harness.domain.storage import Throughput
+from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec
 
 
 def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
-    """The declared throughput of every storage root of a lab topology."""
-    out = [Throughput(c.path, c.read_mb_s, c.write_mb_s) for c in topology.csvs]
-    out += [Throughput(d.mount, d.read_mb_s, d.write_mb_s) for d in topology.cluster_disks]
-    out += [Throughput(s.path, s.read_mb_s, s.write_mb_s) for s in topology.smb_shares]
-    return tuple(out)
+    """The declared throughput of every storage root of a lab topology (harness/lab/topology.py)."""
+    from harness.lab.topology import lab_throughputs as of_topology
+
+    return of_topology(topology)
 
 
 def _load_lab_topology(file: str | None) -> Any:
@@ -23,12 +23,12 @@ def _load_lab_topology(file: str | None) -> Any:
 
 def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED) -> Target:
     """Open the embedded lab: served over WinRM on loopback, or in-process."""
-    from harness.lab.clock import ScaledClock
+    from harness.lab.clock import ScaledClock, pacing_wanted
     from harness.lab.cost import CostMeter, resolve_cost
     from harness.lab.model import LabCluster
 
     topology = _load_lab_topology(file)
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
     # Windows' real-time probe costs when the topology or QM_LAB_WINDOWS_COST asks for them.
     cost = resolve_cost(topology.windows_cost)
     non_member = topology.non_members[0].name if topology.non_members else None
@@ -85,7 +85,7 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     target = Target(
         spec=spec,
         driver=driver,
-        transport="WinRM over HTTP, NTLM with message encryption",
+        transport="PowerShell remoting (PSRP) over WinRM HTTP, NTLM with message encryption",
         **common,
     )
     target.closers.append(server.stop)

@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 from harness.drivers.base import Driver
 from harness.errors import AuthenticationError, HarnessError, TransportError
-from harness.safety.redact import redact
+from harness.probes.integration import service_status, time_sync_service
+from harness.redact import redact
 from harness.targets.fidelity import ledger_path, render_unverified, unverified_facts
 from harness.targets.inventory import (
     Inventory,
@@ -127,11 +128,11 @@ def _check_node(row: NodeRow, driver: Driver, cluster: str) -> dict[str, Any] | 
 
 
 def _time_sync(details: dict[str, Any]) -> str:
-    for service in details.get("integration_services") or []:
-        if service.get("name") == "Time Synchronization":
-            state = "on" if service.get("enabled") else "off"
-            return f"{state} ({service.get('primary_status') or 'no status'})"
-    return "unknown"
+    service = time_sync_service(details.get("integration_services") or [])
+    if service is None:
+        return "unknown"
+    state = "on" if service.get("enabled") else "off"
+    return f"{state} ({service_status(service) or 'no status'})"
 
 
 def _check_vm(row: VmRow, group: dict[str, Any], driver: Driver) -> None:

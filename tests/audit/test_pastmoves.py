@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from harness.audit import pastmoves
-from harness.audit.events import EventId
 from harness.audit.objects import ClusterEvent
+from harness.domain.events import EventId
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 

@@ -308,7 +308,7 @@ def _single_registration(c: LabCluster) -> bool:
 
 def _history_offline_before_online(c: LabCluster) -> bool:
     """Every seeded past move of the VM: the source's 1204 before the target's 1200."""
-    from harness.audit.events import EventId
+    from harness.domain.events import EventId
 
     events = sorted(
         (e for n in c.members() for e in n.events if e.properties and e.properties[0] == WEB),
