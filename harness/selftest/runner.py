@@ -253,7 +253,7 @@ def clean_variant(passive: bool = False) -> Variant:
     return Variant(name, "clean", (), lambda _d: None, passive=passive)
 
 
-def text_variant(name: str, text: str) -> Variant:
+def text_variant(name: str, text: str, passive: bool = False) -> Variant:
     """A clean topology given as YAML text (random topologies): nothing may fail."""
 
     def write(folder: Path) -> Path:
@@ -261,7 +261,7 @@ def text_variant(name: str, text: str) -> Variant:
         path.write_text(text, encoding="utf-8")
         return path
 
-    return Variant(name, "random", (), write, text)
+    return Variant(name, "random", (), write, text, passive=passive)
 
 
 def run_variant(variant: Variant, lab: str) -> Row:
