@@ -16,6 +16,7 @@ from harness.errors import InputError
 from harness.lab import paths
 from harness.lab.consistency import check_consistency
 from harness.lab.cost import WindowsCost
+from harness.lab.plausibility import check_plausible
 from harness.lab.session import DEFAULT_SESSION, LabSession
 from harness.redact import note_document
 from harness.yamlfile import read_yaml_file
@@ -196,6 +197,7 @@ def parse_topology(data: Any, source: str) -> Topology:
 
     topology = build_topology(data, source)
     check_consistency(topology)
+    check_plausible(topology)
     return topology
 
 
