@@ -206,16 +206,40 @@ def role_move(properties: Sequence[str], where: str = "") -> RoleMove:
     )
 
 
-def check_form(event_id: int, log: str, properties: Sequence[str], where: str = "") -> None:
-    """Raise EventFormError unless the event came from its channel in a defined form."""
+def check_form(
+    event_id: int,
+    log: str,
+    properties: Sequence[str],
+    where: str = "",
+    message: str | None = None,
+) -> tuple[str, ...]:
+    """The template's own properties of an event from its channel; EventFormError otherwise.
+
+    A record may carry more properties than its message template uses (the template's come
+    first). The form is the one whose rendering is the record's message; without a message
+    that decides, only an exact count is accepted (never guessed between forms).
+    """
     entry = spec(event_id)
     if log.casefold() != entry.channel.value.casefold():
         raise EventFormError(
             f"event {event_id}{where} came from log {log!r}; Windows writes it to "
             f"{entry.channel.value!r}"
         )
-    if len(properties) not in entry.templates:
-        raise EventFormError(
-            f"event {event_id}{where} has {len(properties)} properties {list(properties)!r}; "
-            f"Windows defines {sorted(entry.templates)}"
-        )
+    counts = sorted(n for n in entry.templates if n <= len(properties))
+    if message:
+        text = " ".join(message.split())
+        rendered = [
+            n
+            for n in counts
+            if " ".join(entry.templates[n].format(*properties[:n]).split()) == text
+        ]
+        if len(rendered) == 1:
+            return tuple(properties[: rendered[0]])
+    if len(properties) in entry.templates:
+        return tuple(properties)
+    if len(counts) == 1:  # one form only can be the leading properties (a localized message)
+        return tuple(properties[: counts[0]])
+    raise EventFormError(
+        f"event {event_id}{where} has {len(properties)} properties {list(properties)!r} and a "
+        f"message that matches no form; Windows defines {sorted(entry.templates)}"
+    )

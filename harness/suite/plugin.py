@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -197,11 +198,18 @@ def qm_cluster(request: pytest.FixtureRequest, qm_run: RunContext) -> Iterator[A
 
 
 @pytest.fixture(scope="session")
-def qm_catalog(qm_run: RunContext, qm_cluster: Any) -> Any:
+def qm_catalog(request: pytest.FixtureRequest, qm_run: RunContext, qm_cluster: Any) -> Any:
     """The target's VMs as found at the start of the run."""
     from harness.audit.catalog import Catalog
 
-    return Catalog.read(qm_cluster, qm_run.target.allow_vm)
+    catalog = Catalog.read(qm_cluster, qm_run.target.allow_vm)
+    # Said once, before the first move: what this session cannot look at, the cause and the fix.
+    if catalog.cannot_look:
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            for notice in catalog.cannot_look:
+                print(f"qmaudit: cannot look: {notice}", file=sys.stderr, flush=True)
+    return catalog
 
 
 def _shares_cluster(config: pytest.Config, run: RunContext) -> bool:
