@@ -295,7 +295,9 @@ def judge_owners_reach(snap: Snapshot) -> Judgement:
                 on_disk = any(is_under(path, m) for d in disks for m in d.mount_points)
                 if info["exists"] or on_disk:
                     continue  # a Cluster Disk is reached once the node owns it
-                if share_root(path) is not None:
+                if info.get("access_denied"):
+                    cannot.append(f"{node} was refused {path} (session without rights there)")
+                elif share_root(path) is not None:
                     cannot.append(f"{node} does not reach {path} (second hop?)")
                 else:
                     problems.append({"node": node, "path": path, "exists": False})
