@@ -56,10 +56,12 @@ def story(claim: str) -> str:
     return f"{claim} {title}" if title else claim
 
 
-def allure_labels(claim: str, feature: str, core: bool) -> None:
-    """Set epic, feature, story and severity on the running Allure test (inside a scenario)."""
+def allure_labels(claim: str, feature: str, core: bool, checked: str = "move") -> None:
+    """Set epic, feature, story, severity and how the claim is checked (a tag: "checked by
+    move", "checked by passive" or "checked by history") on the running Allure test."""
     import allure
 
+    allure.dynamic.tag(f"checked by {checked}")
     allure.dynamic.epic(EPIC)
     allure.dynamic.feature(feature)
     allure.dynamic.story(story(claim))

@@ -71,6 +71,9 @@ class Csv:
     path: str
     read_mb_s: float
     write_mb_s: float
+    # File-system redirected I/O (ReFS CSVs always; NTFS ones when something forces it): every
+    # node but the coordinator reads and writes through it over the cluster networks.
+    redirected: bool = False
 
 
 @dataclass(frozen=True)
