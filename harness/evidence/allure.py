@@ -56,10 +56,12 @@ def story(claim: str) -> str:
     return f"{claim} {title}" if title else claim
 
 
-def allure_labels(claim: str, feature: str, core: bool) -> None:
-    """Set epic, feature, story and severity on the running Allure test (inside a scenario)."""
+def allure_labels(claim: str, feature: str, core: bool, checked: str = "move") -> None:
+    """Set epic, feature, story, severity and how the claim is checked (a tag: "checked by
+    move", "checked by passive" or "checked by history") on the running Allure test."""
     import allure
 
+    allure.dynamic.tag(f"checked by {checked}")
     allure.dynamic.epic(EPIC)
     allure.dynamic.feature(feature)
     allure.dynamic.story(story(claim))
@@ -240,8 +242,35 @@ def generate_html(
     return _make_offline(index)
 
 
+# The awesome report focuses the first test of its tree when it opens and scrolls its tree's
+# container (data-tree-scroll-container) to it: the page opened scrolled past its header. Until
+# the reader clicks, types or scrolls, those scrolls are not made (focus without scrolling,
+# scrollIntoView and the container's scrollTop ignored); after that the report is as Allure
+# wrote it.
+OPEN_AT_HEADER = (
+    "<script>(function(){var u=false,f=HTMLElement.prototype.focus,"
+    "s=Element.prototype.scrollIntoView;function on(){u=true}"
+    "['pointerdown','keydown','wheel','touchstart'].forEach(function(t){"
+    "addEventListener(t,on,{capture:true,once:true})});"
+    "HTMLElement.prototype.focus=function(o){return f.call(this,u?o:{preventScroll:true})};"
+    "Element.prototype.scrollIntoView=function(){if(u)return s.apply(this,arguments)};"
+    "var d=Object.getOwnPropertyDescriptor(Element.prototype,'scrollTop');"
+    "Object.defineProperty(Element.prototype,'scrollTop',{configurable:true,get:d.get,"
+    "set:function(v){if(u||!this.closest('[data-tree-scroll-container]'))d.set.call(this,v)}});"
+    "})();</script>"
+)
+
+
+def open_at_header(html: str) -> str:
+    """The report with OPEN_AT_HEADER as the first script of its head (once)."""
+    if OPEN_AT_HEADER in html or "<head>" not in html:
+        return html
+    return html.replace("<head>", "<head>" + OPEN_AT_HEADER, 1)
+
+
 def _make_offline(index: Path) -> tuple[bool, str]:
     html, _removed = strip_allure_analytics(index.read_text(encoding="utf-8"))
+    html = open_at_header(html)
     atomic_write(index, html.encode("utf-8"))
     external = external_references(html)
     if external:

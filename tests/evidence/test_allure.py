@@ -117,7 +117,17 @@ def test_allure_labels(
         "feature": "Some feature",
         "story": story,
         "severity": severity,
+        "tag": "checked by move",
     }
+
+
+def test_allure_tags_how_a_claim_was_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import allure
+
+    fake = FakeAllure()
+    monkeypatch.setattr(allure, "dynamic", fake)
+    report.allure_labels("QM-01", "Passive audit", False, "history")
+    assert ("tag", "checked by history") in fake.calls
 
 
 def test_core_claims_have_titles() -> None:
