@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec, Throughput
@@ -21,8 +22,19 @@ def _load_lab_topology(file: str | None) -> Any:
     return load_topology(file) if file else load_default_topology()
 
 
-def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED) -> Target:
-    """Open the embedded lab: served over WinRM on loopback, or in-process."""
+def open_lab(
+    file: str | None,
+    *,
+    served: bool,
+    speed: float = DEFAULT_LAB_SPEED,
+    https: bool = False,
+    kerberos: bool = False,
+) -> Target:
+    """Open the embedded lab: served over WinRM on loopback, or in-process.
+
+    Served: NTLM over HTTP by default; `https` serves TLS with a CA made for the run (verified);
+    `kerberos` starts an MIT KDC on loopback and authenticates with a ticket from it.
+    """
     from harness.lab.clock import ScaledClock
     from harness.lab.model import LabCluster
 
@@ -40,47 +52,69 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
         "throughputs": lab_throughputs(topology),
         "poll_interval_s": poll,
     }
-    spec = ("lab" if served else "lab+inproc") + (f":{file}" if file else "")
+    kind = "lab+kerberos" if kerberos else "lab+https" if https else "lab"
+    spec = (kind if served else "lab+inproc") + (f":{file}" if file else "")
     if not served:
         from harness.drivers.lab import LabDriver
 
         return Target(spec=spec, driver=LabDriver(cluster), transport="in-process", **common)
 
     from harness.drivers.winrm import WinRMDriver
+    from harness.lab.kdc import LabKdc
     from harness.lab.responder import LabResponder
     from harness.lab.serve import LabServer
     from harness.transport.endpoint import Endpoint
 
-    server = LabServer(topology, speed=speed, responder=LabResponder(cluster), auth=("ntlm",))
-    server.start()
+    closers: list[Any] = []
+    kdc = None
+    if kerberos:
+        https = True
+        kdc = LabKdc()
+        closers.append(kdc.stop)
+    server = LabServer(
+        topology,
+        speed=speed,
+        responder=LabResponder(cluster),
+        auth=("kerberos",) if kerberos else ("ntlm",),
+        https=https,
+        kdc=kdc,
+    )
+    closers.insert(0, server.stop)
     try:
+        if kdc is not None:
+            kdc.start()
+            # This process's Kerberos clients use the lab's realm (no other realm in a lab run).
+            os.environ.update(kdc.env)
+        server.start()
         creds = server.credentials
         assert creds is not None
         endpoints = []
-        for node, url in server.endpoints.items():
-            port = int(url.split(":")[2].split("/")[0])
+        for node, listener in server.listeners.items():
             endpoints.append(
                 Endpoint(
                     node=node,
                     host="127.0.0.1",
-                    port=port,
-                    scheme="http",
-                    transport="ntlm",
-                    username=creds.qualified_username,
+                    port=listener.port,
+                    scheme=listener.scheme,
+                    transport="kerberos" if kerberos else "ntlm",
+                    username=server.kerberos_principal or creds.qualified_username,
                     password=creds.password,
+                    ca_bundle=str(server.ca_path) if server.ca_path else None,
+                    kerberos_hostname=server.service_host(node) if kerberos else None,
                 )
             )
         driver = WinRMDriver(endpoints)
     except BaseException:
-        server.stop()
+        for close in closers:
+            close()
         raise
+    scheme = "HTTPS (certificate verified)" if https else "HTTP"
+    auth = "Kerberos" if kerberos else "NTLM"
+    wrap = "TLS" if https else "message encryption"
     target = Target(
-        spec=spec,
-        driver=driver,
-        transport="WinRM over HTTP, NTLM with message encryption",
-        **common,
+        spec=spec, driver=driver, transport=f"WinRM over {scheme}, {auth} with {wrap}", **common
     )
-    target.closers.append(server.stop)
+    target.closers.extend(closers)
     return target
 
 
@@ -92,6 +126,16 @@ def check_lab(spec: TargetSpec) -> None:
 def open_served_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
     """`lab[:FILE]`: the lab served over WinRM on loopback."""
     return open_lab(spec.path, served=True, speed=lab_speed)
+
+
+def open_https_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """`lab+https[:FILE]`: the lab served over HTTPS (a CA made for the run), NTLM."""
+    return open_lab(spec.path, served=True, speed=lab_speed, https=True)
+
+
+def open_kerberos_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """`lab+kerberos[:FILE]`: the lab over HTTPS with Kerberos from an MIT KDC on loopback."""
+    return open_lab(spec.path, served=True, speed=lab_speed, kerberos=True)
 
 
 def open_inproc_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.lab.logon import Logon, current_logon, logon_scope
 from harness.lab.wsman.clixml import plain_stderr, throw_stderr
 from harness.lab.wsman.soap import new_uuid
 from harness.transport.delivery import CMD_MAX_CHARS, bootstrap_text
@@ -247,8 +248,13 @@ class ShellStore:
             self._launch(command, script)
 
     def _launch(self, command: Command, script: str) -> None:
+        # The command runs as the logon of the connection that started it (second-hop model).
+        logon = current_logon()
         worker = threading.Thread(
-            target=self._run, args=(command, script), name=f"wsman-{self.node}-cmd", daemon=True
+            target=self._run,
+            args=(command, script, logon),
+            name=f"wsman-{self.node}-cmd",
+            daemon=True,
         )
         command.thread = worker
         with self._lock:
@@ -256,11 +262,12 @@ class ShellStore:
             self._workers.append(worker)
         worker.start()
 
-    def _run(self, command: Command, script: str) -> None:
+    def _run(self, command: Command, script: str, logon: Logon | None = None) -> None:
         # The process started when the Command arrived; stdin may have come while it loaded.
         self._closing.wait(max(0.0, command.created + self.start_cost_s - time.monotonic()))
         try:
-            outcome = self.answer(self.node, script)
+            with logon_scope(logon):
+                outcome = self.answer(self.node, script)
         except Exception as exc:
             # The answer function failing is what a probe throwing looks like from the client.
             outcome = CommandOutcome(1, b"", throw_stderr(str(exc) or type(exc).__name__, script))
