@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.audit import events
 from harness.audit.storage import SharedStorage
+from harness.probes.integration import service_status, time_sync_service
 
 
 def parse_utc(text: str) -> datetime:
@@ -162,13 +163,15 @@ class VmDetails:
     saved_state_files: tuple[str, ...]
     host_utc: datetime
     saved_state: tuple[SavedFile, ...] = ()
+    # Get-VM's State read again after the files were listed (None: not re-read, or gone).
+    state_after_files: str | None = None
+    # listed / absent / denied (None: an older document that did not say).
+    saved_state_listing: str | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VmDetails:
         vm = doc["vm"]
-        time_sync = next(
-            (s for s in vm["integration_services"] if s["name"] == "Time Synchronization"), None
-        )
+        time_sync = time_sync_service(vm["integration_services"])
         return cls(
             node=doc["node"],
             name=vm["name"],
@@ -189,7 +192,7 @@ class VmDetails:
             uptime_s=float(vm["uptime_seconds"]),
             heartbeat=vm["heartbeat"],
             time_sync_enabled=None if time_sync is None else bool(time_sync["enabled"]),
-            time_sync_status=None if time_sync is None else time_sync["primary_status"],
+            time_sync_status=None if time_sync is None else service_status(time_sync),
             saved_state_files=tuple(f["path"] for f in vm["saved_state_files"]),
             host_utc=parse_utc(doc["host_utc"]),
             saved_state=tuple(
@@ -200,6 +203,8 @@ class VmDetails:
                 )
                 for f in vm["saved_state_files"]
             ),
+            state_after_files=vm.get("state_after_files"),
+            saved_state_listing=vm.get("saved_state_listing"),
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -10,19 +9,16 @@ from typing import Any
 from harness.drivers.base import ProbeRecord, TranscriptMixin, sha256_text, utc_now_iso
 from harness.errors import HarnessError, ProbeFailedError
 from harness.probes.protocol import build_script, probe_kind
-from harness.safety.redact import redact, register_secret
+from harness.safety.redact import MASK, is_credential_key, redact, register_secret
 from harness.schemas import parse_probe_output
 from harness.transport.clixml import error_message
 from harness.transport.endpoint import Endpoint
 from harness.transport.session import WinRMSession
 
-MASK = "********"
-_SECRET_KEY = re.compile(r"password|secret|credential|token|passphrase", re.IGNORECASE)
-
 
 def redact_params(value: Any, key: str = "") -> Any:
     """A copy of probe parameters fit for records: secret-named keys masked, secrets redacted."""
-    if key and _SECRET_KEY.search(key):
+    if key and is_credential_key(key):
         return MASK
     if isinstance(value, Mapping):
         return {str(k): redact_params(v, str(k)) for k, v in value.items()}
@@ -41,7 +37,7 @@ def register_param_secrets(value: Any, key: str = "") -> None:
     elif isinstance(value, list | tuple):
         for v in value:
             register_param_secrets(v, key)
-    elif isinstance(value, str) and key and _SECRET_KEY.search(key):
+    elif isinstance(value, str) and key and is_credential_key(key):
         register_secret(value)
 
 

@@ -24,11 +24,9 @@ from harness import __version__
 from harness.drivers.base import ProbeRecord, utc_now_iso
 from harness.errors import HarnessError, InputError
 from harness.evidence.verdicts import Verdict
-from harness.safety.redact import redact
+from harness.safety.redact import mask_document
 
 ThresholdSource = Literal["default", "inventory", "topology", "option"]
-MASK = "********"
-SECRET_KEY = re.compile(r"password|passwd|secret|token|credential", re.IGNORECASE)
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 TMP_PREFIX = ".tmp-"
 
@@ -200,42 +198,8 @@ def _probe_dict(record: ProbeRecord) -> dict[str, Any]:
 
 
 def redact_document(doc: Any) -> Any:
-    """A copy with secret-named keys masked and every registered secret masked in every string."""
-    local: set[str] = set()
-
-    def collect(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                named_secret = isinstance(key, str) and SECRET_KEY.search(key)
-                if named_secret and isinstance(value, str) and len(value) >= 3:
-                    local.add(value)
-                collect(value)
-        elif isinstance(node, list):
-            for item in node:
-                collect(item)
-
-    def scrub(text: str) -> str:
-        # A secret-named value copied elsewhere in the record (a message, a URL) goes too.
-        for value in sorted(local, key=len, reverse=True):
-            text = text.replace(value, MASK)
-        return redact(text)
-
-    def mask(node: Any) -> Any:
-        if isinstance(node, dict):
-            out = {}
-            for key, value in node.items():
-                secret = isinstance(key, str) and SECRET_KEY.search(key)
-                clean_key = scrub(key) if isinstance(key, str) else key
-                out[clean_key] = MASK if secret and value not in (None, "") else mask(value)
-            return out
-        if isinstance(node, list):
-            return [mask(item) for item in node]
-        if isinstance(node, str):
-            return scrub(node)
-        return node
-
-    collect(doc)
-    return mask(doc)
+    """A copy with credential-named keys masked and every registered secret masked."""
+    return mask_document(doc)
 
 
 def validate(stem: str, doc: dict[str, Any], label: str) -> None:

@@ -34,6 +34,16 @@ class Logon:
         hop = method == "credssp" or (method == "kerberos" and delegated)
         return cls(user, method, hop)
 
+    @property
+    def session_logon(self) -> str:
+        """The logon as the lab's session model names it (harness.lab.session.LOGONS)."""
+        if self.method == "credssp":
+            return "credssp"
+        if self.method == "kerberos":
+            return "kerberos-delegated" if self.network_credentials else "kerberos"
+        # NTLM, Basic, a certificate: a network logon without credentials for a second hop.
+        return "ntlm"
+
 
 _current: ContextVar[Logon | None] = ContextVar("qmaudit_lab_logon", default=None)
 

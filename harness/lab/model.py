@@ -37,6 +37,12 @@ CACHE_SUBFOLDER = HYPER_V_SUBFOLDER + "\\Virtual Machines Cache"
 CACHE_ENTRY_BYTES = 24576
 
 
+# Clock readings a paced lab grants each phase of a transition (a save, a restore): a poll of
+# the audit reads it about three times (cluster status, the owner's Get-VM, the source's
+# details), so 12 readings are about 4 polls in the shortest phase.
+READINGS_PER_WINDOW = 12
+
+
 class LabCluster:
     """A simulated failover cluster; every public read or action first applies due changes."""
 
@@ -165,6 +171,17 @@ class LabCluster:
             at, _, change = heapq.heappop(self._queue)
             change(at)
         return now
+
+    def pace(self, *phases: tuple[datetime, datetime]) -> None:
+        """Phases of a transition now in flight (a save, a transfer, a restore: since, until):
+        a paced clock lets each reading advance at most phase / READINGS_PER_WINDOW in each."""
+        pace = getattr(self.clock, "pace", None)
+        if pace is None:
+            return
+        for since, until in phases:
+            length = (until - since).total_seconds()
+            if length > 0:
+                pace(length / READINGS_PER_WINDOW, since, until)
 
     @contextmanager
     def session(self) -> Iterator[datetime]:

@@ -219,6 +219,7 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
     c.schedule(t1, saved)
     c.schedule(t_resume, resume)
     c.schedule(t2, online)
+    c.pace((t0, t1), (t1, t_resume), (t_resume, t2))
     return t2
 
 
@@ -246,6 +247,7 @@ def start_registration(c: LabCluster, vm: VMState, target: str, now: datetime) -
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)
+    c.pace((now, end))
     return end
 
 
@@ -268,6 +270,7 @@ def start_live(c: LabCluster, vm: VMState, target: str, now: datetime) -> dateti
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)
+    c.pace((now, end))
     return end
 
 

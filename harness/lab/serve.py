@@ -17,8 +17,11 @@ from typing import Any, Protocol, TextIO
 import yaml
 
 from harness.errors import LabOperationError
-from harness.lab.clock import ScaledClock
+from harness.exits import command_name
+from harness.lab.clock import ScaledClock, pacing_wanted
+from harness.lab.cost import OFF, WindowsCost, resolve_cost
 from harness.lab.kdc import DEFAULT_REALM, LabKdc, service_host
+from harness.lab.logon import current_logon
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
 from harness.lab.topology import Topology, load_default_topology, load_topology
@@ -66,7 +69,13 @@ def make_answer(
     def answer(node: str, script: str) -> CommandOutcome:
         try:
             probe, params = parse(script)
-            doc = responder.answer(node, probe, params)
+            logon = current_logon()
+            if logon is not None and isinstance(responder, LabResponder):
+                # The wire authenticated this session: that logon decides the second hop.
+                session = responder.cluster.topology.session.with_logon(logon.session_logon)
+                doc = responder.answer(node, probe, params, session=session)
+            else:
+                doc = responder.answer(node, probe, params)
         except LabOperationError as exc:
             return CommandOutcome(1, b"", throw_stderr(exc.message, script))
         except ValueError as exc:
@@ -80,7 +89,7 @@ def make_answer(
 
 def build_lab_responder(topology: Topology, speed: float) -> ProbeResponder:
     """LabResponder over a LabCluster running on scaled real time."""
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
     responder: ProbeResponder = LabResponder(cluster)
     return responder
 
@@ -108,8 +117,11 @@ class LabServer:
         https: bool = False,
         kdc: LabKdc | None = None,
         cbt_strict: bool = True,
+        cost: WindowsCost | None = None,
     ) -> None:
         self.topology = topology if topology is not None else _load_topology(file)
+        # Windows' real-time probe costs: given, else the topology's (QM_LAB_WINDOWS_COST wins).
+        self.cost = cost if cost is not None else resolve_cost(self.topology.windows_cost)
         # HTTPS: every listener gets a certificate from a CA made for this lab (`ca_path`).
         self.https = https
         self.cbt_strict = cbt_strict
@@ -173,6 +185,7 @@ class LabServer:
                     command_start_s=self.command_start_s,
                     tls=tls.get(host),
                     cbt_strict=self.cbt_strict,
+                    cost=self.cost if self.cost.enabled else None,
                 )
                 self.listeners[host] = listener.start()
         except BaseException:
@@ -346,10 +359,12 @@ def print_banner(server: LabServer, out: TextIO) -> None:
     out.write("to audit it as a cluster target, in another shell:\n")
     for line in export_lines(server):
         out.write(f"  {line}\n")
-    out.write(f"  qmaudit check-inventory {server.inventory_path}\n")
+    qmaudit = command_name()
+    out.write(f"  {qmaudit} check-inventory --target {server.inventory_path}\n")
     plaintext = "allowed" if server.allow_unencrypted else "refused (encrypted messages only)"
     out.write(f"auth: {', '.join(server.auth)}; unencrypted messages: {plaintext}\n")
     out.write(f"lab clock speed: {server.speed:g}x real time\n")
+    out.write(f"Windows probe cost: {server.cost.describe()}\n")
     out.write("press Ctrl+C to stop\n")
     out.flush()
 
@@ -364,6 +379,7 @@ def serve_forever(
     kerberos: bool = False,
     no_ntlm: bool = False,
     credssp: bool = False,
+    windows_cost: bool | None = None,
 ) -> int:
     """`qmaudit lab serve`: serve until SIGINT/SIGTERM, then shut down cleanly; exit code 0.
 
@@ -391,14 +407,20 @@ def serve_forever(
     try:
         if kdc is not None:
             kdc.start()
+        topology = _load_topology(file)
+        cost = None
+        if windows_cost is not None:
+            own = topology.windows_cost
+            cost = (own if own and own.enabled else WindowsCost.measured()) if windows_cost else OFF
         with LabServer(
-            file=file,
+            topology,
             speed=speed,
             state_dir=state_dir,
             auth=auth,
             allow_unencrypted=permissive,
             https=https,
             kdc=kdc,
+            cost=cost,
         ) as server:
             print_banner(server, sys.stdout)
             while not stop.wait(0.5):

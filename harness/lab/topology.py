@@ -14,6 +14,8 @@ import jsonschema
 from harness.errors import InputError
 from harness.lab import paths
 from harness.lab.consistency import check_consistency
+from harness.lab.cost import WindowsCost
+from harness.lab.session import DEFAULT_SESSION, LabSession
 from harness.safety.redact import note_document
 from harness.yamlfile import read_yaml_file
 
@@ -143,6 +145,10 @@ class Topology:
     smb_shares: tuple[SmbShare, ...]
     vms: tuple[VM, ...]
     rules_off: tuple[RuleOff, ...]
+    # Who a remote session is and how it runs (logon, locale, language mode): lab/session.py.
+    session: LabSession = DEFAULT_SESSION
+    # What probes cost on Windows in real time (harness/lab/cost.py); None: the instant lab.
+    windows_cost: WindowsCost | None = None
 
     def node(self, name: str) -> Node | None:
         """The member node of that name (case-insensitive), or None."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from harness.exits import command_name
 from harness.safety.guard import StopFlag
 from harness.safety.journal import JOURNAL_FILE, Journal, load_state
 
@@ -89,7 +90,7 @@ class RunStop:
         except (OSError, ValueError) as exc:
             problems.append(f"manifest not written: {exc}")
         _found, how = journal_verdict(run_dir)
-        command = f"qmaudit recover {shlex.quote(str(run_dir))}"
+        command = f"{command_name()} recover {shlex.quote(str(run_dir))}"
         sys.stdout.flush()
         self._say(
             f"\nqmaudit: second {name}: stopped waiting; run {self.run_id} ABANDONED: {how}\n"
@@ -134,4 +135,5 @@ def journal_verdict(run_dir: Path) -> tuple[bool, str]:
     left = sorted(state.vms) + [f"node {n}" for n in sorted(state.nodes)]
     inflight = len(state.open_actions)
     detail = f"not restored: {', '.join(left) or '-'}; actions left in flight: {inflight}"
-    return False, f"THE CLUSTER MAY NOT BE AS FOUND ({detail}): run `qmaudit recover {run_dir}`"
+    command = f"{command_name()} recover {shlex.quote(str(run_dir))}"
+    return False, f"THE CLUSTER MAY NOT BE AS FOUND ({detail}): run `{command}`"

@@ -21,6 +21,7 @@ from harness.safety.lock import LOCK_DIR_ENV
 from harness.safety.tally import NO_MEMORY_STATES, Cost, Disruption, Tally, tally_journal
 
 if TYPE_CHECKING:
+    from harness.safety.budget import Budget
     from harness.targets.registry import Target, TargetSpec
     from harness.targets.twin import Twin
 
@@ -362,8 +363,13 @@ def run_plan(
     markers: str | None = None,
     lab_speed: float = 20.0,
     reports_root: Path = Path("reports"),
+    budget: Budget | None = None,
 ) -> int:
-    """`qmaudit plan`: print the schedule, per-VM outages and totals; write plan.json."""
+    """`qmaudit plan`: print the schedule, per-VM outages and totals; write plan.json.
+
+    With a budget (the same --max-moves / --max-downtime-per-vm as `run`): whether a run with
+    those flags would start, exit 2 (as `run` would refuse) when the plan exceeds it.
+    """
     from harness.evidence.records import new_run_id
     from harness.targets.registry import parse_spec
 
@@ -392,4 +398,12 @@ def run_plan(
     for problem in plan.problems:
         print(f"qmaudit plan: on the twin: {problem}", file=sys.stderr)
     print(f"qmaudit plan: {run_dir / 'plan.json'}")
+    if budget is not None and budget.given:
+        overruns = budget.overruns(plan.as_dict())
+        for line in overruns:
+            print(f"qmaudit plan: over budget: {line}")
+        if overruns:
+            print("qmaudit plan: a run with these budget flags would be refused (exit 2)")
+            return 2
+        print("qmaudit plan: within budget: a run with these budget flags would start")
     return 1 if plan.problems else 0

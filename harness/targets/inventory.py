@@ -13,7 +13,7 @@ from typing import Any
 from harness.audit.thresholds import Thresholds
 from harness.drivers.winrm import WinRMDriver
 from harness.errors import InputError
-from harness.safety.redact import note_document, register_secret
+from harness.safety.redact import is_credential_key, note_document, register_secret
 from harness.schemas import validate_document
 from harness.targets.names import computer_name_problem, host_problem
 from harness.targets.registry import Target, TargetSpec, Throughput, VmPolicy, first_match
@@ -22,7 +22,6 @@ from harness.transport.session import prepare_endpoints
 from harness.yamlfile import parse_yaml, read_yaml_file
 
 INLINE_SECRET = "inline passwords are not allowed: use password_env"
-_SECRET_WORDS = ("password", "passwd", "secret")
 # Transports that authenticate with a user name and password (kerberos may use a ticket cache,
 # certificate uses client certificate files).
 _PASSWORD_TRANSPORTS = frozenset({"ntlm", "credssp", "basic"})
@@ -98,7 +97,8 @@ def find_inline_secret(value: Any, path: str = "$") -> str | None:
         for key, item in value.items():
             here = f"{path}.{key}"
             folded = str(key).casefold()
-            if any(w in folded for w in _SECRET_WORDS) and not folded.endswith("_env"):
+            inline = not isinstance(item, Mapping | list) and not folded.endswith("_env")
+            if inline and is_credential_key(key):
                 return here
             found = find_inline_secret(item, here)
             if found is not None:

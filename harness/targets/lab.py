@@ -32,14 +32,19 @@ def open_lab(
 ) -> Target:
     """Open the embedded lab: served over WinRM on loopback, or in-process.
 
-    Served: NTLM over HTTP by default; `https` serves TLS with a CA made for the run (verified);
-    `kerberos` starts an MIT KDC on loopback and authenticates with a ticket from it.
+    Served, the wire's logon decides what a probe reaches (the second hop): by default CredSSP
+    over HTTPS (a CA made for the run, verified), so SMB shares can be looked at; `https` alone
+    is NTLM over HTTPS (shares refused, as Windows refuses them); `kerberos` starts an MIT KDC
+    on loopback and authenticates with a delegated ticket from it, over HTTPS.
     """
-    from harness.lab.clock import ScaledClock
+    from harness.lab.clock import ScaledClock, pacing_wanted
+    from harness.lab.cost import CostMeter, resolve_cost
     from harness.lab.model import LabCluster
 
     topology = _load_lab_topology(file)
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
+    # Windows' real-time probe costs when the topology or QM_LAB_WINDOWS_COST asks for them.
+    cost = resolve_cost(topology.windows_cost)
     non_member = topology.non_members[0].name if topology.non_members else None
     # Poll often enough to see a few samples inside a save window at this speed.
     poll = max(0.005, min(0.5, 0.4 / speed))
@@ -57,7 +62,10 @@ def open_lab(
     if not served:
         from harness.drivers.lab import LabDriver
 
-        return Target(spec=spec, driver=LabDriver(cluster), transport="in-process", **common)
+        # In-process, probes cost what they cost in the harness's PowerShell runspace per node.
+        meter = CostMeter(cost, "runspace") if cost.enabled else None
+        inproc = LabDriver(cluster, meter=meter)
+        return Target(spec=spec, driver=inproc, transport="in-process", **common)
 
     from harness.drivers.winrm import WinRMDriver
     from harness.lab.kdc import LabKdc
@@ -67,17 +75,20 @@ def open_lab(
 
     closers: list[Any] = []
     kdc = None
+    transport = "ntlm" if https else "credssp"
     if kerberos:
-        https = True
+        transport = "kerberos"
         kdc = LabKdc()
         closers.append(kdc.stop)
+    https = True
     server = LabServer(
         topology,
         speed=speed,
         responder=LabResponder(cluster),
-        auth=("kerberos",) if kerberos else ("ntlm",),
+        auth=(transport,),
         https=https,
         kdc=kdc,
+        cost=cost,
     )
     closers.insert(0, server.stop)
     try:
@@ -96,11 +107,13 @@ def open_lab(
                     host="127.0.0.1",
                     port=listener.port,
                     scheme=listener.scheme,
-                    transport="kerberos" if kerberos else "ntlm",
+                    transport=transport,
                     username=server.kerberos_principal or creds.qualified_username,
                     password=creds.password,
                     ca_bundle=str(server.ca_path) if server.ca_path else None,
                     kerberos_hostname=server.service_host(node) if kerberos else None,
+                    # The lab's audit account is trusted for delegation (second hop).
+                    kerberos_delegation=kerberos,
                 )
             )
         driver = WinRMDriver(endpoints)
@@ -108,12 +121,9 @@ def open_lab(
         for close in closers:
             close()
         raise
-    scheme = "HTTPS (certificate verified)" if https else "HTTP"
-    auth = "Kerberos" if kerberos else "NTLM"
-    wrap = "TLS" if https else "message encryption"
-    target = Target(
-        spec=spec, driver=driver, transport=f"WinRM over {scheme}, {auth} with {wrap}", **common
-    )
+    auth = {"kerberos": "Kerberos (delegated ticket)", "ntlm": "NTLM", "credssp": "CredSSP"}
+    label = f"WinRM over HTTPS (certificate verified), {auth[transport]}"
+    target = Target(spec=spec, driver=driver, transport=label, **common)
     target.closers.extend(closers)
     return target
 

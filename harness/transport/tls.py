@@ -7,13 +7,13 @@ import socket
 import ssl
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import TransportError
 from harness.transport.endpoint import Endpoint
 
 HANDSHAKE_TIMEOUT_S = 10.0
 
 
-class TlsTrustError(HarnessError):
+class TlsTrustError(TransportError):
     """A node's HTTPS certificate cannot be trusted as configured: nothing was sent to it."""
 
     exit_code = 2
@@ -122,13 +122,14 @@ def verify_server(endpoint: Endpoint) -> None:
                 "issuing CA's certificate with ca_bundle in the inventory"
             )
         raise TlsTrustError(
-            f"{endpoint.label}: TLS verification failed: {detail} "
-            "(verify_tls: false turns verification off, unsafe)"
+            endpoint.label,
+            f"TLS verification failed: {detail} (verify_tls: false turns verification off, unsafe)",
         ) from None
     except ssl.SSLError as exc:
         raise TlsTrustError(
-            f"{endpoint.label}: TLS handshake failed ({exc.reason or exc}): is this an HTTPS "
-            "listener (port 5986)? For HTTP set scheme: http"
+            endpoint.label,
+            f"TLS handshake failed ({exc.reason or exc}): is this an HTTPS listener (port "
+            "5986)? For HTTP set scheme: http",
         ) from None
     except OSError:
         return

@@ -38,7 +38,7 @@ def test_an_untrusted_certificate_is_refused_with_the_fix() -> None:
             whoami(ep)
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith("HV-A (https://127.0.0.1:")
+    assert message.startswith("transport error talking to HV-A (https://127.0.0.1:")
     assert "not trusted by the system CA store" in message
     assert "ca_bundle" in message and "qmaudit lab test CA" in message
     assert info.value.exit_code == 2

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import harness.safety.journal as journal_mod
+from harness.exits import command_name
 from harness.safety.interrupt import journal_verdict
 from harness.safety.journal import Journal, journal_state, read_journal
 
@@ -77,4 +78,4 @@ def test_verdict_names_what_is_left(tmp_path: Path) -> None:
         json.dumps({"kind": "remember", "vm": "web 01", "owner": "N1", "state": "Running"}) + "\n"
     )
     ok, text = journal_verdict(tmp_path)
-    assert not ok and "web 01" in text and "qmaudit recover" in text
+    assert not ok and "web 01" in text and f"{command_name()} recover {tmp_path}" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -45,13 +46,14 @@ def test_second_signal_stops_waiting_writes_state_and_the_recover_command(
     assert time.monotonic() - started < 10, "the second signal must stop waiting at once"
     assert proc.returncode == 128 + second, out + err
     assert "Traceback" not in out + err
-    command = f"qmaudit recover {run_dir.resolve()}"
+    # The command as it works from here: this test runs `python -m harness.cli`.
+    command = f"{sys.executable} -m harness.cli recover {run_dir.resolve()}"
     assert command in err, err
     assert (run_dir / "manifest.json").is_file()
     entries = read_journal(run_dir / JOURNAL_FILE)
     assert entries[-1]["kind"] == "abandoned" and entries[-1]["signal"] == second.name
     # The printed command puts everything back.
-    recover = served.qmaudit(*command.split()[1:])
+    recover = served.qmaudit(*command.split()[3:])
     rout, rerr = recover.communicate(timeout=120)
     assert recover.returncode == 0, rout + rerr
     assert served.truth() == before

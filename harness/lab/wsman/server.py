@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import spnego.channel_bindings
 
+from harness.lab.cost import WindowsCost
 from harness.lab.logon import logon_scope
 from harness.lab.wsman import soap
 from harness.lab.wsman.auth import (
@@ -279,6 +280,7 @@ class WSManListener:
         command_start_s: float = 0.0,
         tls: TlsFiles | None = None,
         cbt_strict: bool = True,
+        cost: WindowsCost | None = None,
     ) -> None:
         self.node = node
         self.credentials = credentials
@@ -303,7 +305,7 @@ class WSManListener:
         self.stats = ListenerStats()
         self._requested_port = port
         self._port: int | None = None
-        self._store = ShellStore(node, answer, start_cost_s=command_start_s)
+        self._store = ShellStore(node, answer, start_cost_s=command_start_s, cost=cost)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
