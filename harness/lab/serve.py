@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, cast
 
 import yaml
 
@@ -66,14 +67,20 @@ def make_answer(
 
         parse = parse_script
 
+    # A LabResponder takes the session a probe runs in (a wrapper may not: then the topology's).
+    takes_session = isinstance(responder, LabResponder) and (
+        "session" in inspect.signature(responder.answer).parameters
+    )
+
     def answer(node: str, script: str) -> CommandOutcome:
         try:
             probe, params = parse(script)
             logon = current_logon()
-            if logon is not None and isinstance(responder, LabResponder):
+            if logon is not None and takes_session:
                 # The wire authenticated this session: that logon decides the second hop.
-                session = responder.cluster.topology.session.with_logon(logon.session_logon)
-                doc = responder.answer(node, probe, params, session=session)
+                lab = cast(LabResponder, responder)
+                session = lab.cluster.topology.session.with_logon(logon.session_logon)
+                doc = lab.answer(node, probe, params, session=session)
             else:
                 doc = responder.answer(node, probe, params)
         except LabOperationError as exc:
