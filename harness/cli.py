@@ -81,8 +81,8 @@ def _cmd_capture(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.evidence.compliance import Compliance
     from harness.evidence.records import new_run_id
-    from harness.safety.budget import Budget
-    from harness.safety.lease import run_lease
+    from harness.run.budget import Budget
+    from harness.run.lease import run_lease
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
     from harness.targets.registry import parse_spec
@@ -190,8 +190,8 @@ def _cmd_inventory_from_ansible(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from harness.safety.budget import Budget
-    from harness.safety.plan import run_plan
+    from harness.run.budget import Budget
+    from harness.run.plan import run_plan
     from harness.targets.registry import parse_spec
 
     return run_plan(
@@ -205,7 +205,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
-    from harness.safety.recover import find_run, recover
+    from harness.run.recover import find_run, recover
 
     run_dir = find_run(args.run, Path(args.reports))
     if run_dir is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
-from harness.safety.redact import redact
+from harness.redact import redact
 
 # C0 controls except tab and newline, DEL, C1 controls, and the bidi overrides that reorder text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -7,7 +7,7 @@ from pytest_bdd import given, parsers, then
 from harness.audit import windows
 from harness.audit.assertions import check, too_thin
 from harness.audit.moves import MoveOutcome
-from harness.audit.storage import SharedStorage, is_under
+from harness.domain.storage import SharedStorage, is_under
 from steps.common import Scenario
 
 

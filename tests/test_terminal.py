@@ -7,7 +7,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.safety.redact import clear_secrets, register_secret
+from harness.redact import clear_secrets, register_secret
 from harness.terminal import RedactingStream, printable
 
 

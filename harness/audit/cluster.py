@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.audit import events
+from harness.audit.guard import ActionGuard, ActionRequest, VmPlace, places
 from harness.audit.objects import (
     ClusterEvent,
     GuestClock,
@@ -19,11 +19,11 @@ from harness.audit.objects import (
     VmDetails,
     parse_utc,
 )
+from harness.domain import events
 from harness.drivers.base import Driver
 from harness.errors import HarnessError, ProbeFailedError, ProbeOutputError, TransportError
-from harness.safety.guard import ActionGuard, ActionRequest, VmPlace, places
 
-# What a move leaves in the cluster's logs (harness/audit/events.py holds ids and channels).
+# What a move leaves in the cluster's logs (harness/domain/events.py holds ids and channels).
 MOVE_EVENT_IDS: tuple[int, ...] = tuple(int(i) for i in events.MOVE_EVENTS)
 SAVE_STATES = frozenset({"Saving", "Saved"})
 # A save in progress: the only state that shows where the save is being made.

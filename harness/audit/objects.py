@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from harness.audit import events
-from harness.audit.storage import SharedStorage
+from harness.domain import events
+from harness.domain.storage import SharedStorage
 from harness.probes.integration import service_status, time_sync_service
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from harness.audit.assertions import check, too_thin
 from harness.audit.cluster import SAVE_STATES, SAVING_STATES
-from harness.audit.events import EventId
 from harness.audit.moves import MoveOutcome
 from harness.audit.savedstate import seen_files, written_files
+from harness.domain.events import EventId
 
 # Cluster events of the role (FailoverClustering/Operational): offline completed, online began.
 EVENT_OFFLINE_DONE = int(EventId.ROLE_OFFLINE)

@@ -19,7 +19,7 @@ from harness.capture.collect import Call, CaptureResult
 from harness.capture.pseudonym import Pseudonymiser
 from harness.errors import HarnessError, InputError
 from harness.probes.protocol import probe_kind
-from harness.safety.redact import redact
+from harness.redact import redact
 from harness.schemas import validate_document
 from harness.targets.registry import first_match
 

@@ -26,9 +26,8 @@ class LabDriver(RecordingDriver):
         # Windows' real-time cost per probe (harness.lab.cost.CostMeter); None: instant.
         self._meter = meter
         if responder is None:
-            from harness.lab.responder import LabResponder
-
-            responder = LabResponder(cluster)
+            # The lab builds its own responder: drivers sit below the lab and never import it.
+            responder = cluster.responder()
         self.cluster = cluster
         self._responder = responder
         topology = cluster.topology

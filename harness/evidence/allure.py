@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.audit.claims import CLAIM_TITLES
+from harness.atomic import atomic_write
+from harness.domain.claims import CLAIM_TITLES
+from harness.domain.identity import TargetIdentity
 from harness.evidence.offline import external_references, strip_allure_analytics
-from harness.evidence.records import TargetIdentity, atomic_write
-from harness.safety.redact import redact
+from harness.redact import redact
 
 EPIC = "Hyper-V Quick Migration"
 # Same rules as harness/evidence/allurerc.mjs (the Allure 3 awesome report reads those; this file
@@ -239,8 +240,35 @@ def generate_html(
     return _make_offline(index)
 
 
+# The awesome report focuses the first test of its tree when it opens and scrolls its tree's
+# container (data-tree-scroll-container) to it: the page opened scrolled past its header. Until
+# the reader clicks, types or scrolls, those scrolls are not made (focus without scrolling,
+# scrollIntoView and the container's scrollTop ignored); after that the report is as Allure
+# wrote it.
+OPEN_AT_HEADER = (
+    "<script>(function(){var u=false,f=HTMLElement.prototype.focus,"
+    "s=Element.prototype.scrollIntoView;function on(){u=true}"
+    "['pointerdown','keydown','wheel','touchstart'].forEach(function(t){"
+    "addEventListener(t,on,{capture:true,once:true})});"
+    "HTMLElement.prototype.focus=function(o){return f.call(this,u?o:{preventScroll:true})};"
+    "Element.prototype.scrollIntoView=function(){if(u)return s.apply(this,arguments)};"
+    "var d=Object.getOwnPropertyDescriptor(Element.prototype,'scrollTop');"
+    "Object.defineProperty(Element.prototype,'scrollTop',{configurable:true,get:d.get,"
+    "set:function(v){if(u||!this.closest('[data-tree-scroll-container]'))d.set.call(this,v)}});"
+    "})();</script>"
+)
+
+
+def open_at_header(html: str) -> str:
+    """The report with OPEN_AT_HEADER as the first script of its head (once)."""
+    if OPEN_AT_HEADER in html or "<head>" not in html:
+        return html
+    return html.replace("<head>", "<head>" + OPEN_AT_HEADER, 1)
+
+
 def _make_offline(index: Path) -> tuple[bool, str]:
     html, _removed = strip_allure_analytics(index.read_text(encoding="utf-8"))
+    html = open_at_header(html)
     atomic_write(index, html.encode("utf-8"))
     external = external_references(html)
     if external:

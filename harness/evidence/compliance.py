@@ -21,7 +21,7 @@ from harness.evidence.waivers import (
     mark_allure_results,
     waived_claim_verdicts,
 )
-from harness.safety.redact import redact
+from harness.redact import redact
 
 
 @dataclass

@@ -8,18 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.atomic import TMP_PREFIX, atomic_write
 from harness.boundedfile import read_bounded
+from harness.domain.identity import TargetIdentity
 from harness.drivers.base import utc_now_iso
 from harness.errors import InputError
-from harness.evidence.records import (
-    TMP_PREFIX,
-    EvidenceError,
-    TargetIdentity,
-    atomic_write,
-    dump_json,
-    redact_document,
-    validate,
-)
+from harness.evidence.records import EvidenceError, dump_json, redact_document, validate
 from harness.evidence.sweep import sweep_secrets
 from harness.evidence.verdicts import VERDICTS, claim_verdicts
 

@@ -25,7 +25,7 @@ from harness.boundedfile import read_bounded
 from harness.errors import InputError
 from harness.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME
 from harness.evidence.records import atomic_write
-from harness.safety.redact import register_secret
+from harness.redact import register_secret
 
 # The framing follows OpenSSH's PROTOCOL.sshsig; the primitives come from `cryptography`.
 MAGIC = b"SSHSIG"

@@ -13,12 +13,13 @@ from typing import Any
 import jinja2
 
 from harness import __version__
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import InputError
 from harness.evidence.manifest import file_sha256, read_records
 from harness.evidence.records import atomic_write, validate
 from harness.evidence.waivers import waived_claim_verdicts
-from harness.safety.redact import mask_document
+from harness.figures import denoise, number, plain
+from harness.redact import mask_document
 from harness.schemas import validate_document
 from harness.yamlfile import read_yaml_file
 
@@ -178,13 +179,22 @@ def build_summary(
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["figure"] = _figure
+    env.filters["denoise"] = denoise
+    return env
+
+
+def _figure(value: Any, unit: Any = None) -> str:
+    """A measurement for the page: rounded, with its unit (summary.json keeps the exact value)."""
+    text = number(float(value)) if isinstance(value, int | float) else plain(value)
+    return f"{text} {unit}".strip() if unit else text
 
 
 def render_html(doc: dict[str, Any], run_dir: Path) -> str:

@@ -7,7 +7,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from harness.safety.redact import redact, registered_secrets
+from harness.redact import redact, registered_secrets
 
 _CHUNK = 1 << 20
 
@@ -46,7 +46,7 @@ def sweep_secrets(root: Path) -> list[Path]:
     secrets = registered_secrets()
     if not secrets:
         return []
-    from harness.safety.redact import local_forms
+    from harness.redact import local_forms
 
     needles = sorted({f.encode("utf-8") for f in local_forms(set(secrets))}, key=len)
     fixed: list[Path] = []

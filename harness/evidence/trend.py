@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 
-from harness.audit.claims import CLAIMS
+from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.evidence.history import History
 from harness.evidence.records import atomic_write

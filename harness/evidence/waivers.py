@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.audit.claims import CLAIMS
 from harness.boundedfile import read_bounded
+from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.evidence.records import atomic_write, dump_json, validate
 from harness.schemas import validate_document

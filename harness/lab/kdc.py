@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.lab.wsman.auth import write_private
-from harness.safety.redact import register_secret
+from harness.redact import register_secret
 
 DEFAULT_REALM = "QMLAB.TEST"
 _SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")

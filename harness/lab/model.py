@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.audit import events
-from harness.audit.events import EventId
+from harness.domain import events
+from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths
 from harness.lab.clock import LabClock
@@ -251,6 +251,12 @@ class LabCluster:
         return vm.moving_to or vm.owner
 
     # --- public actions (thin wrappers over harness.lab.moves) ---------------------------
+    def responder(self) -> Any:
+        """A LabResponder answering probes from this model (what LabDriver talks to)."""
+        from harness.lab.responder import LabResponder
+
+        return LabResponder(self)
+
     def move_vms(
         self, vm_names: list[str], node: str | None = None, method: str = "vm_role"
     ) -> list[dict[str, Any]]:

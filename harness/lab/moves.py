@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from harness.audit.events import EventId
+from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths
 from harness.lab.state import MoveRecord, SavedState

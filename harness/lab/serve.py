@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -25,7 +25,7 @@ from harness.lab.kdc import DEFAULT_REALM, LabKdc, service_host
 from harness.lab.logon import current_logon
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
-from harness.lab.topology import Topology, load_default_topology, load_topology
+from harness.lab.topology import Topology, lab_throughputs, load_default_topology, load_topology
 from harness.lab.wsman import (
     Answer,
     CommandOutcome,
@@ -38,6 +38,7 @@ from harness.lab.wsman.auth import write_private
 from harness.lab.wsman.clixml import throw_stderr
 from harness.lab.wsman.server import DEFAULT_AUTH, PERMISSIVE_AUTH
 from harness.lab.wsman.tls import LabCA, TlsFiles
+from harness.signals import handling
 
 CREDENTIALS_FILE = "credentials.json"
 ENDPOINTS_FILE = "endpoints.json"
@@ -276,8 +277,6 @@ class LabServer:
 
 def lab_inventory(server: LabServer) -> dict[str, Any]:
     """The inventory document of a started server: a cluster target reached like a real one."""
-    from harness.targets.lab import lab_throughputs
-
     members = {n.name for n in server.topology.nodes}
     nodes = []
     for host, listener in server.listeners.items():
@@ -409,11 +408,11 @@ def serve_forever(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     kdc = LabKdc() if kerberos else None
-    try:
+    with handling(on_signal), contextlib.ExitStack() as stack:
         if kdc is not None:
             kdc.start()
+            stack.callback(kdc.stop)
         topology = _load_topology(file)
         cost = None
         if windows_cost is not None:
@@ -433,11 +432,6 @@ def serve_forever(
             while not stop.wait(0.5):
                 pass
             sys.stdout.write("stopping the lab listeners\n")
-    finally:
-        if kdc is not None:
-            kdc.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     sys.stdout.flush()
     return 0
 

@@ -6,7 +6,7 @@ import re
 
 # `Import-QmModule 'X'` and `Import-Module -Name X` with a literal name, as the probes write them.
 _IMPORT_RE = re.compile(
-    r"^\s*Import-(?:Qm)?Module\s+(?:-Name\s+)?['\"]?([A-Za-z][A-Za-z0-9.-]*)['\"]?\s*$",
+    r"^\s*Import-(?:Qm)?Module\s+(?:-Name\s+)?['\"]?([A-Za-z][A-Za-z0-9.-]*)['\"]?(?=\s|$)",
     re.IGNORECASE | re.MULTILINE,
 )
 

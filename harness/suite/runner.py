@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import HarnessError, InputError, plain_message
 from harness.exits import Exit, last_line
-from harness.safety.budget import Budget, enforce_budget
-from harness.safety.interrupt import RunStop, journal_verdict
+from harness.run.budget import Budget, enforce_budget
+from harness.run.interrupt import RunStop, journal_verdict
 from harness.targets.registry import TargetSpec, parse_spec
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
+from harness.atomic import atomic_write
 from harness.errors import InputError
-from harness.evidence.records import atomic_write
 from harness.targets.ansible_static import VaultedValue, hosts_of, is_template, load_groups
 from harness.terminal import printable
 

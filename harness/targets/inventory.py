@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.audit.thresholds import Thresholds
+from harness.domain.storage import Throughput
+from harness.domain.thresholds import Thresholds
 from harness.drivers.winrm import WinRMDriver
 from harness.errors import InputError
-from harness.safety.redact import is_credential_key, note_document, register_secret
+from harness.redact import is_credential_key, note_document, register_secret
 from harness.schemas import validate_document
 from harness.targets.names import computer_name_problem, host_problem
-from harness.targets.registry import Target, TargetSpec, Throughput, VmPolicy, first_match
+from harness.targets.registry import Target, TargetSpec, VmPolicy, first_match
 from harness.transport.endpoint import Endpoint
 from harness.transport.session import prepare_endpoints
 from harness.yamlfile import parse_yaml, read_yaml_file
@@ -43,6 +44,8 @@ _SETTINGS = (
     "read_timeout_s",
     "connect_timeout_s",
     "retries",
+    "session",
+    "configuration_name",
 )
 _GUEST_PROBES = frozenset({"guest_clock", "guest_kvp"})
 # Secrets typed at the prompt, by environment variable name: asked once per process.

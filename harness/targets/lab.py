@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec, Throughput
+from harness.domain.storage import Throughput
+from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec
 
 
 def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
-    """The declared throughput of every storage root of a lab topology."""
-    out = [Throughput(c.path, c.read_mb_s, c.write_mb_s) for c in topology.csvs]
-    out += [Throughput(d.mount, d.read_mb_s, d.write_mb_s) for d in topology.cluster_disks]
-    out += [Throughput(s.path, s.read_mb_s, s.write_mb_s) for s in topology.smb_shares]
-    return tuple(out)
+    """The declared throughput of every storage root of a lab topology (harness/lab/topology.py)."""
+    from harness.lab.topology import lab_throughputs as of_topology
+
+    return of_topology(topology)
 
 
 def _load_lab_topology(file: str | None) -> Any:
@@ -122,7 +122,7 @@ def open_lab(
             close()
         raise
     auth = {"kerberos": "Kerberos (delegated ticket)", "ntlm": "NTLM", "credssp": "CredSSP"}
-    label = f"WinRM over HTTPS (certificate verified), {auth[transport]}"
+    label = f"PowerShell remoting (PSRP) over WinRM HTTPS (certificate verified), {auth[transport]}"
     target = Target(spec=spec, driver=driver, transport=label, **common)
     target.closers.extend(closers)
     return target

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from harness.drivers.base import Driver
 from harness.errors import AuthenticationError, HarnessError, TransportError
 from harness.probes.integration import service_status, time_sync_service
-from harness.safety.redact import redact
+from harness.redact import redact
 from harness.targets.fidelity import ledger_path, render_unverified, unverified_facts
 from harness.targets.inventory import (
     Inventory,

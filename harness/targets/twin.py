@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.audit.storage import is_unc, is_under
-from harness.audit.thresholds import Thresholds
+from harness.domain.storage import is_unc, is_under
+from harness.domain.thresholds import Thresholds
 from harness.errors import HarnessError, InputError
 from harness.targets.registry import Target, TargetSpec, VmPolicy
 

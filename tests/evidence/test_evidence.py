@@ -26,7 +26,7 @@ from harness.evidence.records import (
     validate,
 )
 from harness.evidence.verdicts import classify, scenario_verdict
-from harness.safety.redact import MASK, clear_secrets, register_secret
+from harness.redact import MASK, clear_secrets, register_secret
 
 SHA = "a" * 64
 

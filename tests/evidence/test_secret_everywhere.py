@@ -14,7 +14,7 @@ import pytest
 
 from harness.evidence.manifest import write_manifest
 from harness.evidence.sweep import sweep_secrets
-from harness.safety.redact import (
+from harness.redact import (
     MASK,
     clear_secrets,
     is_credential_key,

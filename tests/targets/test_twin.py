@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from harness.audit.cluster import Cluster
-from harness.audit.storage import is_unc
+from harness.domain.storage import is_unc
 from harness.errors import HarnessError
 from harness.lab.topology import Topology, load_default_topology, load_topology, parse_topology
-from harness.safety.plan import ReadOnlyGuard
+from harness.run.plan import ReadOnlyGuard
 from harness.selftest.topogen import random_topology_text
 from harness.targets.lab import open_lab
 from harness.targets.registry import Target, VmPolicy, open_target, parse_spec

@@ -19,7 +19,7 @@ import spnego.channel_bindings
 import spnego.exceptions
 
 from harness.lab.logon import Logon
-from harness.safety.redact import register_secret
+from harness.redact import register_secret
 
 PROTOCOL_SPNEGO = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = b"--Encrypted Boundary"

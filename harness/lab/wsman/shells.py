@@ -198,6 +198,11 @@ class ShellStore:
         with self._lock:
             return sum(1 for shell in self._shells.values() if shell.owner == owner)
 
+    def ids(self) -> list[str]:
+        """The ids of the open shells (the idle-shell reaper walks these)."""
+        with self._lock:
+            return list(self._shells)
+
     def get(self, shell_id: str) -> Shell | None:
         with self._lock:
             return self._shells.get(shell_id.upper())
