@@ -176,7 +176,7 @@ def run_audit(
             for title in refused_by_replay:
                 print(f"  {title}", file=sys.stderr)
         if refused_by_replay and not runnable:
-            detail = "nothing selected can run on a replay; nothing was done"
+            detail = "nothing selected can run on a replay (`--passive` can); nothing was done"
             print(last_line(Exit.BAD_INPUT, detail), file=sys.stderr)
             return int(Exit.BAD_INPUT)
         if refused_by_replay:
