@@ -6,7 +6,10 @@ import os
 from typing import Any
 
 from harness.domain.storage import Throughput
+from harness.errors import InputError
 from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec
+
+SESSION_ENV = "QM_LAB_SESSION"
 
 
 def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
@@ -71,8 +74,13 @@ def open_lab(
     from harness.lab.kdc import LabKdc
     from harness.lab.responder import LabResponder
     from harness.lab.serve import LabServer
-    from harness.transport.endpoint import Endpoint
+    from harness.transport.endpoint import SESSIONS, Endpoint
 
+    # How the harness reaches the served lab: PSRP runspaces (auto) or QM_LAB_SESSION=winrs,
+    # a powershell.exe per probe (the before/after figures of benchmarks/README.md).
+    session = os.environ.get(SESSION_ENV, "auto").strip().lower() or "auto"
+    if session not in SESSIONS:
+        raise InputError(SESSION_ENV, session, f"must be one of {', '.join(SESSIONS)}")
     closers: list[Any] = []
     kdc = None
     transport = "ntlm" if https else "credssp"
@@ -114,6 +122,7 @@ def open_lab(
                     kerberos_hostname=server.service_host(node) if kerberos else None,
                     # The lab's audit account is trusted for delegation (second hop).
                     kerberos_delegation=kerberos,
+                    session=session,
                 )
             )
         driver = WinRMDriver(endpoints)
@@ -122,7 +131,10 @@ def open_lab(
             close()
         raise
     auth = {"kerberos": "Kerberos (delegated ticket)", "ntlm": "NTLM", "credssp": "CredSSP"}
-    label = f"PowerShell remoting (PSRP) over WinRM HTTPS (certificate verified), {auth[transport]}"
+    how = (
+        "WinRS (a powershell.exe per probe)" if session == "winrs" else "PowerShell remoting (PSRP)"
+    )
+    label = f"{how} over WinRM HTTPS (certificate verified), {auth[transport]}"
     target = Target(spec=spec, driver=driver, transport=label, **common)
     target.closers.extend(closers)
     return target
