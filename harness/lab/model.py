@@ -90,6 +90,10 @@ class LabCluster:
 
                 vm.saved = saved_state_for(vm, vm.folder, self.started, 1.0)
                 vm.saved.finish(self.started)
+        from harness.lab.pasthistory import seed_history, seed_registrations
+
+        seed_history(self)
+        seed_registrations(self)
 
     # --- lookups -------------------------------------------------------------------------
     def node(self, name: str) -> NodeState:
