@@ -198,6 +198,7 @@ def test_units() -> None:
     assert reaper.sweep(["a", "b"], deleted.append) == ["B"] and deleted == ["B"]
 
 
+ENCRYPTED = 'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted"'
 _HEADER = st.sampled_from(
     [
         "Content-Length: 5\r\n",
@@ -208,7 +209,7 @@ _HEADER = st.sampled_from(
         "Authorization: Negotiate TlRMTVNTUAAB\r\n",
         "Authorization: Basic Zm9vOmJhcg==\r\n",
         "Authorization: Negotiate !!!\r\n",
-        'Content-Type: multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted"\r\n',
+        f"Content-Type: {ENCRYPTED}\r\n",
         "X-Junk: \x1b[2J\r\n",
     ]
 )
