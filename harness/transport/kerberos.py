@@ -124,8 +124,8 @@ class TicketStore:
         gssapi, krb5 = _libraries(label)
         if source.password is None and not source.keytab:
             return cls._existing(gssapi, source, label)
-        assert source.principal
-        key = (source.principal.upper(), source.forwardable)
+        who = source.principal or f"keytab:{source.keytab}"
+        key = (who.upper(), source.forwardable)
         with cls._lock:
             if key in cls._caches:
                 return cls._caches[key]
@@ -134,7 +134,15 @@ class TicketStore:
             name = f"FILE:{cls._folder / f'ccache-{len(cls._caches)}'}"
             try:
                 ctx = krb5.init_context()
-                principal = krb5.parse_name_flags(ctx, source.principal.encode())
+                if source.principal:
+                    principal = krb5.parse_name_flags(ctx, source.principal.encode())
+                else:
+                    # No user given: the keytab's first principal (what kinit -k would use).
+                    entries = iter(krb5.kt_resolve(ctx, str(source.keytab).encode()))
+                    first = next(entries, None)
+                    if first is None:
+                        raise KerberosError(f"{label}: keytab {source.keytab} holds no key")
+                    principal = first.principal
                 options = krb5.get_init_creds_opt_alloc(ctx)
                 krb5.get_init_creds_opt_set_canonicalize(options, True)
                 # A forwardable TGT is what delegation (kerberos_delegation) sends on.
