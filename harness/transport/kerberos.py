@@ -111,6 +111,19 @@ def explain(message: str, *, principal: str | None, service: str | None, how: st
     return f"Kerberos failed with {how}: {text}"
 
 
+# A ticket this process requested is requested again when less than this is left (long runs).
+_RENEW_S = 300
+
+
+def _seconds_left(gssapi: Any, cache: str) -> int:
+    """Seconds of life left in a cache's default credentials (0 when expired or unreadable)."""
+    try:
+        lifetime = gssapi.Credentials(usage="initiate", store={b"ccache": cache.encode()}).lifetime
+    except gssapi.exceptions.GSSError:
+        return 0
+    return int(lifetime or 0)
+
+
 class TicketStore:
     """Tickets requested by this process: one private credential cache per principal."""
 
@@ -127,7 +140,7 @@ class TicketStore:
         who = source.principal or f"keytab:{source.keytab}"
         key = (who.upper(), source.forwardable)
         with cls._lock:
-            if key in cls._caches:
+            if key in cls._caches and _seconds_left(gssapi, cls._caches[key]) > _RENEW_S:
                 return cls._caches[key]
             if cls._folder is None:
                 cls._folder = Path(tempfile.mkdtemp(prefix="qmaudit-krb5-"))  # mode 0700
