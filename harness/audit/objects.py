@@ -162,6 +162,8 @@ class VmDetails:
     saved_state_files: tuple[str, ...]
     host_utc: datetime
     saved_state: tuple[SavedFile, ...] = ()
+    # The configuration a move must keep (harness/audit/fingerprint.py), by property.
+    config: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VmDetails:
@@ -200,7 +202,29 @@ class VmDetails:
                 )
                 for f in vm["saved_state_files"]
             ),
+            config=_config(vm),
         )
+
+
+def _config(vm: dict[str, Any]) -> dict[str, Any]:
+    """Every configuration value of a vm_details document that a move must not change."""
+    out: dict[str, Any] = {
+        "config_version": vm["config_version"],
+        "memory_startup_bytes": vm["memory_startup_bytes"],
+        # Disk paths and MAC addresses are the files and guest identity invariants' own.
+        "hard_disks": [[d["disk_number"], d["passthrough"]] for d in vm["hard_disks"]],
+        "network_adapters": [
+            [a["name"], a.get("switch_name"), a.get("connected")] for a in vm["network_adapters"]
+        ],
+        "integration_services": sorted(
+            [s["name"], bool(s["enabled"])] for s in vm["integration_services"]
+        ),
+    }
+    for key, value in (vm.get("config") or {}).items():
+        if key == "checkpoints":
+            value = sorted([c["id"], c["name"], c["parent"]] for c in value)
+        out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
