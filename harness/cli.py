@@ -9,6 +9,8 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError, InputError, plain_message
+from harness.exits import Exit, last_line
+from harness.terminal import guard_streams
 
 
 def _cmd_lab_validate(args: argparse.Namespace) -> int:
@@ -35,14 +37,29 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
     from harness.lab.serve import serve_forever
 
     return serve_forever(
-        args.file, speed=args.speed, state_dir=args.state_dir, permissive=args.permissive
+        args.file,
+        speed=args.speed,
+        state_dir=args.state_dir,
+        permissive=args.permissive,
+        windows_cost=args.windows_cost,
     )
 
 
 def _cmd_check_inventory(args: argparse.Namespace) -> int:
     from harness.targets.preflight import check_inventory
 
-    return check_inventory(args.file)
+    if args.file and args.target and args.file != args.target:
+        raise InputError("check-inventory", args.file, "give the inventory once, with --target")
+    if args.file and not args.target:
+        print(
+            "qmaudit check-inventory: note: the positional FILE is deprecated; "
+            f"use --target {args.file}",
+            file=sys.stderr,
+        )
+    target = args.target or args.file
+    if not target:
+        raise InputError("check-inventory", "--target", "an inventory file is required")
+    return check_inventory(target, full=args.all)
 
 
 def _cmd_capture(args: argparse.Namespace) -> int:
@@ -60,8 +77,8 @@ def _cmd_capture(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.evidence.compliance import Compliance
     from harness.evidence.records import new_run_id
-    from harness.safety.budget import Budget
-    from harness.safety.lease import run_lease
+    from harness.run.budget import Budget
+    from harness.run.lease import run_lease
     from harness.suite.runner import run_audit
     from harness.suite.selection import check_run_selection
     from harness.targets.registry import parse_spec
@@ -159,11 +176,18 @@ def _cmd_trend(args: argparse.Namespace) -> int:
 def _cmd_inventory_from_ansible(args: argparse.Namespace) -> int:
     from harness.targets.ansible import convert_inventory
 
-    return convert_inventory(args.source, args.group, Path(args.output), force=args.force)
+    return convert_inventory(
+        args.source,
+        args.group,
+        Path(args.output),
+        force=args.force,
+        allow_dynamic=args.allow_dynamic,
+    )
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from harness.safety.plan import run_plan
+    from harness.run.budget import Budget
+    from harness.run.plan import run_plan
     from harness.targets.registry import parse_spec
 
     return run_plan(
@@ -172,11 +196,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         markers=args.m,
         lab_speed=args.lab_speed,
         reports_root=Path(args.reports),
+        budget=Budget(args.max_moves, args.max_downtime_per_vm),
     )
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
-    from harness.safety.recover import find_run, recover
+    from harness.run.recover import find_run, recover
 
     run_dir = find_run(args.run, Path(args.reports))
     if run_dir is None:
@@ -204,6 +229,80 @@ def _target_help() -> str:
     return "what to audit (default: lab). " + spec_help()
 
 
+def _markers_help() -> str:
+    """-m's help: the expression grammar and every tag the shipped scenarios carry."""
+    import importlib.util
+
+    from harness.suite.selection import scenario_markers
+
+    tags: set[str] = set()
+    spec = importlib.util.find_spec("features")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        tags |= {t for found in scenario_markers(Path(folder)) for t in found}
+    claims = sorted(t for t in tags if t.startswith("QM-"))
+    words = sorted(t for t in tags if not t.startswith(("QM-", "claim:")))
+    span = f"{claims[0]}..{claims[-1]} (one claim)" if claims else ""
+    return (
+        "select scenarios by tag: a pytest -m expression such as 'core and not disruptive' or "
+        f"'QM-02 or QM-13'. Tags: {', '.join([*words, span])}. Default: every scenario"
+    )
+
+
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-k", default=None, metavar="EXPR", help="select scenarios by keyword of their name"
+    )
+    parser.add_argument("-m", default=None, metavar="MARKERS", help=_markers_help())
+
+
+def _budget_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-moves",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse (exit 2, nothing moved) if the plan needs more than N quick migrations "
+        "of a VM (restores too). Default: no limit",
+    )
+    parser.add_argument(
+        "--max-downtime-per-vm",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="refuse (exit 2, nothing moved) if the plan's expected downtime of a VM exceeds "
+        "this. Default: no limit",
+    )
+
+
+def _lab_speed_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lab-speed",
+        type=float,
+        default=20.0,
+        metavar="X",
+        help="lab seconds per real second (lab targets only; default 20)",
+    )
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default where the help text does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        quiet = action.default in (None, False, argparse.SUPPRESS) or "default" in text.lower()
+        if quiet or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every qmaudit parser and sub-parser: defaults shown in --help."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def _reports_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reports",
@@ -224,12 +323,14 @@ def _seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the qmaudit command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qmaudit",
         description="Audit Hyper-V quick migration on a failover cluster (or the embedded lab).",
     )
     parser.add_argument("--version", action="version", version=f"qmaudit {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     run = sub.add_parser("run", help="audit a target: every claim, evidence and Allure report")
     run.add_argument(
@@ -237,13 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help=_target_help() + ". Repeat to audit several clusters in parallel (a run folder each)",
     )
-    run.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
-    run.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
+    _selection_options(run)
     run.add_argument("--no-report", action="store_true", help="skip the HTML report")
     _reports_option(run)
-    run.add_argument(
-        "--lab-speed", type=float, default=20.0, help="lab seconds per second (lab targets)"
-    )
+    _lab_speed_option(run)
     run.add_argument(
         "--lease-timeout",
         type=_seconds,
@@ -259,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-n", type=int, default=0, metavar="N", help="pytest-xdist workers (one run, one folder)"
     )
-    run.add_argument("--run-id", default=None, help="run id (default: new, time-based)")
+    run.add_argument(
+        "--run-id", default=None, metavar="ID", help="run id (default: new, time-based)"
+    )
     run.add_argument(
         "--history",
         default=None,
@@ -270,20 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--history-keep", type=int, default=30, metavar="N", help="runs kept in the history"
     )
-    run.add_argument(
-        "--max-moves",
-        type=int,
-        default=None,
-        metavar="N",
-        help="refuse (exit 2, nothing moved) if the plan needs more than N moves (restores too)",
-    )
-    run.add_argument(
-        "--max-downtime-per-vm",
-        type=_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="refuse (exit 2, nothing moved) if the plan's expected downtime of a VM exceeds this",
-    )
+    _budget_options(run)
     run.set_defaults(func=_cmd_run)
 
     verify = sub.add_parser(
@@ -299,14 +386,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     sign = sub.add_parser("sign", help="sign a finished run's manifest (files must match it)")
     sign.add_argument("run_dir", type=Path, help="the run folder (reports/<run-id>)")
-    sign.add_argument("--key", required=True, help="OpenSSH key, or PEM key+certificate")
+    sign.add_argument(
+        "--key", required=True, metavar="KEY", help="OpenSSH key, or PEM key+certificate"
+    )
     sign.set_defaults(func=_cmd_sign)
 
     compare = sub.add_parser("compare", help="what changed between two runs (exit 1: regression)")
     compare.add_argument("runs", nargs="*", metavar="RUN", help="two run folders or run ids")
-    compare.add_argument("--last", action="store_true", help="the newest two runs of a target")
-    compare.add_argument("--target", default=None, help="with --last: cluster name or spec")
-    compare.add_argument("--history", default="reports/history", metavar="DIR")
+    compare.add_argument(
+        "--last",
+        action="store_true",
+        help="the newest two runs of one target (same kind and cluster; docs/history.md)",
+    )
+    compare.add_argument(
+        "--target",
+        default=None,
+        metavar="TARGET",
+        help="with --last: a cluster name or target spec (default: the newest run's target)",
+    )
+    compare.add_argument(
+        "--history",
+        default="reports/history",
+        metavar="DIR",
+        help="history folder holding the run index that --last reads",
+    )
     compare.add_argument(
         "--threshold",
         action="append",
@@ -314,14 +417,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="relative change allowed, e.g. downtime_per_gib=0.3 (repeatable)",
     )
     compare.add_argument("--force", action="store_true", help="compare runs of different targets")
-    compare.add_argument("--out", default=None, help="folder for compare.json and compare.md")
+    compare.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder for compare.json and compare.md (default: print only)",
+    )
     compare.set_defaults(func=_cmd_compare)
 
     trend = sub.add_parser("trend", help="plots over runs and flaky claims (from the history)")
-    trend.add_argument("--target", default=None, help="cluster name or spec (default: newest)")
+    trend.add_argument(
+        "--target",
+        default=None,
+        metavar="TARGET",
+        help="a cluster name or target spec (default: the newest run's target; runs are "
+        "grouped by kind and cluster, docs/history.md)",
+    )
     trend.add_argument("--runs", type=int, default=30, metavar="N", help="the last N runs")
-    trend.add_argument("--history", default="reports/history", metavar="DIR")
-    trend.add_argument("--out", default=None, help="output folder (default <history>/trend)")
+    trend.add_argument(
+        "--history",
+        default="reports/history",
+        metavar="DIR",
+        help="history folder written by `run` (its run index)",
+    )
+    trend.add_argument(
+        "--out", default=None, metavar="DIR", help="output folder (default <history>/trend)"
+    )
     trend.set_defaults(func=_cmd_trend)
 
     inventory = sub.add_parser("inventory", help="inventory files")
@@ -335,15 +456,21 @@ def build_parser() -> argparse.ArgumentParser:
     ansible.add_argument("--group", required=True, help="the Ansible group holding one cluster")
     ansible.add_argument("-o", "--output", required=True, help="qmaudit inventory to write")
     ansible.add_argument("--force", action="store_true", help="overwrite the output file")
+    ansible.add_argument(
+        "--allow-dynamic",
+        action="store_true",
+        help="let ansible-core read the source: RUNS inventory plugins and scripts (code); "
+        "by default only static INI/YAML/JSON files are read and nothing runs",
+    )
     ansible.set_defaults(func=_cmd_inventory_from_ansible)
 
     plan = sub.add_parser(
         "plan", help="list the disruptive actions the selected scenarios would take (no change)"
     )
     plan.add_argument("--target", default="lab", help=_target_help())
-    plan.add_argument("-k", default=None, metavar="EXPR", help="select scenarios by keyword")
-    plan.add_argument("-m", default=None, metavar="MARKERS", help="select scenarios by tag")
-    plan.add_argument("--lab-speed", type=float, default=20.0, help="lab seconds per second")
+    _selection_options(plan)
+    _lab_speed_option(plan)
+    _budget_options(plan)
     _reports_option(plan)
     plan.set_defaults(func=_cmd_plan)
 
@@ -366,22 +493,41 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check-inventory", help="validate an inventory file and preflight its nodes (read-only)"
     )
-    check.add_argument("file", help="inventory YAML file, or replay:<capture folder>")
+    check.add_argument(
+        "--target", default=None, help="inventory YAML file, or replay:<capture folder>"
+    )
+    check.add_argument(
+        "file", nargs="?", default=None, help="deprecated: the same as --target FILE"
+    )
+    check.add_argument(
+        "--all",
+        action="store_true",
+        help="list every Windows fact the checks rely on that is not verified on Windows yet",
+    )
     check.set_defaults(func=_cmd_check_inventory)
 
     capture = sub.add_parser(
         "capture", help="record every read probe's raw answer on every node (read-only)"
     )
     capture.add_argument("--target", required=True, help="inventory YAML file")
-    capture.add_argument("--out", required=True, help="new (or empty) folder for the capture")
     capture.add_argument(
-        "--pseudonymise", action="store_true", help="replace host, node, cluster and VM names"
+        "--out", required=True, metavar="DIR", help="new (or empty) folder for the capture"
+    )
+    capture.add_argument(
+        "--pseudonymise",
+        action="store_true",
+        help="replace host, node, cluster and VM names, IP and MAC addresses, domain names, "
+        "SIDs and GUIDs by stable pseudonyms",
     )
     capture.add_argument(
         "--probe", action="append", metavar="NAME", help="only these read probes (repeatable)"
     )
     capture.add_argument(
-        "--since-hours", type=float, default=24.0, help="event history to collect (default 24)"
+        "--since-hours",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="event history to collect (default 24)",
     )
     capture.set_defaults(func=_cmd_capture)
 
@@ -399,13 +545,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=20.0, help="lab seconds per real second (default 20)"
     )
     serve.add_argument(
-        "--state-dir", default=None, help="where to write the credentials and inventory files"
+        "--state-dir",
+        default=None,
+        metavar="DIR",
+        help="where to write the credentials and inventory files (default: a new temporary folder)",
     )
     serve.add_argument(
         "--permissive",
         action="store_true",
         help="also accept Basic authentication and unencrypted messages (a default Windows "
         "WinRM service refuses both: encrypted Negotiate/NTLM only)",
+    )
+    serve.add_argument(
+        "--windows-cost",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="charge Windows' real-time probe costs (powershell.exe start, module imports, "
+        "command; docs/windows-fidelity.md); default: the topology's windows_cost",
     )
     serve.set_defaults(func=_cmd_lab_serve)
 
@@ -424,8 +580,12 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument(
         "--random", type=int, default=0, metavar="N", help="also run N random clean topologies"
     )
-    selftest.add_argument("--seed", type=int, default=0, help="first seed of the random topologies")
-    selftest.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    selftest.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="first seed of the random topologies"
+    )
+    selftest.add_argument(
+        "--jobs", type=int, default=2, metavar="N", help="runs in parallel (default 2)"
+    )
     selftest.add_argument(
         "--lab",
         choices=("sim", "scaled"),
@@ -440,11 +600,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    guard_streams()  # no registered secret reaches the terminal, whatever prints it
     try:
         return int(args.func(args))
     except HarnessError as exc:
         print(f"qmaudit: error: {plain_message(exc.message)}", file=sys.stderr)
-        return exc.exit_code
+        if args.command != "run":
+            return exc.exit_code
+        # `run` ends with its exit code in words: bad input (2), or nothing judged (3).
+        code = Exit.BAD_INPUT if exc.exit_code == Exit.BAD_INPUT else Exit.NOT_JUDGED
+        print(last_line(code), file=sys.stderr)
+        return int(code)
     except KeyboardInterrupt:
         print("qmaudit: interrupted", file=sys.stderr)
         return 130

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.safety.redact import redact, scrub
+from harness.redact import redact, scrub
 
 
 class HarnessError(Exception):

@@ -15,7 +15,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.resolver import Resolver
 
 from harness.errors import InputError
-from harness.safety.redact import note_document
+from harness.redact import note_document
 
 # Limits that keep every check under a second and ~100 MB whatever the input: the largest real
 # file (a topology) is a few KiB, so these leave ample room while refusing hostile input early.

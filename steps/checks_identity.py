@@ -11,7 +11,7 @@ from harness.audit.assertions import check, too_thin
 from harness.audit.catalog import VmFacts
 from harness.audit.moves import MoveOutcome
 from harness.audit.objects import Registration
-from harness.audit.storage import is_under
+from harness.domain.storage import is_under
 from steps.common import Scenario
 
 LINKS_SUBPATH = "Microsoft\\Windows\\Hyper-V\\Virtual Machines"

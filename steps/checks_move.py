@@ -7,7 +7,7 @@ from pytest_bdd import given, parsers, then
 from harness.audit import windows
 from harness.audit.assertions import check, too_thin
 from harness.audit.moves import MoveOutcome
-from harness.audit.storage import SharedStorage, is_under
+from harness.domain.storage import SharedStorage, is_under
 from steps.common import Scenario
 
 
@@ -221,6 +221,17 @@ def target_reaches(scn: Scenario) -> None:
             disks={d.name: list(d.possible_owners) for d in disks},
         )
         return
+    if info.get("access_denied"):
+        # The share refused this session, not the node: Hyper-V reaches it as the computer
+        # account, the audit's session has no network credentials (the second hop).
+        too_thin(
+            f"{node} refused this session {vm.path} (no network credentials for a second hop), "
+            "so whether the node reaches it cannot be looked at; fix: CredSSP for the target, "
+            "resource-based Kerberos constrained delegation to the file server, or an audit "
+            "account with rights on the share",
+            node=node,
+            path=vm.path,
+        )
     check(bool(info["exists"]), "the target must reach the VM's storage", node=node, path=vm.path)
 
 

@@ -15,9 +15,9 @@ from harness.audit.cluster import Cluster
 from harness.audit.ledger import MoveLedger, ObservedMove
 from harness.audit.moves import MoveOutcome
 from harness.audit.objects import Inventory
-from harness.safety.lease import require_idle
-from harness.safety.restore import Restorer
-from harness.suite.schedule import SINGLE, MoveNeed, need_of_item
+from harness.run.lease import require_idle
+from harness.run.restore import Restorer
+from harness.run.schedule import SINGLE, MoveNeed, need_of_item
 
 # The command each When step's move uses, and how it names the target node.
 TARGETING_OF_NEED = {"other": "other", "node": "node", "bpn": "bpn", "method": "other"}

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from harness.lab.topology import DEFAULT_TOPOLOGY
-from harness.safety.redact import looks_secret
+from harness.redact import looks_secret
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "Tr0ub4dor&3-QMT-x9"  # what a user would paste by mistake

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from harness.audit.cluster import Cluster
 from harness.audit.objects import Inventory, VmDetails
-from harness.audit.storage import StorageKind
+from harness.domain.storage import StorageKind
 
 STORAGE_ALIASES: dict[str, StorageKind] = {
     "csv": "CSV",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.audit import events
+from harness.audit.guard import ActionGuard, ActionRequest, VmPlace, places
 from harness.audit.objects import (
     ClusterEvent,
     GuestClock,
@@ -19,13 +19,15 @@ from harness.audit.objects import (
     VmDetails,
     parse_utc,
 )
+from harness.domain import events
 from harness.drivers.base import Driver
 from harness.errors import HarnessError, ProbeFailedError, ProbeOutputError, TransportError
-from harness.safety.guard import ActionGuard, ActionRequest, VmPlace, places
 
-# What a move leaves in the cluster's logs (harness/audit/events.py holds ids and channels).
+# What a move leaves in the cluster's logs (harness/domain/events.py holds ids and channels).
 MOVE_EVENT_IDS: tuple[int, ...] = tuple(int(i) for i in events.MOVE_EVENTS)
 SAVE_STATES = frozenset({"Saving", "Saved"})
+# A save in progress: the only state that shows where the save is being made.
+SAVING_STATES = frozenset({"Saving", "FastSaving", "SavingCritical", "FastSavingCritical"})
 # Polls wanted inside a move's expected save window, and how far the pause may shrink for that.
 POLLS_PER_WINDOW = 6
 MIN_PAUSE_FRACTION = 0.05
@@ -33,7 +35,14 @@ MIN_PAUSE_FRACTION = 0.05
 
 @dataclass
 class MoveSample:
-    """One poll during a move: what the cluster and the source's Hyper-V reported."""
+    """One poll during a move: what the cluster and the source's Hyper-V reported.
+
+    A poll is several probe documents, each read at its own instant (seconds apart on Windows):
+    the cluster's view (`host_utc`, owner, group state), the state Get-VM gave on the node named
+    `state_node` at `state_utc`, and the source's own view (`view_*`: state, heartbeat and
+    saved-state files of one vm_details document, with the state read again after the files,
+    `view_state_after`). A judge combines facts of one document only (docs/observables.md).
+    """
 
     host_utc: datetime
     vm: str
@@ -43,6 +52,21 @@ class MoveSample:
     saved_state_files: tuple[str, ...] = ()
     heartbeat: str | None = None
     saved_state: tuple[SavedFile, ...] = ()
+    state_node: str | None = None
+    state_utc: datetime | None = None
+    view_node: str | None = None
+    view_utc: datetime | None = None
+    view_state: str | None = None
+    view_state_after: str | None = None
+    view_listing: str | None = None
+
+    def viewed_on(self, node: str) -> bool:
+        """Whether this poll holds a vm_details document of `node` that found the VM."""
+        return self.view_node is not None and self.view_node.casefold() == node.casefold()
+
+    def state_on(self, node: str) -> bool:
+        """Whether `vm_state` was reported by `node`'s own Get-VM."""
+        return self.state_node is not None and self.state_node.casefold() == node.casefold()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +75,13 @@ class MoveSample:
             "owner_node": self.owner_node,
             "group_state": self.group_state,
             "vm_state": self.vm_state,
+            "state_node": self.state_node,
+            "state_utc": self.state_utc.isoformat() if self.state_utc else None,
+            "view_node": self.view_node,
+            "view_utc": self.view_utc.isoformat() if self.view_utc else None,
+            "view_state": self.view_state,
+            "view_state_after": self.view_state_after,
+            "view_listing": self.view_listing,
             "saved_state_files": list(self.saved_state_files),
             "heartbeat": self.heartbeat,
             "saved_state": [
@@ -249,6 +280,10 @@ class Cluster:
         control = self._control_node()
         doc = self.probe("move_status", {"vm_names": list(vm_names)}, node=control)
         statuses = [dict(s) for s in doc["vms"]]
+        # Who reported each VM's state, and when (a later probe than the cluster's view).
+        for status in statuses:
+            status["state_node"] = doc["node"] if status.get("vm_state") is not None else None
+            status["state_utc"] = doc["host_utc"] if status.get("vm_state") is not None else None
         elsewhere: dict[str, list[dict[str, Any]]] = {}
         for status in statuses:
             owner = status.get("owner_node") or ""
@@ -262,6 +297,9 @@ class Cluster:
             states = {s["vm"]: s.get("vm_state") for s in local["vms"]}
             for status in mine:
                 status["vm_state"] = states.get(status["vm"])
+                known = status["vm_state"] is not None
+                status["state_node"] = local["node"] if known else None
+                status["state_utc"] = local["host_utc"] if known else None
         return parse_utc(doc["host_utc"]), statuses
 
     # ----- actions --------------------------------------------------------------------------
@@ -414,6 +452,8 @@ class Cluster:
                     status["owner_node"],
                     status["group_state"],
                     status["vm_state"],
+                    state_node=status.get("state_node"),
+                    state_utc=parse_utc(status["state_utc"]) if status.get("state_utc") else None,
                 )
                 vm_id = (vm_ids or {}).get(status["vm"])
                 source = sources.get(status["vm"])
@@ -423,7 +463,13 @@ class Cluster:
                     except (ProbeFailedError, TransportError):
                         details = None
                     if details is not None:
+                        # One document: state, heartbeat and files of the source's Hyper-V.
                         sample.vm_state = details.state
+                        sample.state_node, sample.state_utc = details.node, details.host_utc
+                        sample.view_node, sample.view_utc = details.node, details.host_utc
+                        sample.view_state = details.state
+                        sample.view_state_after = details.state_after_files
+                        sample.view_listing = details.saved_state_listing
                         sample.saved_state_files = details.saved_state_files
                         sample.saved_state = details.saved_state
                         sample.heartbeat = details.heartbeat

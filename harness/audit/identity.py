@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.domain.identity import TargetIdentity
 from harness.errors import HarnessError
-from harness.evidence.records import TargetIdentity
 
 
 def target_identity(target: Any) -> TargetIdentity:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from harness.audit import collateral, fingerprint
 from harness.audit.assertions import check
 from harness.audit.savedstate import written_files
-from harness.audit.storage import is_under
+from harness.domain.storage import is_under
 
 if TYPE_CHECKING:
     from harness.audit.cluster import MoveSample

@@ -123,8 +123,10 @@ class MoveOutcome:
     def saw_state(self, states: frozenset[str], on_node: str | None = None) -> bool:
         if self.trace is None:
             return False
+        # The node is the one whose Get-VM reported the state (one document), not the owner
+        # the cluster named at another instant.
         return any(
-            s.vm_state in states and (on_node is None or s.owner_node == on_node)
+            s.vm_state in states and (on_node is None or s.state_on(on_node))
             for s in self.trace.samples_of(self.vm.name)
         )
 

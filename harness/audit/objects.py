@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from harness.audit import events
-from harness.audit.storage import SharedStorage
+from harness.domain import events
+from harness.domain.storage import SharedStorage
+from harness.probes.integration import service_status, time_sync_service
 
 
 def parse_utc(text: str) -> datetime:
@@ -164,13 +165,15 @@ class VmDetails:
     saved_state: tuple[SavedFile, ...] = ()
     # The configuration a move must keep (harness/audit/fingerprint.py), by property.
     config: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Get-VM's State read again after the files were listed (None: not re-read, or gone).
+    state_after_files: str | None = None
+    # listed / absent / denied (None: an older document that did not say).
+    saved_state_listing: str | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> VmDetails:
         vm = doc["vm"]
-        time_sync = next(
-            (s for s in vm["integration_services"] if s["name"] == "Time Synchronization"), None
-        )
+        time_sync = time_sync_service(vm["integration_services"])
         return cls(
             node=doc["node"],
             name=vm["name"],
@@ -191,7 +194,7 @@ class VmDetails:
             uptime_s=float(vm["uptime_seconds"]),
             heartbeat=vm["heartbeat"],
             time_sync_enabled=None if time_sync is None else bool(time_sync["enabled"]),
-            time_sync_status=None if time_sync is None else time_sync["primary_status"],
+            time_sync_status=None if time_sync is None else service_status(time_sync),
             saved_state_files=tuple(f["path"] for f in vm["saved_state_files"]),
             host_utc=parse_utc(doc["host_utc"]),
             saved_state=tuple(
@@ -203,6 +206,8 @@ class VmDetails:
                 for f in vm["saved_state_files"]
             ),
             config=_config(vm),
+            state_after_files=vm.get("state_after_files"),
+            saved_state_listing=vm.get("saved_state_listing"),
         )
 
 

@@ -51,7 +51,8 @@ def written_files(
     known = None if baseline is None else {_key(f.path): f for f in baseline}
     out: dict[str, SavedFile] = {}
     for sample in samples:
-        if sample.owner_node.casefold() != node.casefold():
+        # The files and the node they were listed on come from one vm_details document.
+        if not sample.viewed_on(node):
             continue
         for f in sample.saved_state:
             if known is None:
@@ -66,7 +67,5 @@ def written_files(
 
 def seen_files(samples: Iterable[MoveSample], node: str) -> list[str]:
     """Every saved-state file path `node` showed during the move (present, changed or not)."""
-    paths = {
-        f.path for s in samples if s.owner_node.casefold() == node.casefold() for f in s.saved_state
-    }
+    paths = {f.path for s in samples if s.viewed_on(node) for f in s.saved_state}
     return sorted(paths, key=str.casefold)

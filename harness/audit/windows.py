@@ -8,10 +8,10 @@ the poll count and times) when neither polls nor events witnessed the window at 
 from __future__ import annotations
 
 from harness.audit.assertions import check, too_thin
-from harness.audit.cluster import SAVE_STATES
-from harness.audit.events import EventId
+from harness.audit.cluster import SAVE_STATES, SAVING_STATES
 from harness.audit.moves import MoveOutcome
 from harness.audit.savedstate import seen_files, written_files
+from harness.domain.events import EventId
 
 # Cluster events of the role (FailoverClustering/Operational): offline completed, online began.
 EVENT_OFFLINE_DONE = int(EventId.ROLE_OFFLINE)
@@ -67,12 +67,16 @@ def saved_on_source(o: MoveOutcome) -> list[str]:
     """
     __tracebackhide__ = True
     samples = o.trace.samples_of(o.vm.name) if o.trace else []
+    # Instant rule: the state and the node it was seen on come from one Get-VM document
+    # (state_node), never from the cluster's owner read at another instant. Only a save in
+    # progress (Saving) on another node contradicts the claim: a VM restored on the target may
+    # show Saved there before it resumes.
     elsewhere = [
-        (s.host_utc.isoformat(), s.owner_node, s.vm_state)
+        (s.state_utc.isoformat() if s.state_utc else None, s.state_node, s.vm_state)
         for s in samples
-        if s.vm_state in SAVE_STATES and not _same(s.owner_node, o.source)
+        if s.vm_state in SAVING_STATES and s.state_node and not s.state_on(o.source)
     ]
-    on_source = o.saw_state(SAVE_STATES, o.source)
+    on_source = any(s.vm_state in SAVE_STATES and s.state_on(o.source) for s in samples)
     check(
         on_source or not elsewhere,
         "a running VM must be put into Saved state on its source before ownership changes",
@@ -144,12 +148,26 @@ def saved_files(o: MoveOutcome) -> list[str]:
     (size or write time) against the view before the move count. A Saving sample may come before
     the first byte is written; only a Saved sample on the source without any file is evidence
     that the files are missing. Files present but unchanged prove nothing either way.
+
+    Instant rule: "Saved without files" must be one vm_details document of the source that
+    found the VM Saved before *and* after it listed the files (state, state_after_files) and
+    listed the folder without error. A state from another probe, or a listing not bracketed by
+    Saved, is not evidence (the VM may have left the source between the two reads).
     """
     __tracebackhide__ = True
     samples = o.trace.samples_of(o.vm.name) if o.trace else []
-    window = [s for s in samples if s.vm_state in SAVE_STATES and _same(s.owner_node, o.source)]
+    window = [s for s in samples if s.vm_state in SAVE_STATES and s.state_on(o.source)]
     present = seen_files(samples, o.source)
-    complete = [s.host_utc.isoformat() for s in window if s.vm_state == "Saved"]
+    complete = [
+        s.view_utc.isoformat()
+        for s in samples
+        if s.view_utc is not None
+        and s.viewed_on(o.source)
+        and s.view_state == "Saved"
+        and s.view_state_after == "Saved"
+        and s.view_listing == "listed"
+        and not s.saved_state
+    ]
     check(
         bool(present) or not complete,
         "the source must show saved-state files once the VM is saved",
@@ -162,6 +180,18 @@ def saved_files(o: MoveOutcome) -> list[str]:
     if written:
         return [f.path for f in written]
     before = {f.path: (f.bytes, f.last_write) for f in baseline or ()}
+    denied = sorted(
+        {s.view_utc.isoformat() for s in samples if s.view_listing == "denied" and s.view_utc}
+    )
+    if denied:
+        too_thin(
+            f"the source {o.source} refused this session the saved-state folder of "
+            f"{o.vm.name!r} (a share without network credentials: the second hop); fix: CredSSP "
+            "for the target, resource-based Kerberos constrained delegation to the file server, "
+            "or an audit account with rights on the share",
+            source=o.source,
+            refused_at=denied,
+        )
     too_thin(
         f"no saved-state file of {o.vm.name!r} was seen changing on {o.source}",
         source=o.source,
@@ -179,7 +209,9 @@ def heartbeat_lost(o: MoveOutcome) -> list[str | None]:
     window = [s for s in samples if s.vm_state in SAVE_STATES | {"Resuming"}]
     if not window:
         too_thin(f"no poll fell inside {o.vm.name!r}'s save/restore window", **o.polls())
-    beats = [s.heartbeat for s in window]
+    # Instant rule: a heartbeat counts only with the state of the same Get-VM object (one
+    # vm_details document); a state from move_status carries no heartbeat (None).
+    beats = [s.heartbeat if s.view_state == s.vm_state else None for s in window]
     # Get-VM's Heartbeat reads OkApplicationsHealthy/OkApplicationsUnknown/OkApplicationsCritical
     # while the guest answers: any Ok* value means the guest was reachable.
     check(

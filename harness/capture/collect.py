@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harness.audit import events
 from harness.audit.cluster import MOVE_EVENT_IDS
 from harness.capture.recording import RecordingSession
+from harness.domain import events
 from harness.drivers.base import utc_now_iso
 from harness.drivers.winrm import WinRMDriver, redact_params
 from harness.errors import (
@@ -22,7 +22,7 @@ from harness.errors import (
     TransportError,
 )
 from harness.probes.protocol import probe_kind, probe_names
-from harness.safety.redact import redact
+from harness.redact import redact
 from harness.targets.inventory import (
     Inventory,
     endpoints_for,

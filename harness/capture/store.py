@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.boundedfile import read_bounded
 from harness.capture.collect import Call, CaptureResult
 from harness.capture.pseudonym import Pseudonymiser
 from harness.errors import HarnessError, InputError
 from harness.probes.protocol import probe_kind
-from harness.safety.redact import redact
+from harness.redact import redact
 from harness.schemas import validate_document
 from harness.targets.registry import first_match
 
@@ -221,9 +222,14 @@ def write_capture(result: CaptureResult, out: Path, *, pseudonymise: bool) -> Pa
     return out
 
 
+MAX_CAPTURE_FILE = 256 << 20  # one capture file (a week of probe output is tens of MB)
+
+
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_bounded(path, MAX_CAPTURE_FILE, what="capture file").decode("utf-8"))
+    except RecursionError:
+        raise InputError(str(path), "", "not JSON: nested too deeply") from None
     except OSError as exc:
         raise InputError(str(path), "", f"cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:

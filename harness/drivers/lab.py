@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from harness.drivers.winrm import RecordingDriver, resolve_node, script_for
 from harness.errors import LabOperationError, ProbeFailedError
+from harness.probes.commands import modules_in
 from harness.schemas import parse_probe_output
 from harness.transport.endpoint import Endpoint
 
@@ -20,12 +21,13 @@ def serialise(doc: Any) -> str:
 class LabDriver(RecordingDriver):
     """The lab cluster at the probe seam, no network: same names, errors and validation."""
 
-    def __init__(self, cluster: Any, responder: Any = None) -> None:
+    def __init__(self, cluster: Any, responder: Any = None, meter: Any = None) -> None:
         super().__init__()
+        # Windows' real-time cost per probe (harness.lab.cost.CostMeter); None: instant.
+        self._meter = meter
         if responder is None:
-            from harness.lab.responder import LabResponder
-
-            responder = LabResponder(cluster)
+            # The lab builds its own responder: drivers sit below the lab and never import it.
+            responder = cluster.responder()
         self.cluster = cluster
         self._responder = responder
         topology = cluster.topology
@@ -46,7 +48,9 @@ class LabDriver(RecordingDriver):
 
         def run(given: dict[str, Any], raw: list[str]) -> dict[str, Any]:
             # Same checks as the WinRM path: unknown probes and unserialisable params fail here.
-            script_for(name, given, target)
+            script = script_for(name, given, target)
+            if self._meter is not None:
+                self._meter.charge(target, modules_in(script))
             try:
                 doc = self._responder.answer(target, name, given)
             except (LabOperationError, ValueError) as exc:

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from harness.drivers.base import ProbeRecord, TranscriptMixin, sha256_text, utc_now_iso
 from harness.errors import HarnessError, ProbeFailedError
 from harness.probes.protocol import build_script, probe_kind
-from harness.safety.redact import redact, register_secret
+from harness.redact import MASK, is_credential_key, redact, register_secret
 from harness.schemas import parse_probe_output
 from harness.transport.clixml import error_message
 from harness.transport.endpoint import Endpoint
-from harness.transport.session import WinRMSession
-
-MASK = "********"
-_SECRET_KEY = re.compile(r"password|secret|credential|token|passphrase", re.IGNORECASE)
+from harness.transport.psrp import RemoteSession
+from harness.transport.session import ScriptResult
 
 
 def redact_params(value: Any, key: str = "") -> Any:
     """A copy of probe parameters fit for records: secret-named keys masked, secrets redacted."""
-    if key and _SECRET_KEY.search(key):
+    if key and is_credential_key(key):
         return MASK
     if isinstance(value, Mapping):
         return {str(k): redact_params(v, str(k)) for k, v in value.items()}
@@ -41,7 +38,7 @@ def register_param_secrets(value: Any, key: str = "") -> None:
     elif isinstance(value, list | tuple):
         for v in value:
             register_param_secrets(v, key)
-    elif isinstance(value, str) and key and _SECRET_KEY.search(key):
+    elif isinstance(value, str) and key and is_credential_key(key):
         register_secret(value)
 
 
@@ -113,24 +110,40 @@ class RecordingDriver(TranscriptMixin):
             )
 
 
+class ScriptSession(Protocol):
+    """A node's session: runs a PowerShell script (WinRMSession, PsrpSession, RemoteSession)."""
+
+    def run_script(self, text: str, *, idempotent: bool = False) -> ScriptResult: ...
+
+    def close(self) -> None: ...
+
+
+def open_session(endpoint: Endpoint) -> ScriptSession:
+    """The endpoint's session: a PowerShell runspace (PSRP) unless it says winrs; WinRS fallback."""
+    return RemoteSession(
+        endpoint, mode=endpoint.session, configuration_name=endpoint.configuration_name
+    )
+
+
 class WinRMDriver(RecordingDriver):
-    """The production driver: one WinRMSession (one reused shell) per node."""
+    """The production driver over WS-Management: one runspace (PSRP) or shell (WinRS) per node."""
 
     def __init__(
         self,
         endpoints: Mapping[str, Endpoint] | Sequence[Endpoint],
         *,
-        session_factory: Callable[[Endpoint], WinRMSession] = WinRMSession,
+        session_factory: Callable[[Endpoint], ScriptSession] | None = None,
     ) -> None:
         super().__init__()
         items = list(endpoints.values()) if isinstance(endpoints, Mapping) else list(endpoints)
         if not items:
             raise HarnessError("WinRMDriver needs at least one endpoint")
-        self._sessions: dict[str, WinRMSession] = {}
+        factory = session_factory or open_session
+        self._sessions: dict[str, ScriptSession] = {}
         for endpoint in items:
             if endpoint.node in self._sessions:
                 raise HarnessError(f"two endpoints for node {endpoint.node!r}")
-            self._sessions[endpoint.node] = session_factory(endpoint)
+            self._sessions[endpoint.node] = factory(endpoint)
 
     @property
     def nodes(self) -> list[str]:

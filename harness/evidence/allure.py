@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.audit.claims import CLAIM_TITLES
+from harness.atomic import atomic_write
+from harness.domain.claims import CLAIM_TITLES
+from harness.domain.identity import TargetIdentity
 from harness.evidence.offline import external_references, strip_allure_analytics
-from harness.evidence.records import TargetIdentity, atomic_write
-from harness.safety.redact import redact
+from harness.redact import redact
 
 EPIC = "Hyper-V Quick Migration"
 # Same rules as harness/evidence/allurerc.mjs (the Allure 3 awesome report reads those; this file

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from harness.boundedfile import read_bounded
 from harness.errors import InputError
 from harness.evidence.manifest import CMS_SIGNATURE_NAME, MANIFEST_NAME
 from harness.evidence.records import atomic_write
@@ -82,12 +83,7 @@ def sign_manifest_cms(run_dir: Path, signer: CmsSigner) -> Path:
 def read_ca_file(path: Path) -> list[x509.Certificate]:
     """The trusted CA certificates (PEM); InputError when missing or malformed."""
     source = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(source, "", "CA file not found") from None
-    except OSError as exc:
-        raise InputError(source, "", f"cannot read the CA file: {exc.strerror}") from None
+    data = read_bounded(path, 4 << 20, what="CA file", regular_only=False)
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as exc:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.boundedfile import read_bounded
 from harness.errors import InputError
 from harness.evidence.history import KEY_MEASUREMENTS, History, run_entry
-from harness.evidence.manifest import MANIFEST_NAME, read_records
+from harness.evidence.manifest import MANIFEST_NAME, file_sha256, read_records
 from harness.evidence.records import EvidenceError, atomic_write
 from harness.evidence.verdicts import RANK as VERDICT_RANK
+from harness.exits import Exit
 
 # Relative change beyond which a key measurement "moved", and an absolute floor under which a
 # change is noise whatever its ratio (an intercept near 0 s makes every ratio huge).
@@ -104,27 +105,69 @@ def parse_thresholds(items: Sequence[str]) -> dict[str, float]:
     return out
 
 
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_MANIFEST_FILES = 100_000
+
+
+def _safe_rel(rel: Any) -> str | None:
+    """A manifest path that stays inside the run folder, or None."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel or "\\" in rel:
+        return None
+    parts = rel.split("/")
+    if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or ":" in parts[0]:
+        return None
+    return rel
+
+
+def _record_problem(record: dict[str, Any]) -> str | None:
+    """What makes an evidence record unusable for a comparison (the fields it reads)."""
+    for key in ("claim", "scenario", "verdict"):
+        if not isinstance(record.get(key), str):
+            return f"{key} is not a string"
+    for key in ("params", "measurements", "target"):
+        if record.get(key) is not None and not isinstance(record[key], dict):
+            return f"{key} is not an object"
+    if record.get("vms") is not None and not isinstance(record["vms"], list):
+        return "vms is not a list"
+    return None
+
+
 def load_run(run_dir: Path) -> LoadedRun:
-    """Read a run folder; InputError if its manifest is missing, corrupt or does not match."""
+    """Read a run folder; InputError if its manifest is missing, corrupt or does not match.
+
+    Bounded: the manifest is read up to MAX_MANIFEST_BYTES, files are hashed in chunks, and
+    only regular files inside the folder are read (no symlink, FIFO or `..` is followed).
+    """
     run_dir = Path(run_dir)
     path = run_dir / MANIFEST_NAME
     if not path.is_file():
         raise InputError(str(path), "", "no manifest: not a finished qmaudit run folder")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(str(path), "", f"manifest unreadable: {exc}") from None
+        manifest = json.loads(read_bounded(path, MAX_MANIFEST_BYTES, what="manifest"))
+    except (ValueError, RecursionError) as exc:
+        raise InputError(str(path), "", f"manifest unreadable: {type(exc).__name__}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise InputError(str(path), "$.files", "not a qmaudit manifest")
-    listed = set()
+    if not isinstance(manifest.get("run_id"), str):
+        raise InputError(str(path), "$.run_id", "not a qmaudit manifest (no run id)")
+    for key in ("target", "extra"):
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            raise InputError(str(path), f"$.{key}", "must be an object")
+    if len(manifest["files"]) > MAX_MANIFEST_FILES:
+        raise InputError(str(path), "$.files", f"more than {MAX_MANIFEST_FILES} files")
+    listed: set[str] = set()
     for i, item in enumerate(manifest["files"]):
-        rel = str(item.get("path", ""))
+        rel = _safe_rel(item.get("path") if isinstance(item, dict) else None)
+        if rel is None:
+            raise InputError(str(path), f"$.files[{i}]", "not a path inside the run folder")
+        if rel in listed:
+            raise InputError(str(path), f"$.files[{i}]", f"{rel} is listed twice")
         listed.add(rel)
         file = run_dir / rel
-        if not file.is_file():
-            raise InputError(str(path), f"$.files[{i}]", f"{rel} is missing from the run folder")
-        digest = hashlib.sha256(file.read_bytes()).hexdigest()
-        if digest != item.get("sha256"):
+        if file.is_symlink() or not file.is_file():
+            what = "a symlink" if file.is_symlink() else "missing (or not a regular file)"
+            raise InputError(str(path), f"$.files[{i}]", f"{rel} is {what} in the run folder")
+        if file_sha256(file) != item.get("sha256"):
             reason = f"{rel} does not match the manifest (SHA-256 differs: changed after the run)"
             raise InputError(str(path), f"$.files[{i}]", reason)
     for file in sorted((run_dir / "evidence").glob("*.json")):
@@ -136,7 +179,14 @@ def load_run(run_dir: Path) -> LoadedRun:
     try:
         records = read_records(run_dir)
     except EvidenceError as exc:
-        raise InputError(str(run_dir), "evidence", exc.reason) from None
+        raise InputError(str(run_dir), "evidence", f"{exc.location}: {exc.reason}") from None
+    for number, record in enumerate(records, start=1):
+        problem = _record_problem(record)
+        if problem is not None:
+            raise InputError(str(run_dir), f"evidence record {number}", problem)
+    if not records:
+        reason = "no evidence record (deleted, or no scenario ran): nothing to compare"
+        raise InputError(str(run_dir), "evidence", reason)
     return LoadedRun(run_dir, run_entry(run_dir, manifest, records))
 
 
@@ -154,13 +204,12 @@ def resolve_run(ref: str, history: History, reports_root: Path) -> Path:
 
 
 def last_two(history: History, target: str | None) -> tuple[Path, Path]:
-    """The newest two runs of one target in the history (the newest run's target by default)."""
-    entries = history.entries()
-    if target is None and entries:
-        target = entries[-1].get("cluster")
-    runs = [e for e in history.for_target(target) if Path(e.get("run_dir", "")).is_dir()]
+    """The newest two runs of one target identity (kind and cluster; default: the newest run)."""
+    runs = [e for e in history.runs_of(target) if Path(e.get("run_dir", "")).is_dir()]
     if len(runs) < 2:
-        what = f"target {target!r}" if target else "any target"
+        newest = (history.runs_of(target) or [{}])[-1]
+        kind, cluster = newest.get("kind"), newest.get("cluster")
+        what = f"{kind} target {cluster!r}" if cluster else f"target {target!r}"
         reason = f"fewer than two runs of {what} in the history ({len(runs)} found)"
         raise InputError(str(history.index_path), "", reason)
     return Path(runs[-2]["run_dir"]), Path(runs[-1]["run_dir"])
@@ -316,5 +365,12 @@ def run_compare(
         for line in cmp.regressions:
             print(f"qmaudit compare: REGRESSION {line}")
         return 1
+    gone = [c["claim"] for c in cmp.claims if c["b"] == "not run" and c["a"] != "skipped"]
+    if gone:
+        print(
+            f"qmaudit compare: NOT COMPARED: claims judged in A have no verdict in B: "
+            f"{', '.join(gone)} (no regression can be claimed for them)"
+        )
+        return int(Exit.NOT_JUDGED)
     print("qmaudit compare: no regression")
     return 0

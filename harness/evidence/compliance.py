@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from harness.boundedfile import read_bounded
 from harness.errors import InputError
 from harness.evidence.cms import CmsSigner, is_cms_bundle, load_cms_signer, sign_manifest_cms
 from harness.evidence.manifest import read_records
@@ -20,6 +21,7 @@ from harness.evidence.waivers import (
     mark_allure_results,
     waived_claim_verdicts,
 )
+from harness.redact import redact
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Compliance:
         """One line per waived claim under the claim table, with the waiver's text."""
         for claim, texts in claim_waivers(read_records(run_dir)).items():
             for text in texts:
-                print(f"{claim}  {text}", file=out)  # type: ignore[call-overload]
+                print(redact(f"{claim}  {text}"), file=out)  # type: ignore[call-overload]
 
     def signature_status(self) -> str:
         """What the summary says about the signature (it is written before the signature)."""
@@ -95,12 +97,13 @@ class Compliance:
         return sign_with(run_dir, self.signer) if self.signer is not None else None
 
 
+MAX_KEY_FILE = 1 << 20  # a key plus its certificate chain
+
+
 def load_any_signer(path: str) -> Signer | CmsSigner:
     """A PEM bundle with a certificate signs with CMS; an OpenSSH key with SSHSIG."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        data = b""  # load_signer reports the missing or unreadable file
+    # Bounded: /dev/zero or a huge file given as a key is refused at once, naming the file.
+    data = read_bounded(path, MAX_KEY_FILE, what="signing key")
     if is_cms_bundle(data):
         return load_cms_signer(data, str(path))
     return load_signer(path)

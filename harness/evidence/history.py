@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import fcntl
+import itertools
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,8 +56,15 @@ def key_measurements(records: Iterable[dict[str, Any]]) -> dict[str, float]:
 
 def cluster_build(target: dict[str, Any] | None) -> str:
     """The cluster's OS build(s) as one string (nodes may differ during a rolling upgrade)."""
-    builds = sorted({str(n.get("os_build")) for n in (target or {}).get("nodes", [])})
+    nodes = (target or {}).get("nodes") if isinstance(target, dict) else None
+    nodes = [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
+    builds = sorted({str(n.get("os_build")) for n in nodes})
     return ",".join(b for b in builds if b and b != "None")
+
+
+def identity(entry: dict[str, Any]) -> tuple[str, str]:
+    """A run's target identity: its kind (lab, cluster) and its cluster name, case-folded."""
+    return str(entry.get("kind") or ""), str(entry.get("cluster") or "").casefold()
 
 
 def run_entry(run_dir: Path, manifest: dict[str, Any], records: list[dict[str, Any]]) -> dict:
@@ -79,6 +89,37 @@ def run_entry(run_dir: Path, manifest: dict[str, Any], records: list[dict[str, A
     }
 
 
+MAX_LINE = 1 << 20  # one index entry (a run of a few hundred scenarios is ~50 KB)
+MAX_LINES = 100_000
+_TEXT_FIELDS = ("run_dir", "created_utc", "target_spec", "cluster", "kind", "harness_version")
+
+
+def entry_problem(doc: Any) -> str | None:
+    """Why a parsed index line is not a history entry qmaudit wrote, or None if it is one."""
+    if not isinstance(doc, dict):
+        return "not an object"
+    if not isinstance(doc.get("run_id"), str) or not doc["run_id"]:
+        return "no run_id string"
+    for name in _TEXT_FIELDS:
+        if doc.get(name) is not None and not isinstance(doc[name], str):
+            return f"{name} is not a string"
+    if doc.get("cluster_build") is not None and not isinstance(doc["cluster_build"], str):
+        return "cluster_build is not a string"
+    for name in ("claims", "scenarios"):
+        value = doc.get(name, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            return f"{name} is not an object of strings"
+    measurements = doc.get("measurements", {})
+    if not isinstance(measurements, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in measurements.values()
+    ):
+        return "measurements is not an object of finite numbers"
+    return None
+
+
 @dataclass
 class History:
     """The folder holding the index and the Allure history of the runs audited into it."""
@@ -95,31 +136,52 @@ class History:
         return self.folder / ALLURE_HISTORY_NAME
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every readable entry, oldest first; unreadable lines are skipped and noted."""
+        """Every well-formed entry, oldest first; any other line is skipped and noted.
+
+        Streamed and bounded: a line longer than MAX_LINE or lines past MAX_LINES are skipped
+        too, so a damaged or hostile index costs a notice, never the run's finishing steps.
+        """
         self.problems = []
         path = self.index_path
-        if not path.is_file():
-            return []
         try:
-            raw = path.read_bytes()
+            if not path.is_file():
+                return []
+            handle = path.open("rb")
         except OSError as exc:
-            raise InputError(str(path), "", f"history index unreadable: {exc}") from exc
-        lines = raw.split(b"\n")
-        torn_tail = bool(lines and lines[-1].strip())
-        out = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                doc = None
-            if not isinstance(doc, dict) or "run_id" not in doc:
-                last = number == len(lines) and torn_tail
-                what = "torn last line (a run stopped while writing it)" if last else "not JSON"
-                self.problems.append(f"{path}:{number}: {what}: ignored")
-                continue
-            out.append(doc)
+            self.problems.append(f"{path}: unreadable ({exc.strerror}): history ignored")
+            return []
+        out: list[dict[str, Any]] = []
+        with handle:
+            for number in itertools.count(1):
+                try:
+                    line = handle.readline(MAX_LINE + 1)
+                except OSError as exc:
+                    self.problems.append(f"{path}:{number}: unreadable ({exc.strerror})")
+                    break
+                if not line:
+                    break
+                if number > MAX_LINES:
+                    self.problems.append(f"{path}: more than {MAX_LINES} lines: the rest ignored")
+                    break
+                if len(line) > MAX_LINE:
+                    self.problems.append(f"{path}:{number}: longer than {MAX_LINE} bytes: ignored")
+                    while line and not line.endswith(b"\n"):  # skip the rest of the line
+                        line = handle.readline(MAX_LINE)
+                    continue
+                if not line.strip():
+                    continue
+                torn = not line.endswith(b"\n")
+                try:
+                    doc = json.loads(line)
+                except (ValueError, RecursionError):
+                    doc = None
+                problem = "not JSON" if doc is None else entry_problem(doc)
+                if problem is not None:
+                    if torn and doc is None:
+                        problem = "torn last line (a run stopped while writing it)"
+                    self.problems.append(f"{path}:{number}: {problem}: ignored")
+                    continue
+                out.append(doc)
         return out
 
     def append(self, entry: dict[str, Any], keep: int = DEFAULT_KEEP) -> list[dict[str, Any]]:
@@ -141,21 +203,39 @@ class History:
         return entries
 
     def prune_allure(self, keep: int) -> None:
-        """Keep the last `keep` lines of Allure's history file (one line per report)."""
+        """Keep the last `keep` lines of Allure's history file (one line per report); streamed."""
         path = self.allure_path
         if not path.is_file():
             return
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        good = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                json.loads(line)
-            except ValueError:
-                self.problems.append(f"{path}:{number}: not JSON (torn?): dropped")
-                continue
-            good.append(line)
-        if len(good) != len(lines) or len(good) > keep:
-            self._rewrite(path, good[-keep:])
+        good: collections.deque[str] = collections.deque(maxlen=keep)
+        total = 0
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                total += 1
+                try:
+                    line = raw.decode("utf-8").strip()
+                    json.loads(line)
+                except (ValueError, RecursionError):
+                    self.problems.append(f"{path}:{number}: not JSON (torn?): dropped")
+                    continue
+                good.append(line)
+        if len(good) != total:
+            self._rewrite(path, list(good))
+
+    def runs_of(self, target: str | None) -> list[dict[str, Any]]:
+        """The runs of one target identity (kind and cluster), oldest first (docs/history.md).
+
+        `target` names a cluster or a target spec (None: the newest run's); when runs of that
+        name have different kinds (the lab named like a real cluster), the newest matching
+        run's kind is the one meant. Runs of another kind never join.
+        """
+        matching = self.for_target(target)
+        if not matching:
+            return []
+        newest = identity(matching[-1])
+        return [e for e in matching if identity(e) == newest]
 
     def for_target(self, cluster: str | None) -> list[dict[str, Any]]:
         """The entries of one cluster (case-insensitive, like Windows names), oldest first."""
@@ -217,7 +297,7 @@ def record_run(
     entry = run_entry(run_dir, manifest, read_records(run_dir))
     history.append(entry, keep)
     notes = list(history.problems)
-    runs = history.for_target(entry.get("cluster"))[-keep:]
+    runs = [e for e in history.entries() if identity(e) == identity(entry)][-keep:]
     plots, flaky = write_trend(runs, run_dir / "trend")
     write_global_attachments(run_dir / "allure-results", [(p, p.stem) for p in plots])
     notes += [f"flaky claim {claim}: {'; '.join(changes)}" for claim, changes in flaky.items()]

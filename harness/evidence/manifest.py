@@ -8,16 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.atomic import TMP_PREFIX, atomic_write
+from harness.boundedfile import read_bounded
+from harness.domain.identity import TargetIdentity
 from harness.drivers.base import utc_now_iso
-from harness.evidence.records import (
-    TMP_PREFIX,
-    EvidenceError,
-    TargetIdentity,
-    atomic_write,
-    dump_json,
-    redact_document,
-    validate,
-)
+from harness.errors import InputError
+from harness.evidence.records import EvidenceError, dump_json, redact_document, validate
+from harness.evidence.sweep import sweep_secrets
 from harness.evidence.verdicts import VERDICTS, claim_verdicts
 
 MANIFEST_NAME = "manifest.json"
@@ -29,16 +26,25 @@ CMS_SIGNATURE_NAME = "manifest.json.p7s"
 MANIFEST_EXCLUDED = (MANIFEST_NAME, SIGNATURE_NAME, CMS_SIGNATURE_NAME)
 
 
+MAX_RECORD_BYTES = 64 << 20  # one evidence record (the largest real ones are a few MB)
+
+
 def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every evidence record of a run, in file order (EvidenceError for an unreadable one)."""
+    """Every evidence record of a run, in file order (EvidenceError for an unreadable one:
+    not a regular file, over MAX_RECORD_BYTES, not JSON, not an object)."""
     records = []
     for path in sorted((Path(run_dir) / "evidence").glob("*.json")):
         try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise EvidenceError(
-                "manifest", str(path), f"evidence record unreadable: {exc}"
-            ) from exc
+            data = read_bounded(path, MAX_RECORD_BYTES, what="evidence record")
+            doc = json.loads(data.decode("utf-8"))
+        except InputError as exc:
+            raise EvidenceError("manifest", str(path), exc.reason) from None
+        except (ValueError, RecursionError) as exc:
+            reason = f"evidence record unreadable: {type(exc).__name__}: {str(exc)[:200]}"
+            raise EvidenceError("manifest", str(path), reason) from None
+        if not isinstance(doc, dict):
+            raise EvidenceError("manifest", str(path), "evidence record is not a JSON object")
+        records.append(doc)
     return records
 
 
@@ -79,6 +85,8 @@ def write_manifest(
 ) -> Path:
     """Write <run_dir>/manifest.json: every file of the run (see MANIFEST_EXCLUDED) hashed."""
     run_dir = Path(run_dir)
+    # Before anything is hashed: no registered secret may remain in any file of the run.
+    sweep_secrets(run_dir)
     records = read_records(run_dir)
     verdicts = {v: 0 for v in VERDICTS}
     for rec in records:

@@ -9,7 +9,6 @@ import math
 import os
 import re
 import secrets
-import tempfile
 import threading
 import uuid
 from collections.abc import Sequence
@@ -20,17 +19,15 @@ from typing import Any, Literal
 
 import jsonschema
 
-from harness import __version__
+from harness.atomic import atomic_write
+from harness.domain.identity import TargetIdentity
 from harness.drivers.base import ProbeRecord, utc_now_iso
 from harness.errors import HarnessError, InputError
 from harness.evidence.verdicts import Verdict
-from harness.safety.redact import redact
+from harness.redact import mask_document
 
 ThresholdSource = Literal["default", "inventory", "topology", "option"]
-MASK = "********"
-SECRET_KEY = re.compile(r"password|passwd|secret|token|credential", re.IGNORECASE)
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
-TMP_PREFIX = ".tmp-"
 
 _issued_lock = threading.Lock()
 _issued_run_ids: set[str] = set()
@@ -66,28 +63,6 @@ def check_run_id(run_id: str, source: str = "--run-id") -> str:
     if not RUN_ID_PATTERN.fullmatch(run_id):
         raise InputError(source, repr(run_id), "a run id looks like 20261127T231500Z-3f9a")
     return run_id
-
-
-@dataclass
-class TargetIdentity:
-    """What was audited: the target spec, the cluster and its nodes (OS build where known)."""
-
-    spec: str
-    kind: Literal["lab", "cluster"]
-    cluster: str
-    nodes: list[dict[str, str | None]]
-    harness_version: str = __version__
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form; each node as {name, os_build}."""
-        nodes = [{"name": n["name"], "os_build": n.get("os_build")} for n in self.nodes]
-        return {
-            "spec": self.spec,
-            "kind": self.kind,
-            "cluster": self.cluster,
-            "nodes": nodes,
-            "harness_version": self.harness_version,
-        }
 
 
 def _empty_observations() -> dict[str, Any]:
@@ -200,42 +175,8 @@ def _probe_dict(record: ProbeRecord) -> dict[str, Any]:
 
 
 def redact_document(doc: Any) -> Any:
-    """A copy with secret-named keys masked and every registered secret masked in every string."""
-    local: set[str] = set()
-
-    def collect(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                named_secret = isinstance(key, str) and SECRET_KEY.search(key)
-                if named_secret and isinstance(value, str) and len(value) >= 3:
-                    local.add(value)
-                collect(value)
-        elif isinstance(node, list):
-            for item in node:
-                collect(item)
-
-    def scrub(text: str) -> str:
-        # A secret-named value copied elsewhere in the record (a message, a URL) goes too.
-        for value in sorted(local, key=len, reverse=True):
-            text = text.replace(value, MASK)
-        return redact(text)
-
-    def mask(node: Any) -> Any:
-        if isinstance(node, dict):
-            out = {}
-            for key, value in node.items():
-                secret = isinstance(key, str) and SECRET_KEY.search(key)
-                clean_key = scrub(key) if isinstance(key, str) else key
-                out[clean_key] = MASK if secret and value not in (None, "") else mask(value)
-            return out
-        if isinstance(node, list):
-            return [mask(item) for item in node]
-        if isinstance(node, str):
-            return scrub(node)
-        return node
-
-    collect(doc)
-    return mask(doc)
+    """A copy with credential-named keys masked and every registered secret masked."""
+    return mask_document(doc)
 
 
 def validate(stem: str, doc: dict[str, Any], label: str) -> None:
@@ -262,20 +203,6 @@ def _validator(stem: str) -> jsonschema.protocols.Validator:
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dump_json(doc: dict[str, Any], what: str) -> bytes:

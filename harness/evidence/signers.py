@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from harness.boundedfile import read_bounded
 from harness.errors import InputError
 
 # Key types ssh-keygen(1) accepts in an allowed-signers file that qmaudit can check.
@@ -102,9 +103,8 @@ def read_allowed_signers(path: str | Path) -> list[AllowedSigner]:
     """Read and parse an allowed-signers file (InputError when missing, unreadable, malformed)."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(source, "", "allowed-signers file not found") from None
+        data = read_bounded(path, 4 << 20, what="allowed-signers file", regular_only=False)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise InputError(source, "", f"cannot read the allowed-signers file: {reason}") from None

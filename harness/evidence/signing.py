@@ -21,15 +21,18 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from harness.boundedfile import read_bounded
 from harness.errors import InputError
 from harness.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME
 from harness.evidence.records import atomic_write
+from harness.redact import register_secret
 
 # The framing follows OpenSSH's PROTOCOL.sshsig; the primitives come from `cryptography`.
 MAGIC = b"SSHSIG"
 SIG_VERSION = 1
 NAMESPACE = "qmaudit"
 HASH_ALG = "sha512"
+MAX_KEY_BYTES = 64 << 10  # an OpenSSH RSA-16384 private key is ~13 KB
 ARMOR_BEGIN = "-----BEGIN SSH SIGNATURE-----"
 ARMOR_END = "-----END SSH SIGNATURE-----"
 PASSPHRASE_ENV = "QM_SIGN_PASSPHRASE"
@@ -102,7 +105,20 @@ class _Reader:
         return self.take(self.uint32())
 
     def mpint(self) -> int:
-        return int.from_bytes(self.string(), "big", signed=True)
+        """A positive SSH mpint, minimally encoded (as OpenSSH's sshbuf_get_bignum2 demands)."""
+        raw = self.string()
+        if len(raw) > 2048 // 8 + 1:
+            raise SignatureError("a signature number is too large")
+        if raw[:1] and raw[0] & 0x80:
+            raise SignatureError("a signature number is negative")
+        if raw[:1] == b"\x00" and (len(raw) == 1 or not raw[1] & 0x80):
+            raise SignatureError("a signature number is not minimally encoded")
+        return int.from_bytes(raw, "big")
+
+    def end(self, what: str) -> None:
+        """SignatureError if bytes follow the last field (OpenSSH refuses trailing data)."""
+        if self.pos != len(self.data):
+            raise SignatureError(f"{what} has {len(self.data) - self.pos} bytes of trailing data")
 
 
 def public_blob(key: PublicKey) -> bytes:
@@ -120,11 +136,12 @@ def fingerprint(blob: bytes) -> str:
 def passphrase_for(source: str) -> bytes | None:
     """The key's passphrase: $QM_SIGN_PASSPHRASE, else asked on the terminal, else None."""
     value = os.environ.get(PASSPHRASE_ENV)
-    if value is not None:
-        return value.encode("utf-8")
-    if sys.stdin.isatty():
-        return getpass.getpass(f"passphrase for {source}: ").encode("utf-8")
-    return None
+    if value is None and sys.stdin.isatty():
+        value = getpass.getpass(f"passphrase for {source}: ")
+    if value is None:
+        return None
+    register_secret(value)  # a credential of the run: masked wherever it could be written
+    return value.encode("utf-8")
 
 
 def load_with_passphrase(load: Callable[..., Any], data: bytes, source: str) -> Any:
@@ -151,12 +168,7 @@ def load_with_passphrase(load: Callable[..., Any], data: bytes, source: str) -> 
 def load_signer(path: str | Path) -> Signer:
     """Load an OpenSSH private key (ed25519, ECDSA or RSA); InputError naming the file otherwise."""
     source = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(source, "", "signing key not found") from None
-    except OSError as exc:
-        raise InputError(source, "", f"cannot read the signing key: {exc.strerror}") from None
+    data = read_bounded(path, MAX_KEY_BYTES, what="signing key")  # /dev/zero: refused at once
     if b"-----BEGIN OPENSSH PRIVATE KEY-----" not in data:
         raise InputError(
             source,
@@ -284,6 +296,7 @@ def check_signature(message: bytes, armored: str, namespace: str = NAMESPACE) ->
     reader.string()  # reserved
     hash_alg = reader.string().decode("ascii", "replace")
     sig = _Reader(reader.string())
+    reader.end("the signature")
     if sig_namespace != namespace:
         raise SignatureError(f"signature namespace is {sig_namespace!r}, expected {namespace!r}")
     if hash_alg not in ("sha256", "sha512"):
@@ -299,8 +312,14 @@ def check_signature(message: bytes, armored: str, namespace: str = NAMESPACE) ->
     key = _load_public(blob)
     sig_type = sig.string().decode("ascii", "replace")
     raw = sig.string()
+    sig.end("the signature value")
+    key_type = _Reader(blob).string().decode("ascii", "replace")
+    if sig_type != key_type and not (key_type == "ssh-rsa" and sig_type.startswith("rsa-sha2-")):
+        raise SignatureError(f"signature type {sig_type!r} does not match the key ({key_type})")
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
+            if len(raw) != 64:
+                raise SignatureError("an Ed25519 signature is 64 bytes")
             key.verify(raw, data)
         elif isinstance(key, rsa.RSAPublicKey):
             algs = {"rsa-sha2-512": hashes.SHA512(), "rsa-sha2-256": hashes.SHA256()}
@@ -309,9 +328,13 @@ def check_signature(message: bytes, armored: str, namespace: str = NAMESPACE) ->
             key.verify(raw, data, padding.PKCS1v15(), algs[sig_type])
         else:
             inner = _Reader(raw)
-            der = encode_dss_signature(inner.mpint(), inner.mpint())
+            r, s_value = inner.mpint(), inner.mpint()
+            inner.end("the ECDSA signature")
+            if not (r and s_value):
+                raise SignatureError("an ECDSA signature number is zero")
+            der = encode_dss_signature(r, s_value)
             key.verify(der, data, ec.ECDSA(_ECDSA_HASH[_curve(key)]))
-    except InvalidSignature:
+    except (InvalidSignature, ValueError, OverflowError):
         raise SignatureError(
             f"the signature does not match manifest.json (key {fingerprint(blob)}): "
             "the manifest was changed after signing or the signature belongs to other content"

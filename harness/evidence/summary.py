@@ -13,11 +13,12 @@ from typing import Any
 import jinja2
 
 from harness import __version__
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import InputError
 from harness.evidence.manifest import file_sha256, read_records
 from harness.evidence.records import atomic_write, validate
 from harness.evidence.waivers import waived_claim_verdicts
+from harness.redact import mask_document
 from harness.schemas import validate_document
 from harness.yamlfile import read_yaml_file
 
@@ -214,6 +215,7 @@ def write_summary(run_dir: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
     """Write summary.json and summary.html into the run folder (atomically)."""
     run_dir = Path(run_dir)
     json_path, html_path = run_dir / SUMMARY_JSON, run_dir / SUMMARY_HTML
+    doc = mask_document(doc)
     atomic_write(json_path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
     atomic_write(html_path, render_html(doc, run_dir).encode("utf-8"))
     return json_path, html_path

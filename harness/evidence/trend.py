@@ -15,11 +15,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
 
-from harness.audit.claims import CLAIMS
+from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.evidence.history import History
 from harness.evidence.records import atomic_write
 
+MAX_RUNS = 500  # one plot: past this the strips are thinner than a pixel anyway
+MAX_WIDTH_IN = 40.0  # figure width cap (inches at 100 dpi): memory stays bounded whatever --runs
 VERDICT_CODES = {"not run": 0, "skipped": 1, "passed": 2, "broken": 3, "failed": 4}
 VERDICT_COLOURS = ["#eeeeee", "#bbbbbb", "#4caf50", "#ffb300", "#e53935"]
 
@@ -116,7 +118,8 @@ def plot_verdicts(entries: list[dict[str, Any]], flaky: dict[str, list[str]], pa
         [VERDICT_CODES.get((e.get("claims") or {}).get(c, "not run"), 0) for e in entries]
         for c in CLAIMS
     ]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(entries) + 3), 7), dpi=100)
+    width = min(MAX_WIDTH_IN, max(6.0, 0.6 * len(entries) + 3))
+    fig, ax = plt.subplots(figsize=(width, 7), dpi=100)
     try:
         cmap = ListedColormap(VERDICT_COLOURS)
         ax.imshow(grid, aspect="auto", cmap=cmap, vmin=0, vmax=len(VERDICT_COLOURS) - 1)
@@ -141,6 +144,7 @@ def plot_verdicts(entries: list[dict[str, Any]], flaky: dict[str, list[str]], pa
 
 def write_trend(entries: list[dict[str, Any]], out_dir: Path) -> tuple[list[Path], dict]:
     """Write the three PNGs and trend.json into out_dir; (plots, flaky claims)."""
+    entries = entries[-MAX_RUNS:]
     if not entries:
         raise InputError(str(out_dir), "", "no runs to plot")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,20 +165,21 @@ def write_trend(entries: list[dict[str, Any]], out_dir: Path) -> tuple[list[Path
 
 def run_trend(history_dir: Path, target: str | None, runs: int, out_dir: Path | None = None) -> int:
     """`qmaudit trend`: plots of the last `runs` runs of a target; prints flaky claims."""
-    if runs < 2:
-        raise InputError("--runs", repr(runs), "must be at least 2")
+    if not 2 <= runs <= MAX_RUNS:
+        raise InputError("--runs", repr(runs), f"must be between 2 and {MAX_RUNS}")
     history = History(Path(history_dir))
     entries = history.entries()
     if target is None and entries:
         target = entries[-1].get("cluster")
-    chosen = history.for_target(target)[-runs:]
+    chosen = history.runs_of(target)[-runs:]  # one kind and cluster: the lab never joins a cluster
     for problem in history.problems:
         print(f"qmaudit trend: warning: {problem}")
     if not chosen:
         raise InputError(str(history.index_path), "", f"no run of target {target!r} in the history")
     out = Path(out_dir) if out_dir else Path(history_dir) / "trend"
     plots, flaky = write_trend(chosen, out)
-    print(f"qmaudit trend: {len(chosen)} runs of {target!r}")
+    kind, cluster = chosen[-1].get("kind"), chosen[-1].get("cluster")
+    print(f"qmaudit trend: {len(chosen)} runs of {kind} target {cluster!r}")
     for path in plots:
         print(f"qmaudit trend: {path}")
     for claim, changes in flaky.items():

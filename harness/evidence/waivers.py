@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.audit.claims import CLAIMS
+from harness.boundedfile import read_bounded
+from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.evidence.records import atomic_write, dump_json, validate
 from harness.schemas import validate_document
-from harness.yamlfile import read_yaml_file
+from harness.yamlfile import MAX_BYTES, parse_yaml
 
 WAIVERS_NAME = "waivers.yaml"
 # Verdict order for a claim: the worst of its scenarios. A waived failure is better than a
@@ -78,7 +79,16 @@ class WaiverSet:
 def load_waivers(path: str | Path, today: date | None = None) -> WaiverSet:
     """Read and check a waiver file: schema, real dates, known claims, none expired (InputError)."""
     source = str(path)
-    doc = read_yaml_file(path)
+    # Read once: `--waivers <(...)` is a pipe, and the copy in the run folder must be these
+    # very bytes (a second read would find it empty).
+    raw = read_bounded(path, MAX_BYTES, what="waivers file", regular_only=False)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(source, f"byte {exc.start}", "not UTF-8 text") from None
+    if not text.strip():
+        raise InputError(source, "$", "the file is empty")
+    doc = parse_yaml(text, source)
     validate_document("waivers", doc, source)
     today = today or datetime.now(UTC).date()
     waivers = []
@@ -105,7 +115,7 @@ def load_waivers(path: str | Path, today: date | None = None) -> WaiverSet:
                 vm=item.get("vm"),
             )
         )
-    return WaiverSet(source=source, waivers=tuple(waivers), raw=Path(path).read_bytes())
+    return WaiverSet(source=source, waivers=tuple(waivers), raw=raw)
 
 
 def apply_waivers(run_dir: Path, waivers: WaiverSet) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import InputError
+from harness.lab.cost import parse_cost
+from harness.lab.session import DEFAULT_SESSION, LabSession
 from harness.lab.topology import (
     VM,
     Cluster,
@@ -129,4 +131,23 @@ def build_topology(data: dict[str, Any], source: str) -> Topology:
         RuleOff(r["rule"], r.get("vm"), r.get("node"), dict(r.get("params") or {}))
         for r in data.get("rules_off") or ()
     )
-    return Topology(source, cluster, nodes, non_members, csvs, disks, shares, vms, rules_off)
+    given = data.get("session") or {}
+    session = LabSession(
+        logon=str(given.get("logon", DEFAULT_SESSION.logon)),
+        locale=str(data.get("locale", DEFAULT_SESSION.locale)),
+        language_mode=str(given.get("language_mode", DEFAULT_SESSION.language_mode)),
+    )
+    cost = parse_cost(data.get("windows_cost"), source) if "windows_cost" in data else None
+    return Topology(
+        source,
+        cluster,
+        nodes,
+        non_members,
+        csvs,
+        disks,
+        shares,
+        vms,
+        rules_off,
+        windows_cost=cost,
+        session=session,
+    )

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from harness.audit.events import SPECS, Channel
+from harness.domain.events import SPECS, Channel
 from harness.lab import paths, views
 from harness.lab.state import iso
 from harness.lab.topology import parse_utc
@@ -24,7 +24,7 @@ CAPTURE_PROBES = frozenset(
         "capture_registration_folders",
     }
 )
-# The logs a capture lists: where the audit's events are written (harness/audit/events.py) and
+# The logs a capture lists: where the audit's events are written (harness/domain/events.py) and
 # the Hyper-V admin channels a bug report may want (names unverified, docs/windows-fidelity.md).
 _LOGS = (
     Channel.CLUSTER_OPERATIONAL.value,

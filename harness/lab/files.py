@@ -9,13 +9,23 @@ from harness.lab.storage import StorageRef
 
 if TYPE_CHECKING:
     from harness.lab.model import LabCluster
+    from harness.lab.session import LabSession
     from harness.lab.state import NodeState
 
 
-def path_info(c: LabCluster, host: NodeState, path: str) -> dict[str, Any]:
+def path_info(
+    c: LabCluster, host: NodeState, path: str, session: LabSession | None = None
+) -> dict[str, Any]:
     """exists / is_directory / resolved_path of `path` as `host` reaches it, and for a UNC path
-    what the node's SMB connection to its share says (Get-SmbConnection)."""
+    what the node's SMB connection to its share says (Get-SmbConnection).
+
+    A session without network credentials (the second hop) is refused every UNC path: the
+    share answers access denied whether or not the path exists.
+    """
+    session = session or c.topology.session
     missing = {"exists": False, "is_directory": False, "resolved_path": None}
+    if paths.is_unc(path) and not session.network_credentials:
+        return {**missing, "access_denied": True, "smb": smb_connection(c, host, path)}
     ref = c.storage_of(path, host.name)
     if paths.under(path, host.program_data):
         ref = StorageRef("local", host.program_data, host.program_data, 1, 1, host.name)
@@ -24,8 +34,14 @@ def path_info(c: LabCluster, host: NodeState, path: str) -> dict[str, Any]:
         kind = _known(c, host).get(paths.norm(path))
     smb = smb_connection(c, host, path)
     if kind is None:
-        return {**missing, "smb": smb}
-    return {"exists": True, "is_directory": kind == "dir", "resolved_path": path, "smb": smb}
+        return {**missing, "access_denied": False, "smb": smb}
+    return {
+        "exists": True,
+        "is_directory": kind == "dir",
+        "resolved_path": path,
+        "access_denied": False,
+        "smb": smb,
+    }
 
 
 def smb_connection(c: LabCluster, host: NodeState, path: str) -> dict[str, Any] | None:

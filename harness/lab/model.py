@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from harness.audit import events
-from harness.audit.events import EventId
+from harness.domain import events
+from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths, vmconfig
 from harness.lab.clock import LabClock
@@ -35,6 +35,12 @@ LINKS_SUBFOLDER = HYPER_V_SUBFOLDER + "\\Virtual Machines"
 CACHE_SUBFOLDER = HYPER_V_SUBFOLDER + "\\Virtual Machines Cache"
 # Size of a per-VM cache entry <VMId>.vmcx (docs/windows-fidelity.md, "Registration").
 CACHE_ENTRY_BYTES = 24576
+
+
+# Clock readings a paced lab grants each phase of a transition (a save, a restore): a poll of
+# the audit reads it about three times (cluster status, the owner's Get-VM, the source's
+# details), so 12 readings are about 4 polls in the shortest phase.
+READINGS_PER_WINDOW = 12
 
 
 class LabCluster:
@@ -172,6 +178,17 @@ class LabCluster:
             change(at)
         return now
 
+    def pace(self, *phases: tuple[datetime, datetime]) -> None:
+        """Phases of a transition now in flight (a save, a transfer, a restore: since, until):
+        a paced clock lets each reading advance at most phase / READINGS_PER_WINDOW in each."""
+        pace = getattr(self.clock, "pace", None)
+        if pace is None:
+            return
+        for since, until in phases:
+            length = (until - since).total_seconds()
+            if length > 0:
+                pace(length / READINGS_PER_WINDOW, since, until)
+
     @contextmanager
     def session(self) -> Iterator[datetime]:
         """Hold the lock with all due changes applied; yields the lab time."""
@@ -240,6 +257,12 @@ class LabCluster:
         return vm.moving_to or vm.owner
 
     # --- public actions (thin wrappers over harness.lab.moves) ---------------------------
+    def responder(self) -> Any:
+        """A LabResponder answering probes from this model (what LabDriver talks to)."""
+        from harness.lab.responder import LabResponder
+
+        return LabResponder(self)
+
     def move_vms(
         self, vm_names: list[str], node: str | None = None, method: str = "vm_role"
     ) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from harness.audit.events import EventId
+from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths, vmconfig
 from harness.lab.state import MoveRecord, SavedState
@@ -221,6 +221,7 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
     c.schedule(t1, saved)
     c.schedule(t_resume, resume)
     c.schedule(t2, online)
+    c.pace((t0, t1), (t1, t_resume), (t_resume, t2))
     return t2
 
 
@@ -249,6 +250,7 @@ def start_registration(c: LabCluster, vm: VMState, target: str, now: datetime) -
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)
+    c.pace((now, end))
     return end
 
 
@@ -272,6 +274,7 @@ def start_live(c: LabCluster, vm: VMState, target: str, now: datetime) -> dateti
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)
+    c.pace((now, end))
     return end
 
 

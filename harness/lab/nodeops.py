@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from harness.audit.events import EventId
+from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab.moves import schedule_kvp, schedule_time_sync, start_move
 from harness.lab.placement import best_possible_node, can_host, loads

@@ -36,3 +36,11 @@ def join(root: str, *parts: str) -> str:
 def drive(path: str) -> str:
     """The drive root of a local path, e.g. 'D:\\'."""
     return path[:2].upper() + "\\"
+
+
+def is_unc(path: str) -> bool:
+    """A UNC path (server and share, or the long UNC form): reached over SMB, as the session."""
+    text = path.replace("/", "\\")
+    return (
+        text.startswith("\\\\") and not text.startswith(("\\\\.\\", "\\\\?\\"))
+    ) or text.upper().startswith("\\\\?\\UNC\\")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from harness.audit.events import EventId
+from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab.moves import saved_state_for, start_move, state_location, storage_rates
 from harness.lab.placement import best_possible_node, check_target, loads

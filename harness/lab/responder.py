@@ -19,6 +19,7 @@ from harness.lab import views
 from harness.lab.facts import CAPTURE_PROBES, capture_answer
 from harness.lab.files import path_info
 from harness.lab.model import LabCluster
+from harness.lab.session import CONSTRAINED_MESSAGE, ConstrainedLanguageError, LabSession
 from harness.lab.state import Event, NodeState, iso
 from harness.lab.topology import derived_guid
 
@@ -55,22 +56,38 @@ class LabResponder:
     def __init__(self, cluster: LabCluster) -> None:
         self.cluster = cluster
 
-    def answer(self, node: str, probe: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The probe document (with `node` and `host_utc`), or LabOperationError / ValueError."""
+    def answer(
+        self,
+        node: str,
+        probe: str,
+        params: dict[str, Any] | None = None,
+        session: LabSession | None = None,
+    ) -> dict[str, Any]:
+        """The probe document (with `node` and `host_utc`), or LabOperationError / ValueError.
+
+        `session`: who runs the probe (a transport that authenticated it says so); the
+        topology's session otherwise. A read is answered at one instant and stamped with it.
+        """
         params = dict(params or {})
         if probe not in READ | ACTION | LAB_ONLY:
             raise ValueError(f"unknown probe {probe!r}")
         c = self.cluster
+        session = session or c.topology.session
         host = c.nodes.get(node.lower())
         if host is None:
             raise LabOperationError(11001, f"No such host is known: {node}")
+        if not session.full_language and probe not in LAB_ONLY:
+            # The bootstrap refuses ConstrainedLanguage (harness/probes/lib/bootstrap.ps1).
+            raise ConstrainedLanguageError(
+                CONSTRAINED_MESSAGE.format(mode=session.language_mode, node=host.name)
+            )
         if probe in ACTION | LAB_ONLY:
             body = self._act(host, probe, params)
-        else:
             with c.session() as now:
-                self._reachable(host, probe)
-                body = self._read(host, probe, params, now)
+                return {"node": host.name, "host_utc": iso(now), **body}
         with c.session() as now:
+            self._reachable(host, probe)
+            body = self._read(host, probe, params, now, session)
             return {"node": host.name, "host_utc": iso(now), **body}
 
     def _reachable(self, host: NodeState, probe: str) -> None:
@@ -111,7 +128,12 @@ class LabResponder:
         return c.resume_node(_param(params, "node", str))
 
     def _read(
-        self, host: NodeState, probe: str, params: dict[str, Any], now: datetime
+        self,
+        host: NodeState,
+        probe: str,
+        params: dict[str, Any],
+        now: datetime,
+        session: LabSession,
     ) -> dict[str, Any]:
         if probe in CAPTURE_PROBES:
             return capture_answer(self.cluster, host, probe, params, now)
@@ -119,7 +141,7 @@ class LabResponder:
             "host_info": lambda: self._host_info(host),
             "cluster_inventory": lambda: self._inventory(),
             "vm_details": lambda: views.vm_details(
-                self.cluster, host, _param(params, "vm_id", str), now
+                self.cluster, host, _param(params, "vm_id", str), now, session
             ),
             "vm_registration": lambda: views.vm_registration(
                 self.cluster, host, _param(params, "vm_id", str)
@@ -134,7 +156,9 @@ class LabResponder:
                 self.cluster, host, _param(params, "vm_name", str)
             ),
             "cluster_events": lambda: self._events(host, params),
-            "path_info": lambda: self._path_info(host, _param(params, "path", str)),
+            "path_info": lambda: path_info(
+                self.cluster, host, _param(params, "path", str), session
+            ),
             "network_counters": lambda: self._counters(host, now),
             "move_status": lambda: self._move_status(host, _param(params, "vm_names", list)),
         }
@@ -266,9 +290,6 @@ class LabResponder:
                 if (since is None or e.time >= since) and asked(e)
             ]
         }
-
-    def _path_info(self, host: NodeState, path: str) -> dict[str, Any]:
-        return path_info(self.cluster, host, path)
 
     def _counters(self, host: NodeState, now: datetime) -> dict[str, Any]:
         c = self.cluster

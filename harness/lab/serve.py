@@ -16,10 +16,12 @@ from typing import Any, Protocol, TextIO
 import yaml
 
 from harness.errors import LabOperationError
-from harness.lab.clock import ScaledClock
+from harness.exits import command_name
+from harness.lab.clock import ScaledClock, pacing_wanted
+from harness.lab.cost import OFF, WindowsCost, resolve_cost
 from harness.lab.model import LabCluster
 from harness.lab.responder import LabResponder
-from harness.lab.topology import Topology, load_default_topology, load_topology
+from harness.lab.topology import Topology, lab_throughputs, load_default_topology, load_topology
 from harness.lab.wsman import (
     Answer,
     CommandOutcome,
@@ -75,7 +77,7 @@ def make_answer(
 
 def build_lab_responder(topology: Topology, speed: float) -> ProbeResponder:
     """LabResponder over a LabCluster running on scaled real time."""
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
     responder: ProbeResponder = LabResponder(cluster)
     return responder
 
@@ -100,8 +102,11 @@ class LabServer:
         faults: ListenerFaults | None = None,
         allow_unencrypted: bool = False,
         command_start_s: float = 0.0,
+        cost: WindowsCost | None = None,
     ) -> None:
         self.topology = topology if topology is not None else _load_topology(file)
+        # Windows' real-time probe costs: given, else the topology's (QM_LAB_WINDOWS_COST wins).
+        self.cost = cost if cost is not None else resolve_cost(self.topology.windows_cost)
         self.speed = speed
         self.auth = auth
         self.allow_unencrypted = allow_unencrypted
@@ -152,6 +157,7 @@ class LabServer:
                     faults=self.faults,
                     allow_unencrypted=self.allow_unencrypted,
                     command_start_s=self.command_start_s,
+                    cost=self.cost if self.cost.enabled else None,
                 )
                 self.listeners[host] = listener.start()
         except BaseException:
@@ -203,8 +209,6 @@ class LabServer:
 
 def lab_inventory(server: LabServer) -> dict[str, Any]:
     """The inventory document of a started server: a cluster target reached like a real one."""
-    from harness.targets.lab import lab_throughputs
-
     members = {n.name for n in server.topology.nodes}
     nodes = []
     for host, listener in server.listeners.items():
@@ -268,10 +272,12 @@ def print_banner(server: LabServer, out: TextIO) -> None:
     out.write("to audit it as a cluster target, in another shell:\n")
     for line in export_lines(server):
         out.write(f"  {line}\n")
-    out.write(f"  qmaudit check-inventory {server.inventory_path}\n")
+    qmaudit = command_name()
+    out.write(f"  {qmaudit} check-inventory --target {server.inventory_path}\n")
     plaintext = "allowed" if server.allow_unencrypted else "refused (encrypted NTLM only)"
     out.write(f"auth: {', '.join(server.auth)}; unencrypted messages: {plaintext}\n")
     out.write(f"lab clock speed: {server.speed:g}x real time\n")
+    out.write(f"Windows probe cost: {server.cost.describe()}\n")
     out.write("press Ctrl+C to stop\n")
     out.flush()
 
@@ -282,6 +288,7 @@ def serve_forever(
     state_dir: str | None = None,
     *,
     permissive: bool = False,
+    windows_cost: bool | None = None,
 ) -> int:
     """`qmaudit lab serve`: serve until SIGINT/SIGTERM, then shut down cleanly; exit code 0.
 
@@ -296,8 +303,18 @@ def serve_forever(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        topology = _load_topology(file)
+        cost = None
+        if windows_cost is not None:
+            own = topology.windows_cost
+            cost = (own if own and own.enabled else WindowsCost.measured()) if windows_cost else OFF
         with LabServer(
-            file=file, speed=speed, state_dir=state_dir, auth=auth, allow_unencrypted=permissive
+            topology,
+            speed=speed,
+            state_dir=state_dir,
+            auth=auth,
+            allow_unencrypted=permissive,
+            cost=cost,
         ) as server:
             print_banner(server, sys.stdout)
             while not stop.wait(0.5):

@@ -11,10 +11,13 @@ from typing import Any
 
 import jsonschema
 
+from harness.domain.storage import Throughput
 from harness.errors import InputError
 from harness.lab import paths
 from harness.lab.consistency import check_consistency
-from harness.safety.redact import note_document
+from harness.lab.cost import WindowsCost
+from harness.lab.session import DEFAULT_SESSION, LabSession
+from harness.redact import note_document
 from harness.yamlfile import read_yaml_file
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "topology.schema.json"
@@ -143,6 +146,10 @@ class Topology:
     smb_shares: tuple[SmbShare, ...]
     vms: tuple[VM, ...]
     rules_off: tuple[RuleOff, ...]
+    # Who a remote session is and how it runs (logon, locale, language mode): lab/session.py.
+    session: LabSession = DEFAULT_SESSION
+    # What probes cost on Windows in real time (harness/lab/cost.py); None: the instant lab.
+    windows_cost: WindowsCost | None = None
 
     def node(self, name: str) -> Node | None:
         """The member node of that name (case-insensitive), or None."""
@@ -207,3 +214,11 @@ def parse_utc(text: str) -> datetime:
     """An ISO 8601 timestamp as tz-aware UTC (naive = UTC); ValueError if malformed."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def lab_throughputs(topology: Topology) -> tuple[Throughput, ...]:
+    """The declared throughput of every storage root of a lab topology."""
+    out = [Throughput(c.path, c.read_mb_s, c.write_mb_s) for c in topology.csvs]
+    out += [Throughput(d.mount, d.read_mb_s, d.write_mb_s) for d in topology.cluster_disks]
+    out += [Throughput(s.path, s.read_mb_s, s.write_mb_s) for s in topology.smb_shares]
+    return tuple(out)

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import LabOperationError
 from harness.lab import paths, statefiles, vmconfig
 from harness.lab.model import CACHE_SUBFOLDER, HYPER_V_SUBFOLDER, LINKS_SUBFOLDER
+from harness.lab.session import LabSession
 from harness.lab.state import iso
 from harness.lab.topology import derived_guid
+from harness.probes.integration import COMPONENT_IDS
 
 if TYPE_CHECKING:
     from harness.lab.model import LabCluster
@@ -30,8 +32,36 @@ def _heartbeat(vm: VMState) -> str | None:
     return "OkApplicationsHealthy" if vm.heartbeat_ok else "LostCommunication"
 
 
-def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dict[str, Any]:
+def _services(vm: Any, up: bool, session: LabSession) -> list[dict[str, Any]]:
+    """Get-VMIntegrationService: names and status texts in the session's locale, keyed by the
+    component GUID (not localized), status also as the PrimaryOperationalStatus enum name."""
+    sync = "Ok" if vm.spec.time_sync_functional else "NoContact"
+    rows = [
+        (
+            COMPONENT_IDS["time_sync"],
+            vm.time_sync_enabled,
+            sync if vm.time_sync_enabled and up else None,
+        ),
+        (COMPONENT_IDS["heartbeat"], True, "Ok" if up else None),
+        (COMPONENT_IDS["kvp"], True, "Ok" if up else None),
+    ]
+    return [
+        {
+            "name": session.service_name(cid),
+            "enabled": enabled,
+            "primary_status": session.status_text(status),
+            "component_id": cid,
+            "operational_status": status,
+        }
+        for cid, enabled, status in rows
+    ]
+
+
+def vm_details(
+    c: LabCluster, node: NodeState, vm_id: str, now: datetime, session: LabSession | None = None
+) -> dict[str, Any]:
     """Get-VM -Id on this node: found only where the VM is registered."""
+    session = session or c.topology.session
     vm = _by_id(c, vm_id)
     if vm is None or vm.vm_id not in node.registered:
         return {"found": False, "vm": None}
@@ -48,7 +78,10 @@ def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dic
         number = 2 + [v.name for v in c.vms.values()].index(vm.name)
         disks.append({"path": None, "disk_number": number, "passthrough": True})
     saved = statefiles.listing(vm, now, c.started)
-    sync_status = "OK" if vm.spec.time_sync_functional else "No Contact"
+    listing = "listed"
+    if paths.is_unc(vm.folder) and not session.network_credentials:
+        # The second hop: the share refuses the session's Get-ChildItem (Hyper-V still uses it).
+        saved, listing = [], "denied"
     return {
         "found": True,
         "vm": {
@@ -74,24 +107,15 @@ def vm_details(c: LabCluster, node: NodeState, vm_id: str, now: datetime) -> dic
             ],
             "uptime_seconds": max(0.0, uptime),
             "heartbeat": _heartbeat(vm),
-            "integration_services": [
-                {
-                    "name": "Time Synchronization",
-                    "enabled": vm.time_sync_enabled,
-                    "primary_status": sync_status if vm.time_sync_enabled and up else None,
-                },
-                {"name": "Heartbeat", "enabled": True, "primary_status": "OK" if up else None},
-                {
-                    "name": "Key-Value Pair Exchange",
-                    "enabled": True,
-                    "primary_status": "OK" if up else None,
-                },
-            ],
+            "integration_services": _services(vm, up, session),
             "saved_state_files": [
                 {"path": p, "bytes": b, "last_write_utc": iso(w)} for p, b, w in saved
             ],
             "is_clustered": True,
             "config": {**vm.config, "checkpoints": list(vm.config.get("checkpoints", []))},
+            # The lab reads everything at one instant: the state after the listing is the same.
+            "state_after_files": vm.state,
+            "saved_state_listing": listing,
         },
     }
 

@@ -10,7 +10,20 @@ $path = [string]$Params.path
 if ([string]::IsNullOrEmpty($path)) { throw 'qmaudit: path_info needs the parameter path' }
 
 # -LiteralPath everywhere: a folder named with [brackets] is a name, not a wildcard.
-$exists = Test-Path -LiteralPath $path
+# Without network credentials (NTLM, Kerberos without delegation: the second hop) a share
+# refuses this session although Hyper-V reaches it as the computer account; Test-Path would only
+# say False, so the refusal is told apart from a missing path (docs/windows-fidelity.md).
+$exists = $false
+$accessDenied = $false
+try {
+    $null = Get-Item -LiteralPath $path -Force -ErrorAction Stop
+    $exists = $true
+} catch {
+    $reason = $_.Exception
+    if ($reason -is [System.UnauthorizedAccessException] -or [string]$_.CategoryInfo.Category -eq 'PermissionDenied') {
+        $accessDenied = $true
+    }
+}
 $isDirectory = $false
 $resolved = $null
 if ($exists) {
@@ -47,6 +60,7 @@ $doc = [ordered]@{
     exists        = [bool]$exists
     is_directory  = [bool]$isDirectory
     resolved_path = $resolved
+    access_denied = [bool]$accessDenied
     smb           = $smb
 }
 $doc.host_utc = ConvertTo-QmUtc ([DateTime]::UtcNow)

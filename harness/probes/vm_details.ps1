@@ -41,11 +41,22 @@ if ($vms.Count -gt 0) {
             connected   = [bool]$a.Connected
         }
     })
+    # Name and PrimaryStatusDescription are localized (de-DE: 'Zeitsynchronisierung'); the
+    # component GUID at the end of Id ('Microsoft:<VMId>\<GUID>') and the enum name of
+    # PrimaryOperationalStatus are not, so the audit keys on those (docs/windows-fidelity.md).
     $services = @(foreach ($s in @(Get-VMIntegrationService -VM $vm)) {
+        $componentId = $null
+        $idText = [string]$s.Id
+        $cut = $idText.LastIndexOf('\')
+        if ($cut -ge 0) { $componentId = ConvertTo-QmGuid $idText.Substring($cut + 1) }
+        $operational = $null
+        if ($null -ne $s.PrimaryOperationalStatus) { $operational = [string]$s.PrimaryOperationalStatus }
         [ordered]@{
-            name           = [string]$s.Name
-            enabled        = [bool]$s.Enabled
-            primary_status = ConvertTo-QmText $s.PrimaryStatusDescription
+            name               = [string]$s.Name
+            enabled            = [bool]$s.Enabled
+            primary_status     = ConvertTo-QmText $s.PrimaryStatusDescription
+            component_id       = $componentId
+            operational_status = $operational
         }
     })
     # Saved state lives beside the configuration: <VMId>.vmrs/.vmgs (version 6.2 and later) or
@@ -53,9 +64,22 @@ if ($vms.Count -gt 0) {
     # These files also exist while the VM runs, so the audit judges a save by what changes
     # (Length, LastWriteTimeUtc, State), never by their presence (docs/windows-fidelity.md).
     $stateFolder = Join-Path -Path ([string]$vm.ConfigurationLocation) -ChildPath 'Virtual Machines'
+    # listed / absent / denied: an empty list proves nothing when the folder could not be read
+    # (a share refuses a session without network credentials: the second hop).
     $stateFiles = @()
-    if (Test-Path -LiteralPath $stateFolder -PathType Container) {
-        $stateFiles = @(foreach ($f in @(Get-ChildItem -LiteralPath $stateFolder -Recurse -File -Force)) {
+    $listing = 'absent'
+    $entries = @()
+    try {
+        $entries = @(Get-ChildItem -LiteralPath $stateFolder -Recurse -File -Force -ErrorAction Stop)
+        $listing = 'listed'
+    } catch {
+        $reason = $_.Exception
+        if ($reason -is [System.UnauthorizedAccessException] -or [string]$_.CategoryInfo.Category -eq 'PermissionDenied') {
+            $listing = 'denied'
+        }
+    }
+    if ($listing -eq 'listed') {
+        $stateFiles = @(foreach ($f in $entries) {
             $isState = @('.vmrs', '.vmgs', '.bin', '.vsv') -contains $f.Extension.ToLowerInvariant()
             if ($isState -and $f.Name.StartsWith($vmId, [StringComparison]::OrdinalIgnoreCase)) {
                 [ordered]@{
@@ -83,6 +107,11 @@ if ($vms.Count -gt 0) {
         automatic_stop_action   = ConvertTo-QmText $vm.AutomaticStopAction
         checkpoints             = $checkpoints
     }
+    # Get-VM's State again after the listing: State and the files are two reads, seconds apart
+    # on a busy host, and a listing counts as one instant only when both reads agree around it.
+    $stateAfter = $null
+    $again = @(Get-VM | Where-Object { $_.Id.ToString() -eq $vmId })
+    if ($again.Count -gt 0) { $stateAfter = [string]$again[0].State }
     $vmDoc = [ordered]@{
         name                   = [string]$vm.Name
         id                     = $vm.Id.ToString()
@@ -100,6 +129,8 @@ if ($vms.Count -gt 0) {
         heartbeat              = ConvertTo-QmText $vm.Heartbeat
         integration_services   = $services
         saved_state_files      = $stateFiles
+        state_after_files      = $stateAfter
+        saved_state_listing    = $listing
         is_clustered           = [bool]$vm.IsClustered
         config                 = $config
     }

@@ -12,7 +12,7 @@ from harness.errors import InputError
 from harness.lab.ruleparams import check_params
 from harness.lab.rules import RULE_IDS, rule
 from harness.lab.topology import DEFAULT_TOPOLOGY, Topology, load_topology
-from harness.safety.redact import note_document
+from harness.redact import note_document
 from harness.schemas import validate_document
 from harness.yamlfile import read_yaml_file
 

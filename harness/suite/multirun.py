@@ -12,14 +12,7 @@ from typing import IO, Any
 
 from harness.errors import InputError
 from harness.evidence.records import atomic_write, new_run_id
-
-EXIT_RANK = {0: 0, 1: 2, 2: 3}
-
-
-def worst_exit(codes: Sequence[int]) -> int:
-    """The worst of several exit codes: bad input (2) > claim/harness problem (1) > 0; others
-    (a signal, 128+n) outrank all since the run did not finish."""
-    return max(codes, key=lambda c: EXIT_RANK.get(c, 4), default=0)
+from harness.exits import Exit, last_line, worst_exit
 
 
 def _pump(stream: IO[str], prefix: str, log: IO[str], lock: threading.Lock) -> None:
@@ -95,4 +88,8 @@ def run_many(
     for r in index:
         print(f"{r['target']:<40} {r['run_id']:<22} {r['exit_code']}")
     print(f"qmaudit: index {batch_dir / 'index.json'}")
+    if worst in {int(c) for c in Exit}:
+        print(last_line(Exit(worst), "the most urgent of the runs above"))
+    else:
+        print(f"qmaudit: exit {worst}: a run did not finish (stopped by a signal)")
     return worst

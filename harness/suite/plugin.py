@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.audit.claims import CLAIMS, CORE_CLAIMS
+from harness.domain.claims import CLAIMS, CORE_CLAIMS
 from harness.drivers.base import ProbeRecord
 
 # The pytest-bdd step modules of the audit scenarios: registered by the plugin (not by a
@@ -181,7 +181,7 @@ _RUN_KEY = pytest.StashKey[RunContext]()
 @pytest.fixture(scope="session")
 def qm_cluster(request: pytest.FixtureRequest, qm_run: RunContext) -> Iterator[Any]:
     """The Cluster facade over the target's driver; every action passes the run's guard."""
-    from harness.safety.runguard import guarded_cluster
+    from harness.run.runguard import guarded_cluster
 
     sleep = getattr(qm_run.target, "sleep", None) or time.sleep
     cluster = guarded_cluster(request.config, qm_run, sleep)
@@ -207,7 +207,7 @@ def qm_restorer_run(
     request: pytest.FixtureRequest, qm_run: RunContext, qm_cluster: Any
 ) -> Iterator[Any]:
     """The run's restorer: what is still away at the end of the session goes back then."""
-    from harness.safety.restore import Restorer, report_restore_problems
+    from harness.run.restore import Restorer, report_restore_problems
 
     lazy = not _shares_cluster(request.config, qm_run)
     restorer = Restorer(qm_cluster, timeout_s=qm_run.target.thresholds.move_timeout_s, lazy=lazy)
@@ -236,7 +236,7 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Run the scenarios in the order that lets one observed move serve the most of them."""
-    from harness.suite.schedule import schedule
+    from harness.run.schedule import schedule
 
     items[:] = schedule(items)
 
@@ -256,7 +256,7 @@ def qm_restorer(
 ) -> Iterator[Any]:
     """Leave the cluster as found: the scenario's drains and crashes are undone at teardown,
     its moves too unless the run's restorer is lazy (then the run's last scenario does it)."""
-    from harness.safety.restore import report_restore_problems
+    from harness.run.restore import report_restore_problems
     from harness.suite.scenario import scenario_of
 
     restorer = qm_restorer_run
@@ -301,7 +301,7 @@ def _qm_cluster_turn(request: pytest.FixtureRequest) -> Iterator[None]:
     if run.target.kind != "cluster":
         yield
         return
-    from harness.safety.lock import ClusterLock
+    from harness.audit.lock import ClusterLock
 
     with ClusterLock(f"{run.identity.cluster} scenario"):
         yield

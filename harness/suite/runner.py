@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import HarnessError, InputError, plain_message
-from harness.safety.budget import Budget, enforce_budget
-from harness.safety.interrupt import RunStop, journal_verdict
+from harness.exits import Exit, last_line
+from harness.run.budget import Budget, enforce_budget
+from harness.run.interrupt import RunStop, journal_verdict
 from harness.targets.registry import TargetSpec, parse_spec
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def run_audit(
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
     from harness.evidence.allure import generate_html
-    from harness.evidence.compliance import Compliance, failures_all_waived
+    from harness.evidence.compliance import Compliance
     from harness.evidence.manifest import write_manifest
     from harness.evidence.records import new_run_id
     from harness.suite.plugin import ChosenTarget
@@ -151,9 +152,29 @@ def run_audit(
     spec = parse_spec(target)
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
+    refused_by_replay: list[str] = []
+    if spec.text.strip().startswith("replay:"):
+        from harness.suite.selection import replay_refusals
+
+        refused_by_replay, runnable = replay_refusals(markers, features_dir())
+        if refused_by_replay:
+            print(
+                f"qmaudit: replay: refused {len(refused_by_replay)} selected scenario(s): they "
+                "need actions (moves, drains, crashes) a capture does not hold (read probes only):",
+                file=sys.stderr,
+            )
+            for title in refused_by_replay:
+                print(f"  {title}", file=sys.stderr)
+        if refused_by_replay and not runnable:
+            detail = "nothing selected can run on a replay; nothing was done"
+            print(last_line(Exit.BAD_INPUT, detail), file=sys.stderr)
+            return int(Exit.BAD_INPUT)
+        if refused_by_replay:
+            markers = f"({markers}) and not disruptive" if markers else "not disruptive"
     budget = budget or Budget()
     refused = enforce_budget(spec, budget, keyword, markers, lab_speed)  # before anything moves
     if refused is not None:
+        print(last_line(Exit.BAD_INPUT, "over budget: nothing was moved"), file=sys.stderr)
         return refused
     compliance = compliance or Compliance()
     started = time.monotonic()
@@ -178,6 +199,10 @@ def run_audit(
         write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
         compliance.sign(run_dir)
         print(f"qmaudit: run {run_id} INTERRUPTED by a signal: {how}", file=sys.stderr)
+        if not as_found:
+            print(last_line(Exit.NOT_AS_FOUND, "interrupted by a signal"), file=sys.stderr)
+            return int(Exit.NOT_AS_FOUND)
+        print(f"qmaudit: exit {stop.exit_code}: interrupted by a signal", file=sys.stderr)
         return stop.exit_code
     if not as_found:
         print(f"qmaudit: {how}", file=sys.stderr)
@@ -194,9 +219,11 @@ def run_audit(
         write_manifest(run_dir, run_id, {"target_spec": spec.text, "pytest_exit_code": int(rc)})
         try:
             config, notes = record_run(run_dir, history, history_keep)
-        except (OSError, HarnessError) as exc:
+        except Exception as exc:
             # The audit's verdict stands without its history; say so and go on.
-            notes = [f"not recorded: {exc}"]
+            name = type(exc).__name__
+            detail = exc.message if isinstance(exc, HarnessError) else f"{name}: {exc}"
+            notes = [f"not recorded: {detail}"]
         for note in notes:
             print(f"qmaudit: history: {note}", file=sys.stderr if config is None else sys.stdout)
         print(f"qmaudit: history  {history} (trend plots in {run_dir / 'trend'})")
@@ -213,27 +240,52 @@ def run_audit(
         print(f"qmaudit: signature {signature}")
     print(f"qmaudit: {html_msg}")
     print(f"qmaudit: wall time {elapsed:.1f} s")
-    bad = [c for c, v in verdicts.items() if v in ("failed", "broken")]
-    if rc == pytest.ExitCode.USAGE_ERROR or rc == pytest.ExitCode.INTERNAL_ERROR:
-        return 2
-    if rc not in (
-        pytest.ExitCode.OK,
-        pytest.ExitCode.TESTS_FAILED,
-        pytest.ExitCode.NO_TESTS_COLLECTED,
-    ):
-        return 1
+    code, detail = run_outcome(int(rc), verdicts, as_found, waived_only=_waived(rc, run_dir))
+    if refused_by_replay and code is Exit.HOLDS:
+        code = Exit.NOT_JUDGED
+        detail = f"{len(refused_by_replay)} scenario(s) refused by the replay, see the top"
+    if code is Exit.NOT_AS_FOUND:
+        detail = f"{how}; {detail}" if detail else how
+    print(last_line(code, detail), file=sys.stdout if code is Exit.HOLDS else sys.stderr)
+    return int(code)
+
+
+def _waived(rc: int, run_dir: Path) -> bool:
+    from harness.evidence.compliance import failures_all_waived
+
+    return rc == pytest.ExitCode.TESTS_FAILED and failures_all_waived(run_dir)
+
+
+def run_outcome(
+    rc: int, verdicts: dict[str, str], as_found: bool, *, waived_only: bool = False
+) -> tuple[Exit, str]:
+    """The run's exit code and its detail from pytest's code, the claim verdicts and the journal.
+
+    A cluster not left as found outranks everything; then a violated claim (FAILED); then a
+    claim that could not be judged (BROKEN, or a suite that could not run); else every claim holds.
+    """
+    failed = [c for c, v in verdicts.items() if v == "failed"]
+    broken = [c for c, v in verdicts.items() if v == "broken"]
+    if not as_found:
+        return Exit.NOT_AS_FOUND, ", ".join(
+            [*(f"{c} FAILED" for c in failed), *(f"{c} BROKEN" for c in broken)]
+        )
+    if rc in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        return Exit.BAD_INPUT, f"the suite could not start (pytest exit {rc})"
+    if failed:
+        more = f"; not judged: {', '.join(broken)}" if broken else ""
+        return Exit.VIOLATED, f"FAILED: {', '.join(failed)}{more}"
+    if broken:
+        return Exit.NOT_JUDGED, f"BROKEN: {', '.join(broken)}"
     if rc == pytest.ExitCode.NO_TESTS_COLLECTED or not verdicts:
-        print("qmaudit: no scenario ran", file=sys.stderr)
-        return 1
-    waived_only = rc == pytest.ExitCode.TESTS_FAILED and failures_all_waived(run_dir)
-    if bad or (rc != pytest.ExitCode.OK and not waived_only):
-        print(f"qmaudit: NOT every claim holds ({', '.join(bad) or 'see above'})", file=sys.stderr)
-        return 1
+        return Exit.NOT_JUDGED, "no scenario ran"
+    if rc not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return Exit.NOT_JUDGED, f"the suite ended early (pytest exit {rc})"
+    if rc == pytest.ExitCode.TESTS_FAILED and not waived_only:
+        return Exit.NOT_JUDGED, "a scenario did not pass, see above"
     if waived_only:
-        print("qmaudit: every claim checked holds or is WAIVED (see the waivers above)")
-        return 0
-    print("qmaudit: every claim checked holds")
-    return 0
+        return Exit.HOLDS, "failures WAIVED, see the waivers above"
+    return Exit.HOLDS, ""
 
 
 def _print_table(verdicts: dict[str, str], selected: bool) -> None:

@@ -12,7 +12,12 @@ from harness.targets.registry import TargetSpec
 
 def scenario_markers(features: Path) -> list[set[str]]:
     """Per scenario of the feature files, the markers pytest-bdd gives it (tags, claim split)."""
-    out: list[set[str]] = []
+    return [tags for _title, tags in scenarios(features)]
+
+
+def scenarios(features: Path) -> list[tuple[str, set[str]]]:
+    """Per scenario of the feature files: its title and the markers pytest-bdd gives it."""
+    out: list[tuple[str, set[str]]] = []
     for path in sorted(features.glob("*.feature")):
         pending: set[str] = set()
         feature_tags: set[str] = set()
@@ -26,9 +31,43 @@ def scenario_markers(features: Path) -> list[set[str]]:
                 tags = feature_tags | pending
                 tags |= {t.split(":", 1)[1] for t in tags if t.startswith("claim:")}
                 tags |= {"claim"} if any(t.startswith("claim:") for t in tags) else set()
-                out.append(tags)
+                title = text.split(":", 1)[1].strip()
+                claims = sorted(t for t in tags if t.startswith("QM-"))
+                out.append((f"{' '.join(claims)} {title}".strip(), tags))
                 pending = set()
     return out
+
+
+def matching(markers: str | None, features: Path) -> list[tuple[str, set[str]]]:
+    """The scenarios a -m expression selects (all for none; all if pytest will refuse it)."""
+    from _pytest.mark.expression import Expression
+
+    found = scenarios(features)
+    if markers is None or not markers.strip():
+        return found
+    try:
+        expression = Expression.compile(markers)
+    except SyntaxError:
+        return found  # pytest reports the bad expression itself
+
+    def matcher_for(tags: set[str]) -> Any:
+        def matcher(name: str, /, **kwargs: Any) -> bool:
+            return not kwargs and name in tags
+
+        return matcher
+
+    return [(t, tags) for t, tags in found if expression.evaluate(matcher_for(tags))]
+
+
+def replay_refusals(markers: str | None, features: Path) -> tuple[list[str], list[str]]:
+    """On a replay target: (titles of selected scenarios that need actions, of the others).
+
+    A capture holds read probes only; every @disruptive scenario moves, drains or crashes
+    something, so a replay cannot run it.
+    """
+    selected = matching(markers, features)
+    refused = [t for t, tags in selected if "disruptive" in tags]
+    return refused, [t for t, tags in selected if "disruptive" not in tags]
 
 
 def selects_disruptive(markers: str | None, features: Path) -> bool:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from harness.atomic import atomic_write
 from harness.errors import InputError
-from harness.evidence.records import atomic_write
+from harness.targets.ansible_static import VaultedValue, hosts_of, is_template, load_groups
+from harness.terminal import printable
 
 # Ansible's connection variables for Windows hosts (ansible.builtin winrm / psrp plugins).
 WINDOWS_CONNECTIONS = ("winrm", "psrp", "ansible.builtin.winrm", "ansible.windows.psrp")
@@ -26,7 +28,38 @@ PASSWORD_VARS = (
     "ansible_become_pass",
 )
 QM_TRANSPORTS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
-ENV_LOOKUP = re.compile(r"lookup\(\s*['\"](?:ansible\.builtin\.)?env['\"]\s*,\s*['\"](\w+)['\"]")
+# The one template recognised, as text (never evaluated): {{ lookup('env', 'NAME') }}.
+ENV_LOOKUP = re.compile(
+    r"\{\{-?\s*lookup\(\s*['\"](?:ansible\.builtin\.)?env['\"]\s*,\s*['\"](\w+)['\"]\s*\)\s*-?\}\}"
+)
+# Variables whose values are copied into the qmaudit inventory or decide what is copied.
+COPIED_VARS = (
+    "ansible_connection",
+    "ansible_shell_type",
+    "ansible_user",
+    "qm_cluster",
+    "ansible_host",
+    "ansible_winrm_host",
+    "ansible_psrp_host",
+    "ansible_port",
+    "ansible_winrm_port",
+    "ansible_psrp_port",
+    "ansible_winrm_scheme",
+    "ansible_psrp_protocol",
+    "ansible_winrm_transport",
+    "ansible_psrp_auth",
+    "ansible_winrm_path",
+    "ansible_psrp_path",
+    "ansible_winrm_server_cert_validation",
+    "ansible_psrp_cert_validation",
+    "ansible_winrm_ca_trust_path",
+    "ansible_psrp_ca_cert",
+    "ansible_psrp_cert_trust_path",
+)
+TEMPLATE_REFUSED = (
+    "a Jinja template is not evaluated (nothing of the inventory runs): refused; "
+    "write the literal value"
+)
 DEFAULT_PASSWORD_ENV = "QM_PASSWORD"
 DEFAULT_USER_ENV = "QM_USER"
 
@@ -91,20 +124,17 @@ def _load_with_ansible(path: Path, group: str, source: str) -> list[AnsibleHost]
     return hosts
 
 
-def load_hosts(path: Path, group: str) -> list[AnsibleHost]:
-    """The group's hosts from `ansible-inventory --list` JSON or an INI/YAML inventory."""
+def load_hosts(path: Path, group: str, allow_dynamic: bool = False) -> list[AnsibleHost]:
+    """The group's hosts. By default from a static file only (INI, YAML, `--list` JSON), read
+    without Ansible: nothing runs. `allow_dynamic` hands the source to ansible-core, whose
+    inventory plugins and scripts RUN CODE from the inventory."""
     source = str(path)
     if not path.exists():
         raise InputError(source, "", "no such file")
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    if text.lstrip().startswith("{"):
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise InputError(source, "$", f"not valid JSON: {exc}") from None
-        if isinstance(doc, dict) and "_meta" in doc:
-            return _load_list_json(doc, group, source)
-    return _load_with_ansible(path, group, source)
+    if allow_dynamic:
+        return _load_with_ansible(path, group, source)
+    groups = load_groups(path)
+    return [AnsibleHost(h.name, h.vars) for h in hosts_of(groups, group, path)]
 
 
 def _is_windows(host: AnsibleHost) -> bool:
@@ -122,13 +152,20 @@ def _password_env(hosts: list[AnsibleHost], source: str) -> str:
             value = host.vars[var]
             # A vaulted value is an object, not plain text: not inline, but qmaudit can't read it.
             kind = type(value).__name__
-            if not isinstance(value, str) or "Vault" in kind or "Encrypted" in kind:
+            vaulted = isinstance(value, VaultedValue) or "Vault" in kind or "Encrypted" in kind
+            if not isinstance(value, str) or vaulted:
                 continue
             text = str(value)
-            match = ENV_LOOKUP.search(text)
+            match = ENV_LOOKUP.fullmatch(text.strip())
             if match:
                 names.add(match.group(1))
                 continue
+            if is_template(text):
+                reason = (
+                    f"{var} is a template other than {{{{ lookup('env', 'NAME') }}}}: "
+                    "not evaluated, refused (not copied)"
+                )
+                raise InputError(source, f"$.{host.name}.{var}", reason)
             reason = (
                 f"inline password in {var}: refused (not copied). Give it through an "
                 f"environment variable, e.g. {var}: \"{{{{ lookup('env', "
@@ -166,7 +203,32 @@ def _first(v: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def _node(host: AnsibleHost) -> dict[str, Any]:
+def _port(value: Any, source: str, where: str) -> int:
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        raise InputError(source, where, "the port is not a number") from None
+    if not 0 < port < 65536:
+        raise InputError(source, where, f"port {port} is out of range (1-65535)")
+    return port
+
+
+def _check_literal(hosts: list[AnsibleHost], source: str) -> None:
+    """InputError for a copied variable holding a template (kept literal, never evaluated)."""
+    for host in hosts:
+        for var in COPIED_VARS:
+            if is_template(host.vars.get(var)):
+                raise InputError(source, f"$.{host.name}.{var}", TEMPLATE_REFUSED)
+        if is_template(host.name):
+            raise InputError(source, f"$.{host.name}", TEMPLATE_REFUSED)
+
+
+def _comment(text: object) -> str:
+    """Text fit for one comment line of the output: no newline or control character."""
+    return printable(text, keep_newlines=False)
+
+
+def _node(host: AnsibleHost, source: str = "") -> dict[str, Any]:
     v = host.vars
     node: dict[str, Any] = {
         # Cluster node names are the hosts' short names; an IP address stays whole.
@@ -177,7 +239,7 @@ def _node(host: AnsibleHost) -> dict[str, Any]:
     }
     port = _first(v, "ansible_port", "ansible_winrm_port", "ansible_psrp_port")
     if port is not None:
-        node["port"] = int(port)
+        port = node["port"] = _port(port, source, f"$.{host.name}.ansible_port")
     scheme = _first(v, "ansible_winrm_scheme", "ansible_psrp_protocol")
     if scheme is None and port is not None:
         # Ansible's rule (winrm and psrp plugins): http when the port is 5985, https otherwise.
@@ -210,6 +272,7 @@ def render_inventory(hosts: list[AnsibleHost], group: str, source: str) -> tuple
             f"{len(hosts)} other host(s)"
         )
         raise InputError(source, group, reason)
+    _check_literal(hosts, source)
     password_env = _password_env(windows, source)
     notes = [f"skipped {h.name}: not a Windows host" for h in hosts if h not in windows]
     users = sorted({str(h.vars["ansible_user"]) for h in windows if h.vars.get("ansible_user")})
@@ -217,18 +280,21 @@ def render_inventory(hosts: list[AnsibleHost], group: str, source: str) -> tuple
     doc = {
         "cluster": cluster,
         "credentials": {"username_env": DEFAULT_USER_ENV, "password_env": password_env},
-        "nodes": [_node(h) for h in windows],
+        "nodes": [_node(h, source) for h in windows],
     }
     body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
     user_note = (
-        f"# Ansible's ansible_user: {', '.join(users)}; export {DEFAULT_USER_ENV} to it.\n"
+        f"# Ansible's ansible_user: {_comment(', '.join(users))}; "
+        f"export {DEFAULT_USER_ENV} to it.\n"
         if users
         else f"# export {DEFAULT_USER_ENV} (the user) and {password_env} (its password).\n"
     )
     text = (
-        f"# qmaudit inventory written by `qmaudit inventory from-ansible` from {source}\n"
-        f"# (group {group!r}). Check the cluster name: it is the group name unless qm_cluster\n"
-        "# is set. No password was copied: credentials name environment variables.\n"
+        "# qmaudit inventory written by `qmaudit inventory from-ansible` from\n"
+        f"# {_comment(source)} (group {_comment(repr(group))}). Read statically: nothing of the\n"
+        "# inventory ran and no template or lookup was evaluated. Check the cluster name: it\n"
+        "# is the group name unless qm_cluster is set. No password was copied: credentials\n"
+        "# name environment variables.\n"
         f"{user_note}"
         f"{body}"
         "vms:\n"
@@ -236,16 +302,27 @@ def render_inventory(hosts: list[AnsibleHost], group: str, source: str) -> tuple
         "  # Nothing is moved until someone says which VMs may be, e.g. ['qm-test-*'].\n"
         "  allow: []\n"
     )
+    # Comments carry no data: the document read back is exactly the one emitted.
+    if yaml.safe_load(text) != {**doc, "vms": {"allow": []}}:
+        raise InputError(source, "$", "the inventory could not be written faithfully")
     return text, notes
 
 
-def convert_inventory(source: str, group: str, output: Path, force: bool = False) -> int:
+def convert_inventory(
+    source: str, group: str, output: Path, force: bool = False, allow_dynamic: bool = False
+) -> int:
     """Read the Ansible inventory, write the qmaudit inventory (validated). Exit code."""
     from harness.targets.inventory import parse_inventory_text
 
     if output.exists() and not force:
         raise InputError(str(output), "", "exists already (use --force to overwrite)")
-    hosts = load_hosts(Path(source), group)
+    if allow_dynamic:
+        print(
+            f"qmaudit inventory: --allow-dynamic: Ansible reads {_comment(source)} and RUNS "
+            "its inventory plugins and scripts (code from the inventory)",
+            file=sys.stderr,
+        )
+    hosts = load_hosts(Path(source), group, allow_dynamic)
     text, notes = render_inventory(hosts, group, source)
     parse_inventory_text(text, str(output))
     atomic_write(output, text.encode("utf-8"))

@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.audit.thresholds import Thresholds
+from harness.domain.storage import Throughput
+from harness.domain.thresholds import Thresholds
 from harness.drivers.winrm import WinRMDriver
 from harness.errors import InputError
-from harness.safety.redact import note_document, register_secret
+from harness.redact import is_credential_key, note_document, register_secret
 from harness.schemas import validate_document
 from harness.targets.names import computer_name_problem, host_problem
-from harness.targets.registry import Target, TargetSpec, Throughput, VmPolicy, first_match
+from harness.targets.registry import Target, TargetSpec, VmPolicy, first_match
 from harness.transport.endpoint import Endpoint
 from harness.yamlfile import parse_yaml, read_yaml_file
 
 INLINE_SECRET = "inline passwords are not allowed: use password_env"
-_SECRET_WORDS = ("password", "passwd", "secret")
 # Transports that authenticate with a user name and password (kerberos may use a ticket cache,
 # certificate uses client certificate files).
 _PASSWORD_TRANSPORTS = frozenset({"ntlm", "credssp", "basic"})
@@ -38,6 +38,8 @@ _SETTINGS = (
     "read_timeout_s",
     "connect_timeout_s",
     "retries",
+    "session",
+    "configuration_name",
 )
 _GUEST_PROBES = frozenset({"guest_clock", "guest_kvp"})
 # Secrets typed at the prompt, by environment variable name: asked once per process.
@@ -92,7 +94,8 @@ def find_inline_secret(value: Any, path: str = "$") -> str | None:
         for key, item in value.items():
             here = f"{path}.{key}"
             folded = str(key).casefold()
-            if any(w in folded for w in _SECRET_WORDS) and not folded.endswith("_env"):
+            inline = not isinstance(item, Mapping | list) and not folded.endswith("_env")
+            if inline and is_credential_key(key):
                 return here
             found = find_inline_secret(item, here)
             if found is not None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec, Throughput
+from harness.domain.storage import Throughput
+from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec
 
 
 def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
-    """The declared throughput of every storage root of a lab topology."""
-    out = [Throughput(c.path, c.read_mb_s, c.write_mb_s) for c in topology.csvs]
-    out += [Throughput(d.mount, d.read_mb_s, d.write_mb_s) for d in topology.cluster_disks]
-    out += [Throughput(s.path, s.read_mb_s, s.write_mb_s) for s in topology.smb_shares]
-    return tuple(out)
+    """The declared throughput of every storage root of a lab topology (harness/lab/topology.py)."""
+    from harness.lab.topology import lab_throughputs as of_topology
+
+    return of_topology(topology)
 
 
 def _load_lab_topology(file: str | None) -> Any:
@@ -23,11 +23,14 @@ def _load_lab_topology(file: str | None) -> Any:
 
 def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED) -> Target:
     """Open the embedded lab: served over WinRM on loopback, or in-process."""
-    from harness.lab.clock import ScaledClock
+    from harness.lab.clock import ScaledClock, pacing_wanted
+    from harness.lab.cost import CostMeter, resolve_cost
     from harness.lab.model import LabCluster
 
     topology = _load_lab_topology(file)
-    cluster = LabCluster(topology, ScaledClock(speed=speed))
+    cluster = LabCluster(topology, ScaledClock(speed=speed, paced=pacing_wanted()))
+    # Windows' real-time probe costs when the topology or QM_LAB_WINDOWS_COST asks for them.
+    cost = resolve_cost(topology.windows_cost)
     non_member = topology.non_members[0].name if topology.non_members else None
     # Poll often enough to see a few samples inside a save window at this speed.
     poll = max(0.005, min(0.5, 0.4 / speed))
@@ -44,14 +47,19 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     if not served:
         from harness.drivers.lab import LabDriver
 
-        return Target(spec=spec, driver=LabDriver(cluster), transport="in-process", **common)
+        # In-process, probes cost what they cost in the harness's PowerShell runspace per node.
+        meter = CostMeter(cost, "runspace") if cost.enabled else None
+        inproc = LabDriver(cluster, meter=meter)
+        return Target(spec=spec, driver=inproc, transport="in-process", **common)
 
     from harness.drivers.winrm import WinRMDriver
     from harness.lab.responder import LabResponder
     from harness.lab.serve import LabServer
     from harness.transport.endpoint import Endpoint
 
-    server = LabServer(topology, speed=speed, responder=LabResponder(cluster), auth=("ntlm",))
+    server = LabServer(
+        topology, speed=speed, responder=LabResponder(cluster), auth=("ntlm",), cost=cost
+    )
     server.start()
     try:
         creds = server.credentials
@@ -77,7 +85,7 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     target = Target(
         spec=spec,
         driver=driver,
-        transport="WinRM over HTTP, NTLM with message encryption",
+        transport="PowerShell remoting (PSRP) over WinRM HTTP, NTLM with message encryption",
         **common,
     )
     target.closers.append(server.stop)

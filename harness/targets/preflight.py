@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 from harness.drivers.base import Driver
 from harness.errors import AuthenticationError, HarnessError, TransportError
-from harness.safety.redact import redact
+from harness.probes.integration import service_status, time_sync_service
+from harness.redact import redact
 from harness.targets.fidelity import ledger_path, render_unverified, unverified_facts
 from harness.targets.inventory import (
     Inventory,
@@ -19,6 +20,7 @@ from harness.targets.inventory import (
 )
 from harness.targets.registry import first_match
 from harness.targets.replay import is_replay_spec, load_replay
+from harness.terminal import printable
 
 OK = "ok"
 
@@ -74,7 +76,9 @@ class Preflight:
 
 def _short(exc: BaseException) -> str:
     text = exc.message if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
-    return redact(text.splitlines()[0] if text else text)[:200]
+    # Whole (a transport error cut mid-word hides its cause), on one line, remote text escaped.
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return printable(redact(" | ".join(lines)), keep_newlines=False)
 
 
 def _check_node(row: NodeRow, driver: Driver, cluster: str) -> dict[str, Any] | None:
@@ -124,11 +128,11 @@ def _check_node(row: NodeRow, driver: Driver, cluster: str) -> dict[str, Any] | 
 
 
 def _time_sync(details: dict[str, Any]) -> str:
-    for service in details.get("integration_services") or []:
-        if service.get("name") == "Time Synchronization":
-            state = "on" if service.get("enabled") else "off"
-            return f"{state} ({service.get('primary_status') or 'no status'})"
-    return "unknown"
+    service = time_sync_service(details.get("integration_services") or [])
+    if service is None:
+        return "unknown"
+    state = "on" if service.get("enabled") else "off"
+    return f"{state} ({service_status(service) or 'no status'})"
 
 
 def _check_vm(row: VmRow, group: dict[str, Any], driver: Driver) -> None:
@@ -259,17 +263,24 @@ def render(result: Preflight) -> str:
     return redact("\n".join(lines))
 
 
-def check_inventory(spec: str, out: TextIO | None = None) -> int:
-    """The check-inventory command: 0 if the audit can run, 1 if not (InputError -> 2)."""
+def check_inventory(spec: str, out: TextIO | None = None, *, full: bool = False) -> int:
+    """The check-inventory command: 0 if the audit can run, 1 if not (InputError -> 2).
+
+    The verdict comes last; before it, one line counts the Windows facts not yet verified on
+    Windows and says where to read them (`full`: every one of them, one per line).
+    """
     out = out or sys.stdout
     result = run_preflight(spec, out)
+    print(unverified_note(full=full), file=out, flush=True)
     print(render(result), file=out, flush=True)
-    print(unverified_note(), file=out, flush=True)
     return 0 if result.ok else 1
 
 
-def unverified_note() -> str:
-    """What the first real run tests: every unverified row of the Windows fidelity ledger."""
+def unverified_note(*, full: bool = True) -> str:
+    """What the first real run tests: the unverified rows of the Windows fidelity ledger.
+
+    One line with their count and where to read them; `full`: then one line per fact.
+    """
     path = ledger_path()
     if path is None:
         return "\nthe Windows fidelity ledger (docs/windows-fidelity.md) was not found"
@@ -277,7 +288,7 @@ def unverified_note() -> str:
     if not rows:
         return f"\nevery fact about Windows in {path.name} is confirmed by a public source"
     head = (
-        f"\n{len(rows)} fact(s) about Windows are not confirmed by a public source "
-        f"({path.name}); a run on a real cluster tests them:"
+        f"\nunverified on Windows: {len(rows)} fact(s) the checks rely on have no public source "
+        f"yet; a run on a real cluster tests them (list: {path}, or check-inventory --all)"
     )
-    return head + "\n" + render_unverified(rows)
+    return head + ("\n" + render_unverified(rows) if full else "")

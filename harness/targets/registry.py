@@ -10,21 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.audit.storage import is_under
-from harness.audit.thresholds import Thresholds
+from harness.domain.storage import Throughput, is_under
+from harness.domain.thresholds import Thresholds
 from harness.drivers.base import Driver
 from harness.errors import InputError
 
 DEFAULT_LAB_SPEED = 20.0
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """Declared throughput of a storage root, MB/s (10^6 bytes per second)."""
-
-    root: str
-    read_mb_s: float
-    write_mb_s: float
 
 
 def first_match(name: str, patterns: Sequence[str]) -> str | None:

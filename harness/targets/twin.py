@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.audit.storage import is_unc, is_under
-from harness.audit.thresholds import Thresholds
+from harness.domain.storage import is_unc, is_under
+from harness.domain.thresholds import Thresholds
 from harness.errors import HarnessError, InputError
 from harness.targets.registry import Target, TargetSpec, VmPolicy
 
@@ -278,8 +278,12 @@ def _program_data(cluster: Cluster, host: str, assumptions: list[str]) -> str:
     try:
         return str(cluster.host_info(host)["program_data"])
     except HarnessError as exc:
+        why = str(exc).strip() or type(exc).__name__
         assumptions.append(
-            f"{host}: ProgramData not probed ({exc}); {DEFAULT_PROGRAM_DATA} assumed"
+            f"{host}: %ProgramData% not read (host_info probe: {why}). It is where Hyper-V keeps "
+            f"the registration links of the VMs a node hosts (QM-22); the twin assumes Windows' "
+            f"default {DEFAULT_PROGRAM_DATA} for this host. Only the plan's model of the host "
+            "uses it: a run probes the host itself"
         )
         return DEFAULT_PROGRAM_DATA
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.errors import InputError
-from harness.safety.redact import register_secret
+from harness.redact import register_secret
 
 Transport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
 TRANSPORTS: tuple[str, ...] = ("ntlm", "kerberos", "credssp", "basic", "certificate")
+SESSIONS: tuple[str, ...] = ("auto", "psrp", "winrs")
 _DEFAULT_PORTS = {"https": 5986, "http": 5985}
 
 
@@ -36,6 +37,10 @@ class Endpoint:
     retries: int = 3
     backoff_s: float = 0.5
     backoff_max_s: float = 8.0
+    # How probes run: a PowerShell runspace per node (psrp), a powershell.exe per probe (winrs),
+    # or auto (PSRP, WinRS when the node has no PowerShell remoting); harness/transport/psrp.py.
+    session: str = "auto"
+    configuration_name: str | None = None  # a JEA session configuration; None: the default
 
     def __post_init__(self) -> None:
         # Register first: whatever goes wrong below must not leak the password in a message.
@@ -56,6 +61,10 @@ class Endpoint:
         if self.transport not in TRANSPORTS:
             raise InputError(
                 source, "transport", f"{self.transport!r} is not one of {', '.join(TRANSPORTS)}"
+            )
+        if self.session not in SESSIONS:
+            raise InputError(
+                source, "session", f"{self.session!r} is not one of {', '.join(SESSIONS)}"
             )
         self._check_credentials(source)
         self._check_timeouts(source)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.audit.events import SPECS
+from harness.domain.events import SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "docs" / "windows-fidelity.md"

@@ -21,7 +21,7 @@ from harness.evidence.verdicts import (
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import load_default_topology
-from harness.safety.restore import Restorer
+from harness.run.restore import Restorer
 from tests.audit.test_moves import _with_rule_off
 
 

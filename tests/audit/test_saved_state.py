@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.audit.catalog import Catalog
-from harness.audit.cluster import Cluster
+from harness.audit.cluster import Cluster, MoveSample
 from harness.audit.moves import MoveOutcome, quick_migrate
 from harness.audit.objects import SavedFile
 from harness.audit.savedstate import changed, written_files
@@ -60,13 +60,33 @@ def test_presence_alone_is_not_a_write() -> None:
     assert not changed(before, before, START)
     assert changed(before, SavedFile(before.path, 2**30, START), START)
     assert changed(before, SavedFile(before.path, 28672, LATER), START)
-    sample = SimpleNamespace(owner_node="HV-A", saved_state=(before,))
-    assert written_files([before], [sample], "HV-A") == []  # type: ignore[list-item]
-    grown = SimpleNamespace(owner_node="HV-A", saved_state=(SavedFile(before.path, 2**30, LATER),))
-    assert [f.bytes for f in written_files([before], [grown], "HV-A")] == [2**30]  # type: ignore[list-item]
+    sample = _listed("HV-A", (before,))
+    assert written_files([before], [sample], "HV-A") == []
+    grown = _listed("HV-A", (SavedFile(before.path, 2**30, LATER),))
+    assert [f.bytes for f in written_files([before], [grown], "HV-A")] == [2**30]
     new = SavedFile("D:\\local\\A.vmrs", 5, LATER)
-    elsewhere = SimpleNamespace(owner_node="HV-A", saved_state=(before, new))
-    assert written_files([before], [elsewhere], "HV-A") == [new]  # type: ignore[list-item]
+    elsewhere = _listed("HV-A", (before, new))
+    assert written_files([before], [elsewhere], "HV-A") == [new]
+    # Files count for the node whose vm_details listed them, not for the owner the cluster
+    # named in another document.
+    assert written_files([before], [_listed("HV-B", (before, new))], "HV-A") == []
+
+
+def _listed(node: str, files: tuple[SavedFile, ...]) -> MoveSample:
+    """A poll whose vm_details document of `node` listed `files` (owner HV-A per the cluster)."""
+    return MoveSample(
+        START,
+        "A",
+        "HV-A",
+        "Pending",
+        "Saving",
+        saved_state=files,
+        view_node=node,
+        view_utc=START,
+        view_state="Saving",
+        view_state_after="Saving",
+        view_listing="listed",
+    )
 
 
 class _FrozenFiles:

@@ -54,20 +54,81 @@ def test_a_saving_poll_before_any_file_then_running_is_broken_not_failed() -> No
         windows.saved_files(o)
 
 
-def test_a_saved_poll_without_files_is_a_violation() -> None:
-    o = _move(load_default_topology())
+def _saved_view(o: MoveOutcome, **changes: object) -> MoveSample:
+    """A poll whose one vm_details document of the source found the VM Saved, before and after
+    it listed the saved-state folder, and listed it without error, but found no file."""
+    assert o.trace is not None
+    at = o.trace.requested_utc + timedelta(seconds=1)
+    base = MoveSample(
+        at,
+        o.vm.name,
+        o.source,
+        "Pending",
+        "Saved",
+        state_node=o.source,
+        state_utc=at,
+        view_node=o.source,
+        view_utc=at,
+        view_state="Saved",
+        view_state_after="Saved",
+        view_listing="listed",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _without_files(o: MoveOutcome, extra: MoveSample) -> MoveOutcome:
     assert o.trace is not None
     o.trace.samples = [
-        replace(s, saved_state_files=(), saved_state=()) if s.vm_state == "Saved" else s
+        replace(s, saved_state_files=(), saved_state=())
         for s in o.trace.samples
+        if s.vm_state not in ("Saving", "Saved")
     ]
-    o.trace.samples = [s for s in o.trace.samples if s.vm_state != "Saving"]
-    if not any(s.vm_state == "Saved" for s in o.trace.samples):
-        o.trace.samples.insert(
-            0, MoveSample(o.trace.requested_utc, o.vm.name, o.source, "Pending", "Saved")
-        )
+    o.trace.samples.insert(0, extra)
+    return o
+
+
+def test_a_saved_poll_without_files_is_a_violation() -> None:
+    o = _move(load_default_topology())
+    o = _without_files(o, _saved_view(o))
     with pytest.raises(AssertionError, match="once the VM is saved"):
         windows.saved_files(o)
+
+
+@pytest.mark.parametrize(
+    "race",
+    [
+        # The measured false FAILED: move_status said Saved on the source, then vm_details ran
+        # after the VM had left the source (found = false): state and files of two instants.
+        {"view_node": None, "view_utc": None, "view_state": None, "view_listing": None},
+        # One document, but the VM was no longer Saved when the files were listed.
+        {"view_state_after": None},
+        {"view_state_after": "Running"},
+        # The folder could not be listed (a share refusing the session: the second hop).
+        {"view_listing": "denied"},
+        # An older document that did not say whether it listed the folder.
+        {"view_listing": None},
+    ],
+)
+def test_saved_without_files_from_two_instants_is_never_a_violation(race: dict) -> None:
+    o = _move(load_default_topology())
+    o = _without_files(o, _saved_view(o, **race))
+    with pytest.raises(ThinEvidenceError):
+        windows.saved_files(o)
+
+
+def test_saved_on_the_target_before_it_resumes_is_not_a_save_elsewhere() -> None:
+    # A poll that missed the save on the source but caught the VM Saved on the target, about to
+    # be restored, does not contradict "saved on the source before ownership changed".
+    o = _move(load_default_topology())
+    assert o.trace is not None
+    target = o.final_owner
+    at = o.trace.requested_utc + timedelta(seconds=2)
+    o.trace.samples = [s for s in o.trace.samples if s.vm_state not in ("Saving", "Saved")] + [
+        MoveSample(at, o.vm.name, target, "Pending", "Saved", state_node=target, state_utc=at)
+    ]
+    o.events = [e for e in o.events if e.id != windows.EVENT_OFFLINE_DONE]
+    with pytest.raises(ThinEvidenceError):
+        windows.saved_on_source(o)
 
 
 def test_no_poll_and_no_event_in_the_save_window_is_broken() -> None:

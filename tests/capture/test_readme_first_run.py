@@ -1,4 +1,4 @@
-"""README "First run on a real cluster": its commands, run against the served lab, all exit 0."""
+"""README: its first screen, its five steps run against the served lab, its links resolve."""
 
 from __future__ import annotations
 
@@ -9,41 +9,60 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.cli import build_parser
 from harness.lab.serve import LabServer
 from tests.capture.conftest import lab_secrets
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROOT = README.parent
+STEPS = "## Your cluster in five steps"
 
 
-def _commands() -> list[list[str]]:
+def _block(heading: str) -> list[list[str]]:
     text = README.read_text(encoding="utf-8")
-    section = text.split("## First run on a real cluster", 1)[1].split("\n## ", 1)[0]
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert block, "no sh block in the README section"
-    out = []
-    for line in block.group(1).splitlines():
-        words = shlex.split(line, comments=True)
-        if words:
-            assert words[0] == ".venv/bin/qmaudit", line
-            out.append(words[1:])
-    return out
+    assert block, f"no sh block under {heading}"
+    return [w for w in (shlex.split(ln, comments=True) for ln in block.group(1).splitlines()) if w]
 
 
-def test_section_has_capture_check_replay_and_one_core_claim() -> None:
-    verbs = [(c[0], c[1] if len(c) > 1 else "") for c in _commands()]
-    assert [v for v, _ in verbs] == ["capture", "check-inventory", "check-inventory", "run"]
-    assert verbs[2][1].startswith("replay:")
-    run = _commands()[3]
-    assert run[run.index("-m") + 1] in {"QM-02", "QM-03", "QM-13", "QM-15"}
+def _passive_exists() -> bool:
+    return "--passive" in build_parser()._subparsers._group_actions[0].choices["run"].format_help()  # type: ignore[union-attr]
 
 
-def test_readme_commands_work_on_the_lab(served_lab: LabServer, tmp_path: Path) -> None:
+def test_first_screen_is_the_two_commands_then_the_five_steps() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150
+    first = _block("# qmaudit\n")
+    assert first == [["bash", "scripts/audit.sh"], ["bash", "scripts/test.sh"]]
+    # The five steps start within the first screen a reader scrolls to (about 40 lines).
+    assert lines.index(STEPS) < 40
+    verbs = [(c[1], c[1:]) for c in _block(STEPS)]
+    assert [v for v, _ in verbs] == ["capture", "check-inventory", "plan", "run", "run"]
+    for _verb, args in verbs:
+        assert args[args.index("--target") + 1] == "prod.yaml"
+    assert "--passive" in verbs[3][1] and "--max-moves" in verbs[4][1]
+
+
+def test_readme_links_resolve() -> None:
+    for page in (README, ROOT / "docs" / "README.md"):
+        for link in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" not in link:
+                assert (page.parent / link).exists(), f"{page.name}: {link}"
+
+
+def test_readme_five_steps_work_on_the_lab(served_lab: LabServer, tmp_path: Path) -> None:
     env = {**os.environ, **lab_secrets(served_lab), "QM_LOCK_DIR": str(tmp_path / "locks")}
     env["PYTHONPATH"] = str(ROOT)
-    inventory = str(served_lab.inventory_path)
-    for command in _commands():
-        args = [inventory if a == "prod.yaml" else a for a in command]
+    outputs = []
+    for command in _block(STEPS):
+        assert command[0] == ".venv/bin/qmaudit", command
+        args = [str(served_lab.inventory_path) if a == "prod.yaml" else a for a in command[1:]]
+        if "--passive" in args and not _passive_exists():
+            # Step 4 is being built; until it lands the README says so next to it.
+            assert "not in this version yet" in README.read_text(encoding="utf-8")
+            outputs.append("")
+            continue
         args = [a.replace("first-contact", str(tmp_path / "first-contact")) for a in args]
         done = subprocess.run(
             [sys.executable, "-m", "harness.cli", *args],
@@ -51,11 +70,18 @@ def test_readme_commands_work_on_the_lab(served_lab: LabServer, tmp_path: Path) 
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=600,
             check=False,
         )
         assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
-        if args[0] == "check-inventory":
-            assert "unverified on Windows: " in done.stdout
+        outputs.append(done.stdout)
+    capture, check, plan, passive, run = outputs
     assert (tmp_path / "first-contact" / "capture.json").is_file()
-    assert list((tmp_path / "reports").glob("*/manifest.json"))
+    # check-inventory: one line counts the unverified facts; the verdict comes after it.
+    count = [ln for ln in check.splitlines() if ln.startswith("unverified on Windows: ")]
+    assert len(count) == 1 and "check-inventory --all" in count[0]
+    assert "moves" in plan
+    assert run.strip().splitlines()[-1] == "qmaudit: exit 0: every claim checked holds"
+    runs = 2 if _passive_exists() else 1
+    assert len(list((tmp_path / "reports").glob("*/manifest.json"))) == runs
+    del capture, passive

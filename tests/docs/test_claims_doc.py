@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.audit.claims import CLAIM_TITLES, CLAIMS
+from harness.domain.claims import CLAIM_TITLES, CLAIMS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "claims.md"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from harness.audit.events import queries
+from harness.domain.events import queries
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import Topology, load_default_topology

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.audit import claims
+from harness.domain import claims
 from harness.evidence import allure as report
 from harness.evidence.records import TargetIdentity
-from harness.safety.redact import clear_secrets, register_secret
+from harness.redact import clear_secrets, register_secret
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_ALLURE = REPO / "tools" / "allure" / "node_modules" / ".bin" / "allure"

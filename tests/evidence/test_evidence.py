@@ -26,7 +26,7 @@ from harness.evidence.records import (
     validate,
 )
 from harness.evidence.verdicts import classify, scenario_verdict
-from harness.safety.redact import clear_secrets, register_secret
+from harness.redact import MASK, clear_secrets, register_secret
 
 SHA = "a" * 64
 
@@ -173,10 +173,10 @@ def test_redaction_of_params_and_messages(tmp_path: Path) -> None:
     for secret in ("S3cr3t-registered", "hunter22", "tok-123"):
         assert secret not in text
     doc = json.loads(text)
-    assert doc["params"]["admin_password"] == evidence.MASK
-    assert doc["params"]["ApiToken"] == evidence.MASK
+    assert doc["params"]["admin_password"] == MASK
+    assert doc["params"]["ApiToken"] == MASK
     assert doc["params"]["vm"] == "vm-small"
-    assert doc["failure"].count(evidence.MASK) == 2
+    assert doc["failure"].count(MASK) == 2
 
 
 def test_redact_document_leaves_input_alone() -> None:
@@ -184,7 +184,7 @@ def test_redact_document_leaves_input_alone() -> None:
     before = copy.deepcopy(doc)
     out = redact_document(doc)
     assert doc == before
-    assert out == {"params": {"password": evidence.MASK}, "list": [evidence.MASK]}
+    assert out == {"params": {"password": MASK}, "list": [MASK]}
 
 
 def test_write_names_and_content(tmp_path: Path) -> None:

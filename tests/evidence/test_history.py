@@ -104,3 +104,39 @@ def test_allure_config_extends_the_base_with_history(tmp_path: Path) -> None:
     assert base.resolve().as_uri() in text
     assert str((tmp_path / "h" / "allure-history.jsonl").resolve()) in text
     assert "historyLimit: 7" in text and "...base" in text
+
+
+def test_runs_pair_by_kind_and_cluster(tmp_path: Path) -> None:
+    """A lab named like a real cluster never pairs with that cluster's runs (compare, trend)."""
+    history = History(tmp_path)
+    history.append(entry("lab1", "PROD", kind="lab", target_spec="lab"))
+    history.append(entry("inv1", "prod", kind="cluster", target_spec="prod.yaml"))
+    history.append(entry("lab2", "PROD", kind="lab", target_spec="lab"))
+    history.append(entry("other", "QMLAB", kind="lab", target_spec="lab"))
+    # The newest run matching the name decides the kind; runs of another kind never join.
+    assert [e["run_id"] for e in history.runs_of("prod")] == ["lab1", "lab2"]
+    assert [e["run_id"] for e in history.runs_of("prod.yaml")] == ["inv1"]
+    assert [e["run_id"] for e in history.runs_of(None)] == ["other"]
+    assert history.runs_of("nothing") == []
+
+
+def test_compare_last_and_trend_take_one_identity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.evidence.compare import last_two
+
+    history = History(tmp_path / "h")
+    for name, kind in (("a", "cluster"), ("b", "lab"), ("c", "cluster")):
+        (tmp_path / name).mkdir()
+        history.append(entry(name, "PROD", kind=kind, run_dir=str(tmp_path / name)))
+    assert last_two(history, None) == (tmp_path / "a", tmp_path / "c")
+    (tmp_path / "d").mkdir()
+    history.append(entry("d", "PROD", kind="lab", run_dir=str(tmp_path / "d")))
+    assert last_two(history, None) == (tmp_path / "b", tmp_path / "d")
+    history.append(entry("e", "PROD", kind="cluster", run_dir=str(tmp_path / "e")))
+    assert last_two(history, None) == (tmp_path / "a", tmp_path / "c")  # e's folder is gone
+    only = History(tmp_path / "h2")
+    only.append(entry("a", "PROD", kind="cluster", run_dir=str(tmp_path / "a")))
+    only.append(entry("b", "PROD", kind="lab", run_dir=str(tmp_path / "b")))
+    with pytest.raises(InputError, match="fewer than two runs of lab target 'PROD'"):
+        last_two(only, None)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.audit.claims import CLAIMS
 from harness.cli import main
+from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.evidence.compliance import Compliance
 from harness.evidence.offline import external_references

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.audit.claims import CLAIMS
+from harness.domain.claims import CLAIMS
 from harness.lab.rules import RULES
 from harness.selftest.runner import read_outcomes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -42,3 +43,30 @@ def test_scaled_clock_runs_faster_than_real_time() -> None:
 def test_scaled_clock_rejects_non_positive_speed() -> None:
     with pytest.raises(ValueError):
         ScaledClock(speed=0)
+
+
+def test_a_paced_clock_never_steps_over_a_transition_however_slow_the_reader() -> None:
+    # A reader that comes back only every 50 ms real (1 lab s at 20x) still sees a 0.6 s phase
+    # in about READINGS_PER_WINDOW readings: each reading inside it moves the clock 0.05 s.
+    clock = ScaledClock(T0, speed=20.0, paced=True)
+    start = clock.now()
+    clock.pace(0.05, start, start + timedelta(seconds=0.6))
+    seen = []
+    for _ in range(20):
+        time.sleep(0.05)
+        seen.append(clock.now())
+    inside = [t for t in seen if t < start + timedelta(seconds=0.6)]
+    assert len(inside) >= 10
+    gaps = [b - a for a, b in itertools.pairwise([start, *inside])]
+    assert all(gap <= timedelta(seconds=0.05) for gap in gaps)
+    assert clock.held_back_s > 0
+    # Outside the phase the clock runs at its speed again.
+    assert seen[-1] - seen[-2] >= timedelta(seconds=0.5)
+
+
+def test_an_unpaced_clock_ignores_pacing() -> None:
+    clock = ScaledClock(T0, speed=20.0)
+    start = clock.now()
+    clock.pace(0.01, start, start + timedelta(seconds=60))
+    time.sleep(0.05)
+    assert clock.now() - start >= timedelta(seconds=0.9)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from harness.audit.events import queries
+from harness.domain.events import queries
 from harness.errors import LabOperationError
 from harness.lab.model import LabCluster
 from harness.lab.responder import ACTION, LAB_ONLY, READ, LabResponder

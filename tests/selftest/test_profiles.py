@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.audit.claims import CLAIMS
+from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.lab.rules import RULES
 from harness.lab.topology import load_default_topology, load_topology

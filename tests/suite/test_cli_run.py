@@ -72,8 +72,9 @@ def test_error_prefix_is_printed_once(
     assert main(["recover"]) == 1
     assert capsys.readouterr().err == "qmaudit: error: the lab did not start\n"
     assert main(["run", "--target", "nonsense"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("qmaudit:") == 1 and err.count("error:") == 1
+    error, last = capsys.readouterr().err.splitlines()
+    assert error.count("qmaudit:") == 1 and error.count("error:") == 1
+    assert last == "qmaudit: exit 2: bad input"
 
 
 def test_plain_pytest_names_the_option_once() -> None:

@@ -182,7 +182,7 @@ def test_missing_env_on_a_terminal_prompts_once_without_echo(
 ) -> None:
     import io
 
-    from harness.safety.redact import redact
+    from harness.redact import redact
     from harness.targets import inventory as inv
 
     class Tty(io.StringIO):

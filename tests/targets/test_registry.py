@@ -10,7 +10,7 @@ import pytest
 from harness.cli import build_parser, main
 from harness.errors import InputError
 from harness.lab.topology import DEFAULT_TOPOLOGY
-from harness.safety.runguard import recorded_spec
+from harness.run.runguard import recorded_spec
 from harness.suite.selection import check_run_selection
 from harness.targets.registry import KINDS, open_target, parse_spec
 

@@ -64,7 +64,8 @@ def test_password_never_leaks(
 
     expected_check = 0 if case == "good" else 1
     assert check.returncode == expected_check, check.stdout + check.stderr
-    assert run.returncode == (0 if case == "good" else 1), run.stdout + run.stderr
+    # a node that cannot be reached or refuses the credentials: nothing judged (exit 3)
+    assert run.returncode == (0 if case == "good" else 3), run.stdout + run.stderr
     reports = work / "reports"
     assert reports.is_dir() and any(reports.rglob("*.json"))
     if case == "wrong password":

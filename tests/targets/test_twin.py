@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from harness.audit.cluster import Cluster
-from harness.audit.storage import is_unc
+from harness.domain.storage import is_unc
 from harness.errors import HarnessError
 from harness.lab.topology import Topology, load_default_topology, load_topology, parse_topology
-from harness.safety.plan import ReadOnlyGuard
+from harness.run.plan import ReadOnlyGuard
 from harness.selftest.topogen import random_topology_text
 from harness.targets.lab import open_lab
 from harness.targets.registry import Target, VmPolicy, open_target, parse_spec
@@ -218,4 +218,7 @@ def test_a_host_that_does_not_answer_gets_the_default_program_data(
         "HV-B": "C:\\ProgramData",
         "HV-C": "C:\\ProgramData",
     }
-    assert any(a.startswith("HV-C: ProgramData not probed") for a in twin.assumptions)
+    assert any(
+        a.startswith("HV-C: %ProgramData% not read (host_info probe: ") and "QM-22" in a
+        for a in twin.assumptions
+    )

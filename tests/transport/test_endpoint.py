@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import InputError, TransportError
-from harness.safety.redact import redact
+from harness.redact import redact
 from harness.transport import Endpoint
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import spnego
 import spnego.exceptions
 
-from harness.safety.redact import register_secret
+from harness.redact import register_secret
 
 PROTOCOL_SPNEGO = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = b"--Encrypted Boundary"

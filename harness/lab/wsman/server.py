@@ -6,11 +6,13 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from harness.lab.cost import OFF, WindowsCost
 from harness.lab.wsman import soap
 from harness.lab.wsman.auth import (
     ENCRYPTED_CONTENT_TYPE,
@@ -18,6 +20,18 @@ from harness.lab.wsman.auth import (
     ConnectionAuth,
     LabCredentials,
 )
+from harness.lab.wsman.limits import (
+    ConnectionGate,
+    EndpointLimits,
+    RequestRefused,
+    ShellReaper,
+    check_envelope,
+    check_length,
+    content_length,
+    read_body,
+    refuse_connection,
+)
+from harness.lab.wsman.psrp import PsrpService, SessionConfiguration
 from harness.lab.wsman.service import MAX_SHELLS_PER_USER, ShellService
 from harness.lab.wsman.shells import Answer, ShellStore
 from harness.lab.wsman.soap import SoapFault
@@ -68,6 +82,7 @@ class ListenerStats:
     encrypted_requests: int = 0
     plaintext_requests: int = 0
     auth_failures: int = 0
+    refused: int = 0  # requests refused by a limit (limits.py): 400, 408, 413
     unencrypted_refused: int = 0
     content_types: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -91,6 +106,20 @@ class _Server(ThreadingHTTPServer):
         self.listener.stats.bump("connections")
         return conn, addr
 
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        # MaxConnections: past it, a bare 503 and the connection closed (limits.py).
+        if not self.listener._gate.enter():
+            refuse_connection(request)
+            return False
+        self.listener._admitted.add(id(request))
+        return True
+
+    def shutdown_request(self, request: Any) -> None:
+        if id(request) in self.listener._admitted:
+            self.listener._admitted.discard(id(request))
+            self.listener._gate.leave()
+        super().shutdown_request(request)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -99,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # HTTP.sys' IdleConnection/HeaderWait timers: a silent connection is closed.
+        self.connection.settimeout(self.server.listener.limits.idle_connection_s)
         listener = self.server.listener
         self.auth = ConnectionAuth(listener.credentials, listener.auth_methods)
 
@@ -120,7 +151,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self) -> None:
         listener = self.server.listener
-        body = self._read_body()
+        length = self._body_length()
+        if length is None:
+            return
+        if not self.auth.authenticated and not self.headers.get("Authorization"):
+            # Authentication before the body: an anonymous request's body is never read.
+            self.close_connection = self.close_connection or length > 0
+            self._send(401, b"", [("WWW-Authenticate", v) for v in self.auth.challenge_headers()])
+            return
+        body = self._read_exact(length)
         if body is None:
             return
         if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
@@ -156,6 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
             log.debug("undecryptable request on %s: %s", listener.node, exc)
             self._send(400, b"")
             return
+        try:
+            check_envelope(plain, listener.limits)
+        except RequestRefused as refused:
+            self._refuse(refused)
+            return
         status, reply = self._dispatch(plain)
         if status == 0:
             return
@@ -186,18 +230,42 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return 0, b""
             owner = self.auth.creds.qualified_username
+            listener._reap_idle_shells(request.selectors.get("ShellId", ""))
             reply = listener._service.handle(request, owner, self.client_address[0])
             return 200, reply
         except SoapFault as fault:
             return fault.http_status, soap.render_fault(fault, message_id, listener.node)
 
     def _read_body(self) -> bytes | None:
+        length = self._body_length()
+        return None if length is None else self._read_exact(length)
+
+    def _body_length(self) -> int | None:
+        """The announced body length, checked against the limits before any byte is read."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self._send(411, b"")
             self.close_connection = True
             return None
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        try:
+            length = content_length(self.headers.get_all("Content-Length"))
+            check_length(length, self.server.listener.limits)
+        except RequestRefused as refused:
+            self._refuse(refused)
+            return None
+        return length
+
+    def _read_exact(self, length: int) -> bytes | None:
+        try:
+            return read_body(self.rfile, length, self.server.listener.limits) if length else b""
+        except RequestRefused as refused:
+            self._refuse(refused)
+            return None
+
+    def _refuse(self, refused: RequestRefused) -> None:
+        log.debug("refused on %s: %s", self.server.listener.node, refused.reason)
+        self.server.listener.stats.bump("refused")
+        self.close_connection = True
+        self._send(refused.status, b"")
 
     def _send(
         self,
@@ -241,8 +309,22 @@ class WSManListener:
         allow_unencrypted: bool = False,
         max_shells_per_user: int = MAX_SHELLS_PER_USER,
         command_start_s: float = 0.0,
+        cost: WindowsCost | None = None,
+        psrp: bool = True,
+        configurations: Mapping[str, SessionConfiguration] | None = None,
+        limits: EndpointLimits | None = None,
     ) -> None:
         self.node = node
+        self.limits = limits or EndpointLimits()
+        self._gate = ConnectionGate(self.limits.max_connections)
+        self._admitted: set[int] = set()
+        self._reaper = ShellReaper(self.limits.shell_idle_timeout_s)
+        # PowerShell remoting (runspace pools) besides WinRS; False: an endpoint without PSRP.
+        self.psrp_enabled = psrp
+        self.configurations = configurations
+        self.cost = cost
+        self._answer = answer
+        self.psrp: PsrpService | None = None
         self.credentials = credentials
         self.host = host
         self.auth_methods = tuple(a.lower() for a in auth)
@@ -253,7 +335,7 @@ class WSManListener:
         self.stats = ListenerStats()
         self._requested_port = port
         self._port: int | None = None
-        self._store = ShellStore(node, answer, start_cost_s=command_start_s)
+        self._store = ShellStore(node, answer, start_cost_s=command_start_s, cost=cost)
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -282,8 +364,21 @@ class WSManListener:
         server.listener = self
         self._server = server
         self._port = int(server.server_address[1])
+        if self.psrp_enabled:
+            self.psrp = PsrpService(
+                self.node,
+                self._answer,
+                self._stopping,
+                self.url,
+                cost=self.cost or OFF,
+                configurations=self.configurations,
+            )
         self._service = ShellService(
-            self._store, self.url, self._stopping, max_shells_per_user=self.max_shells_per_user
+            self._store,
+            self.url,
+            self._stopping,
+            max_shells_per_user=self.max_shells_per_user,
+            psrp=self.psrp,
         )
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -310,6 +405,13 @@ class WSManListener:
         if self._thread is not None:
             self._thread.join()
         self._store.close()
+        if self.psrp is not None:
+            self.psrp.close()
+
+    def _reap_idle_shells(self, shell_id: str) -> None:
+        """IdleTimeout: reclaim shells no request touched for that long; this one is touched."""
+        self._reaper.touch(shell_id)
+        self._reaper.sweep(self._store.ids(), self._store.delete)
 
     def _track(self, conn: socket.socket) -> None:
         with self._conns_lock:

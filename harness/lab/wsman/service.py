@@ -9,6 +9,7 @@ import time
 from xml.sax.saxutils import escape, quoteattr
 
 from harness.lab.wsman import soap
+from harness.lab.wsman.psrp import PsrpService
 from harness.lab.wsman.shells import Command, Shell, ShellStore
 from harness.lab.wsman.soap import NS, SoapFault, WSManRequest
 
@@ -31,7 +32,9 @@ class ShellService:
         url: str,
         stopping: threading.Event,
         max_shells_per_user: int = MAX_SHELLS_PER_USER,
+        psrp: PsrpService | None = None,
     ) -> None:
+        self.psrp = psrp
         self.store = store
         self.url = url
         self.stopping = stopping
@@ -53,10 +56,22 @@ class ShellService:
         uri = request.resource_uri
         if not uri or "://" not in uri or any(ch.isspace() for ch in uri):
             raise soap.invalid_uri_fault(uri)
+        if self.psrp is not None and self.psrp.handles(uri):
+            # PowerShell remoting (runspace pools): harness/lab/wsman/psrp.py.
+            if (
+                request.action == soap.ACTION_CREATE
+                and self._shells(owner) >= self.max_shells_per_user
+            ):
+                raise soap.shell_quota_fault()
+            return self.psrp.handle(request, owner, client_ip)
         if uri.lower() != soap.CMD_RESOURCE_URI:
             raise soap.resource_not_found_fault()
         action, body = handler(request, owner, client_ip)
         return soap.envelope(action, request.message_id, body)
+
+    def _shells(self, owner: str) -> int:
+        """WinRS shells and PSRP runspace pools of `owner`: both count against the quota."""
+        return self.store.count(owner) + (self.psrp.count(owner) if self.psrp else 0)
 
     def _shell(self, request: WSManRequest) -> Shell:
         shell_id = request.selectors.get("ShellId", "")
@@ -73,7 +88,7 @@ class ShellService:
         return command
 
     def _create(self, request: WSManRequest, owner: str, client_ip: str) -> tuple[str, str]:
-        if self.store.count(owner) >= self.max_shells_per_user:
+        if self._shells(owner) >= self.max_shells_per_user:
             raise soap.shell_quota_fault()
         shell = self.store.create(owner)
         streams_in = _child_text(request, "rsp:InputStreams") or "stdin"

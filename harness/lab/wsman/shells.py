@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.lab.cost import WindowsCost
 from harness.lab.wsman.clixml import plain_stderr, throw_stderr
 from harness.lab.wsman.soap import new_uuid
+from harness.probes.commands import modules_in
 from harness.transport.delivery import CMD_MAX_CHARS, bootstrap_text
 
 CHUNK_BYTES = 48 * 1024  # per stream per Receive: keeps replies under Windows' 150 KiB envelope
@@ -167,12 +169,18 @@ class Shell:
 class ShellStore:
     """The shells of one listener; every method is thread-safe."""
 
-    def __init__(self, node: str, answer: Answer, start_cost_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        node: str,
+        answer: Answer,
+        start_cost_s: float = 0.0,
+        cost: WindowsCost | None = None,
+    ) -> None:
         self.node = node
         self.answer = answer
-        # What starting powershell.exe (and importing its modules) costs on Windows for every
-        # WinRS command; the lab answers instantly unless this is set (off by default).
-        self.start_cost_s = start_cost_s
+        # What a WinRS command costs on Windows: a new powershell.exe, the modules the script
+        # imports, its command (harness/lab/cost.py). `start_cost_s` alone: the start only.
+        self.cost = cost if cost is not None else WindowsCost(process_start_s=start_cost_s)
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._shells: dict[str, Shell] = {}
@@ -188,6 +196,11 @@ class ShellStore:
         """How many shells `owner` has open (the per-user shell quota counts these)."""
         with self._lock:
             return sum(1 for shell in self._shells.values() if shell.owner == owner)
+
+    def ids(self) -> list[str]:
+        """The ids of the open shells (the idle-shell reaper walks these)."""
+        with self._lock:
+            return list(self._shells)
 
     def get(self, shell_id: str) -> Shell | None:
         with self._lock:
@@ -258,7 +271,8 @@ class ShellStore:
 
     def _run(self, command: Command, script: str) -> None:
         # The process started when the Command arrived; stdin may have come while it loaded.
-        self._closing.wait(max(0.0, command.created + self.start_cost_s - time.monotonic()))
+        cost_s = self.cost.process_s(modules_in(script)) if self.cost.enabled else 0.0
+        self._closing.wait(max(0.0, command.created + cost_s - time.monotonic()))
         try:
             outcome = self.answer(self.node, script)
         except Exception as exc:

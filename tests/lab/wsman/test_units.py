@@ -15,7 +15,7 @@ from harness.lab.wsman import LabCredentials, NtlmUserStore
 from harness.lab.wsman.clixml import encode_text, throw_stderr
 from harness.lab.wsman.shells import CommandLineError, decode_command_line
 from harness.lab.wsman.soap import parse_duration
-from harness.safety.redact import redact
+from harness.redact import redact
 
 SCRIPT = "# qmaudit-probe: host_info\n$x = 'ü'"
 B64 = base64.b64encode(SCRIPT.encode("utf-16-le")).decode()

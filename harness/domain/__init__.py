@@ -1,0 +1,1 @@
+"""The domain vocabulary, no I/O: claims, event ids, thresholds, storage kinds."""

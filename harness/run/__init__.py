@@ -1,0 +1,1 @@
+"""Run orchestration: schedule, restore, recover, plan, move budget, interrupts, lease."""

@@ -1,1 +1,0 @@
-"""Safety of a run: guard, cluster lock, journal, interrupts, restoration, recovery, redaction."""

@@ -1,0 +1,38 @@
+"""Terminal output: control characters of remote text escaped, registered secrets masked."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.redact import clear_secrets, register_secret
+from harness.terminal import RedactingStream, printable
+
+
+def test_escape_sequences_are_shown_not_run() -> None:
+    text = "vm\x1b[2J\x1b]0;owned\x07 name\r\x9b31m\u202eevil"
+    out = printable(text)
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out and "\x9b" not in out
+    assert "\u202e" not in out
+    assert "\\x1b[2J" in out and "\\u202e" in out
+    assert printable("line one\nline\ttwo") == "line one\nline\ttwo"
+
+
+def test_stream_masks_and_escapes() -> None:
+    clear_secrets()
+    register_secret("S3cr3t-Pass!word")
+    sink = io.StringIO()
+    stream = RedactingStream(sink)
+    stream.write('error at node: "S3cr3t-Pass!word" \x1b[31mred\n')
+    clear_secrets()
+    assert "S3cr3t" not in sink.getvalue()
+    assert "\x1b" not in sink.getvalue() and sink.getvalue().endswith("red\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_printable_never_leaves_a_control_character(text: str) -> None:
+    out = printable(text)
+    assert all(ch in "\n\t" or (ord(ch) >= 0x20 and not 0x7F <= ord(ch) <= 0x9F) for ch in out)
