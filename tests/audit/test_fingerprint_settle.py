@@ -22,7 +22,7 @@ from harness.drivers.lab import LabDriver
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import load_default_topology, load_topology
-from harness.safety.restore import Restorer
+from harness.run.restore import Restorer
 
 DEFAULT = Path(__file__).resolve().parents[2] / "harness" / "lab" / "topologies" / "default.yaml"
 
