@@ -85,6 +85,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     targets = args.target or ["lab"]
     specs = [parse_spec(t) for t in targets]  # every spec checked before any audit starts
+    _check_since(args)
     for spec in specs:
         check_run_selection(spec, args.m)
     if args.history_keep < 1:
@@ -121,6 +122,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             history=history,
             history_keep=args.history_keep,
             budget=budget,
+            passive=args.passive,
+            since=args.since,
         )
 
 
@@ -146,6 +149,7 @@ def _run_passthrough(args: argparse.Namespace) -> list[str]:
         out += [f"--{option.replace('_', '-')}", str(value)] if given else []
     out += ["-k", args.k] if args.k else []
     out += ["-m", args.m] if args.m else []
+    out += ["--passive", "--since", args.since] if args.passive else []
     out += ["--no-report"] if args.no_report else []
     history = args.history or str(Path(args.reports) / "history")
     out += ["--no-history"] if args.no_history else ["--history", history]
@@ -190,6 +194,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from harness.run.plan import run_plan
     from harness.targets.registry import parse_spec
 
+    _check_since(args)
     return run_plan(
         parse_spec(args.target),
         keyword=args.k,
@@ -197,6 +202,32 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         lab_speed=args.lab_speed,
         reports_root=Path(args.reports),
         budget=Budget(args.max_moves, args.max_downtime_per_vm),
+        passive=args.passive,
+        since=args.since,
+    )
+
+
+def _check_since(args: argparse.Namespace) -> None:
+    """--since is checked before anything starts (exit 2 on a bad value)."""
+    from datetime import UTC, datetime
+
+    from harness.run.passive import parse_since
+
+    parse_since(args.since, datetime.now(UTC))
+
+
+def _passive_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--passive",
+        action="store_true",
+        help="read only: no VM is moved (the guard refuses every disruptive action); judge the "
+        "cluster as found and the moves it already made (docs/passive.md)",
+    )
+    parser.add_argument(
+        "--since",
+        default="30d",
+        metavar="WHEN",
+        help="with --passive: history window, a span (30d, 12h, 90m) or a UTC time (default 30d)",
     )
 
 
@@ -371,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--history-keep", type=int, default=30, metavar="N", help="runs kept in the history"
     )
     _budget_options(run)
+    _passive_options(run)
     run.set_defaults(func=_cmd_run)
 
     verify = sub.add_parser(
@@ -472,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lab_speed_option(plan)
     _budget_options(plan)
     _reports_option(plan)
+    _passive_options(plan)
     plan.set_defaults(func=_cmd_plan)
 
     recover = sub.add_parser(

@@ -36,3 +36,24 @@ def test_stream_masks_and_escapes() -> None:
 def test_printable_never_leaves_a_control_character(text: str) -> None:
     out = printable(text)
     assert all(ch in "\n\t" or (ord(ch) >= 0x20 and not 0x7F <= ord(ch) <= 0x9F) for ch in out)
+
+
+def test_log_messages_are_masked_when_made() -> None:
+    import logging
+
+    from harness.terminal import guard_streams
+
+    clear_secrets()
+    register_secret("L0g-S3cret!x")
+    stdout, stderr = __import__("sys").stdout, __import__("sys").stderr
+    old = logging.getLogRecordFactory()
+    try:
+        guard_streams()
+        record = logging.getLogger("qm.test").makeRecord(
+            "qm.test", logging.ERROR, __file__, 1, "auth failed for %s", ("L0g-S3cret!x",), None
+        )
+        assert "L0g-S3cret" not in record.getMessage() and "********" in record.getMessage()
+    finally:
+        logging.setLogRecordFactory(old)
+        __import__("sys").stdout, __import__("sys").stderr = stdout, stderr
+        clear_secrets()

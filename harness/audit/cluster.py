@@ -256,8 +256,9 @@ class Cluster:
         for node in nodes:
             doc = self.probe("cluster_events", params, node)
             for e in doc["events"]:
-                props = tuple(e["properties"])
-                events.check_form(int(e["id"]), e["log"], props, f" on {node}")
+                props = events.check_form(
+                    int(e["id"]), e["log"], tuple(e["properties"]), f" on {node}", e.get("message")
+                )
                 found.append(
                     ClusterEvent(
                         node,

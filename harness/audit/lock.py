@@ -1,13 +1,14 @@
-"""One disruptive action per cluster at a time: an flock'ed file per cluster name."""
+"""One disruptive action per cluster at a time: a locked file per cluster name (filelock)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import tempfile
 import threading
 from pathlib import Path
+
+from filelock import FileLock
 
 LOCK_DIR_ENV = "QM_LOCK_DIR"
 
@@ -27,41 +28,36 @@ def lock_path(cluster: str, folder: Path | None = None) -> Path:
 class ClusterLock:
     """An exclusive lock on one cluster, shared by every process and thread on this machine.
 
-    flock() locks belong to the open file, so two opens in one process exclude each other too;
-    the thread lock keeps this object's own acquire/release pairs consistent.
+    The OS lock (flock on POSIX, LockFileEx on Windows, through filelock) belongs to the open
+    file, so two processes exclude each other; the thread lock keeps this object's own
+    acquire/release pairs consistent across threads.
     """
 
     def __init__(self, cluster: str, folder: Path | None = None) -> None:
         self.cluster = cluster
         self.path = lock_path(cluster, folder)
-        self._fd = -1
+        self._file = FileLock(self.path, mode=0o600, thread_local=False, on_acquired=_note_pid)
         self._mutex = threading.Lock()
 
     @property
     def held(self) -> bool:
-        return self._fd >= 0
+        return self._file.is_locked
 
     def acquire(self) -> None:
         self._mutex.acquire()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            self._fd = fd
+            self._file.acquire()
         except BaseException:
             self._mutex.release()
             raise
 
     def release(self) -> None:
-        if self._fd < 0:
+        if not self._file.is_locked:
             return
-        fd, self._fd = self._fd, -1
         try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            self._file.release()
         finally:
-            os.close(fd)
             self._mutex.release()
 
     def __enter__(self) -> ClusterLock:
@@ -70,3 +66,13 @@ class ClusterLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _note_pid(fd: int) -> None:
+    """Write the holder's pid into the lock file (for whoever looks at a stuck lock)."""
+    try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError:
+        pass  # a note only: the lock is held either way

@@ -10,6 +10,8 @@ export default {
         singleFile: true,
         reportLanguage: "en",
         groupBy: ["epic", "feature", "story"],
+        // Failed, then broken scenarios first (in every group): the reader sees what did not pass.
+        defaultSortBy: "status,asc",
       },
     },
   },

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import fcntl
 import itertools
 import json
 import math
@@ -13,8 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from harness.errors import InputError
 from harness.evidence.manifest import claim_verdicts
+from harness.redact import mask_document
 
 INDEX_NAME = "index.jsonl"
 ALLURE_HISTORY_NAME = "allure-history.jsonl"
@@ -190,16 +192,14 @@ class History:
             raise InputError("--history-keep", repr(keep), "must be at least 1")
         self.folder.mkdir(parents=True, exist_ok=True)
         # Several runs (one per cluster, same night) share the history: one writer at a time.
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with FileLock(self.folder / ".lock", mode=0o600):
             entries = [e for e in self.entries() if e.get("run_id") != entry["run_id"]]
             entries.append(entry)
             entries = entries[-keep:]
-            self._rewrite(self.index_path, [json.dumps(e, sort_keys=True) for e in entries])
+            self._rewrite(
+                self.index_path, [json.dumps(mask_document(e), sort_keys=True) for e in entries]
+            )
             self.prune_allure(keep)
-        finally:
-            os.close(fd)
         return entries
 
     def prune_allure(self, keep: int) -> None:

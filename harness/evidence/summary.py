@@ -17,7 +17,9 @@ from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import InputError
 from harness.evidence.manifest import file_sha256, read_records
 from harness.evidence.records import atomic_write, validate
+from harness.evidence.verdicts import claim_checks
 from harness.evidence.waivers import waived_claim_verdicts
+from harness.figures import denoise, number, plain
 from harness.redact import mask_document
 from harness.schemas import validate_document
 from harness.yamlfile import read_yaml_file
@@ -109,6 +111,7 @@ def build_summary(
     records = read_records(run_dir)
     names = sorted((run_dir / "evidence").glob("*.json"))
     verdicts = waived_claim_verdicts(records)
+    checks = claim_checks(records)
     target = records[0]["target"] if records else None
     claims: list[dict[str, Any]] = []
     for claim in CLAIMS:
@@ -136,6 +139,7 @@ def build_summary(
                 "claim": claim,
                 "title": CLAIM_TITLES.get(claim, ""),
                 "verdict": verdicts.get(claim, "not run"),
+                "checked": checks.get(claim, ""),
                 "evidence": evidence,
                 "waivers": waivers,
             }
@@ -178,13 +182,22 @@ def build_summary(
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["figure"] = _figure
+    env.filters["denoise"] = denoise
+    return env
+
+
+def _figure(value: Any, unit: Any = None) -> str:
+    """A measurement for the page: rounded, with its unit (summary.json keeps the exact value)."""
+    text = number(float(value)) if isinstance(value, int | float) else plain(value)
+    return f"{text} {unit}".strip() if unit else text
 
 
 def render_html(doc: dict[str, Any], run_dir: Path) -> str:

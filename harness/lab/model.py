@@ -41,6 +41,9 @@ CACHE_ENTRY_BYTES = 24576
 # the audit reads it about three times (cluster status, the owner's Get-VM, the source's
 # details), so 12 readings are about 4 polls in the shortest phase.
 READINGS_PER_WINDOW = 12
+# The wait before time sync corrects a restored guest: the audit reads the guest clock inside
+# it after the move's whole aftermath (a dozen probes), so it is paced finer.
+READINGS_BEFORE_TIME_SYNC = 60
 
 
 class LabCluster:
@@ -93,6 +96,10 @@ class LabCluster:
 
                 vm.saved = saved_state_for(vm, vm.folder, self.started, 1.0)
                 vm.saved.finish(self.started)
+        from harness.lab.pasthistory import seed_history, seed_registrations
+
+        seed_history(self)
+        seed_registrations(self)
 
     # --- lookups -------------------------------------------------------------------------
     def node(self, name: str) -> NodeState:
@@ -178,16 +185,16 @@ class LabCluster:
             change(at)
         return now
 
-    def pace(self, *phases: tuple[datetime, datetime]) -> None:
+    def pace(self, *phases: tuple[datetime, datetime], readings: int = READINGS_PER_WINDOW) -> None:
         """Phases of a transition now in flight (a save, a transfer, a restore: since, until):
-        a paced clock lets each reading advance at most phase / READINGS_PER_WINDOW in each."""
+        a paced clock lets each reading advance at most phase / `readings` in each."""
         pace = getattr(self.clock, "pace", None)
         if pace is None:
             return
         for since, until in phases:
             length = (until - since).total_seconds()
             if length > 0:
-                pace(length / READINGS_PER_WINDOW, since, until)
+                pace(length / readings, since, until)
 
     @contextmanager
     def session(self) -> Iterator[datetime]:

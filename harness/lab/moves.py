@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab import paths, vmconfig
+from harness.lab.model import READINGS_BEFORE_TIME_SYNC
 from harness.lab.state import MoveRecord, SavedState
 from harness.lab.storage import StorageRef
 from harness.lab.topology import derived_guid, derived_mac
@@ -89,7 +90,9 @@ def schedule_time_sync(c: LabCluster, vm: VMState, at: datetime) -> None:
         ):
             vm.clock_offset_s = 0.0
 
-    c.schedule(at + timedelta(seconds=TIME_SYNC_SAMPLE_S), correct)
+    due = at + timedelta(seconds=TIME_SYNC_SAMPLE_S)
+    c.schedule(due, correct)
+    c.pace((at, due), readings=READINGS_BEFORE_TIME_SYNC)
 
 
 def schedule_kvp(c: LabCluster, vm: VMState, source: str, at: datetime) -> None:
@@ -140,6 +143,27 @@ def transfer(
     rec.transferred_at = at
 
 
+def storage_traffic(c: LabCluster, vm: VMState, ref: StorageRef, source: str, target: str) -> None:
+    """The save's writes and the restore's reads cross the cluster networks when the storage is
+    an SMB 3 share (SMB traffic uses every network the nodes share with the file server) or a
+    CSV in redirected I/O (through its coordinator): counted on the nodes' cluster adapters."""
+    size = vm.memory_bytes
+    if ref.kind == "smb":
+        c.node(source).sent_bytes += size
+        c.node(target).received_bytes += size
+        return
+    csv = next((v for v in c.topology.csvs if v.name == ref.name), None)
+    if ref.kind != "csv" or csv is None or not csv.redirected:
+        return
+    coordinator = next((n.name for n in c.nodes.values() if n.member and n.state == "Up"), None)
+    if coordinator is None:
+        return
+    if source.lower() != coordinator.lower():
+        c.count_network(source, coordinator, size)
+    if target.lower() != coordinator.lower():
+        c.count_network(coordinator, target, size)
+
+
 def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datetime:
     """Quick migration of a Running/Paused VM; returns when it completes (t2)."""
     source = vm.owner
@@ -180,6 +204,7 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
         rec.network_bytes += vm.memory_bytes
     if not save_first:
         transfer(c, vm, source, target, t0, rec)
+    storage_traffic(c, vm, ref, source, target)
 
     def saved(at: datetime) -> None:
         vm.state, vm.resource_state = "Saved", "Offline"

@@ -229,6 +229,7 @@ class LabResponder:
                     "friendly_volume_name": v.path,
                     "owner_node": c.csv_owner or first_up,
                     "state": "Online",
+                    "redirected": v.redirected,
                 }
                 for v in t.csvs
             ],
@@ -276,6 +277,7 @@ class LabResponder:
             return (log, e.provider.casefold(), e.id) in wanted or (log, "", e.id) in wanted
 
         events = sorted(host.events, key=lambda e: e.time)
+        extra = [f"0x{i:x}" for i in range(self.cluster.topology.session.event_extra_properties)]
         return {
             "events": [
                 {
@@ -284,7 +286,8 @@ class LabResponder:
                     "id": e.id,
                     "time_utc": iso(e.time),
                     "message": e.message,
-                    "properties": list(e.properties),
+                    # Records may carry more properties than their message template uses.
+                    "properties": list(e.properties) + extra,
                 }
                 for e in events
                 if (since is None or e.time >= since) and asked(e)

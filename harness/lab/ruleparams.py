@@ -58,6 +58,20 @@ CONFIG_KEYS = (
 )
 PRIVATE_KEYS = ("CheckHeartbeat", "DefaultMoveType", "ShutdownAction", "StartMemory")
 
+
+def _offline_action(value: Any) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool) or value not in (0, 2, 3):
+        return "must be 0 (Turn Off), 2 (Shutdown) or 3 (Shutdown Forced)"
+    return None
+
+
+def _lead(value: Any) -> str | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not 10 <= value <= 3600:
+        return "must be a number of seconds from 10 to 3600"
+    return None
+
+
 # rule id -> parameter -> check returning the reason it is wrong (None: fine).
 PARAMS: dict[str, dict[str, Callable[[Any], str | None]]] = {
     "saved_state_on_vm_storage": {"path": _windows_path},
@@ -68,6 +82,9 @@ PARAMS: dict[str, dict[str, Callable[[Any], str | None]]] = {
     "state_holds_after_move": {"delay_s": _delay},
     "owner_holds_after_move": {"delay_s": _delay},
     "move_request_saves": {"method": _one_of("cluster_group", "vm_role", "any")},
+    "offline_action_save": {"value": _offline_action},
+    "state_paths_on_vm_storage": {"path": _windows_path},
+    "history_offline_before_online": {"lead_s": _lead},
 }
 
 

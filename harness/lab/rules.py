@@ -259,6 +259,32 @@ RULES: tuple[Rule, ...] = (
         "a node's SMB connection to a share declared continuously available reports it so",
         ("cluster", "node"),
     ),
+    # Standing configuration and past moves: what a passive audit reads (docs/passive.md).
+    Rule(
+        "offline_action_save",
+        "QM-01",
+        "the Virtual Machine resource's OfflineAction is 1 (Save)",
+        ("cluster", "vm"),
+    ),
+    Rule(
+        "state_paths_on_vm_storage",
+        "QM-02",
+        "the VM's smart-paging path is beside it on its (shared) storage",
+        ("cluster", "vm"),
+    ),
+    Rule(
+        "single_registration",
+        "QM-03",
+        "a VM is registered on exactly one node (its owner) when the lab starts",
+        ("cluster", "vm"),
+    ),
+    Rule(
+        "history_offline_before_online",
+        "QM-01",
+        "in the lab's event history, every past quick migration went offline on the source "
+        "before the target brought it online",
+        ("cluster", "vm"),
+    ),
 )
 
 # What the lab does instead when a topology switches a rule off (rules_off), by rule id.
@@ -341,6 +367,20 @@ BROKEN: dict[str, str] = {
     "smb_share_continuously_available": (
         "the node's SMB connections to every share report ContinuouslyAvailable false (the "
         "share is served without continuous availability; VMs and saved state stay on it)"
+    ),
+    "offline_action_save": (
+        "the VM resource reports OfflineAction params.value (default 0, Turn Off)"
+    ),
+    "state_paths_on_vm_storage": (
+        "SmartPagingFilePath is a node-local folder under the owner's %ProgramData% "
+        "(or params.path)"
+    ),
+    "single_registration": (
+        "another possible owner still knows the VM (Get-VM lists it there) from a past move"
+    ),
+    "history_offline_before_online": (
+        "the seeded past moves of the VM show the target's 1200/1201 params.lead_s (default "
+        "60) seconds before the source's 1204"
     ),
 }
 

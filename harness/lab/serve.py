@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from harness.lab.wsman import (
 from harness.lab.wsman.auth import write_private
 from harness.lab.wsman.clixml import throw_stderr
 from harness.lab.wsman.server import DEFAULT_AUTH, PERMISSIVE_AUTH
+from harness.signals import handling
 
 CREDENTIALS_FILE = "credentials.json"
 ENDPOINTS_FILE = "endpoints.json"
@@ -301,8 +301,7 @@ def serve_forever(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling(on_signal):
         topology = _load_topology(file)
         cost = None
         if windows_cost is not None:
@@ -320,9 +319,6 @@ def serve_forever(
             while not stop.wait(0.5):
                 pass
             sys.stdout.write("stopping the lab listeners\n")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     sys.stdout.flush()
     return 0
 

@@ -94,7 +94,7 @@ def vm_details(
             "path": vm.folder,
             "configuration_location": vm.folder,
             "snapshot_file_location": vm.folder,
-            "smart_paging_file_path": vm.folder,
+            "smart_paging_file_path": smart_paging_path(c, vm),
             "hard_disks": disks,
             "network_adapters": [
                 {
@@ -152,6 +152,22 @@ def vm_registration(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any
     }
 
 
+def offline_action(c: LabCluster, vm: VMState) -> int:
+    """The VM resource's OfflineAction: 1 (Save) unless rule offline_action_save is off."""
+    if c.rule_on("offline_action_save", vm):
+        return 1
+    return int(c.rule_params("offline_action_save", vm).get("value", 0))
+
+
+def smart_paging_path(c: LabCluster, vm: VMState) -> str:
+    """Beside the VM, unless rule state_paths_on_vm_storage is off: a node-local folder."""
+    if c.rule_on("state_paths_on_vm_storage", vm):
+        return vm.folder
+    given = c.rule_params("state_paths_on_vm_storage", vm).get("path")
+    home = c.node(vm.spec.owner).program_data  # where the VM was created: it stays there
+    return str(given or paths.join(home, HYPER_V_SUBFOLDER, "SmartPaging"))
+
+
 def vm_resources(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
     """The VM's two cluster resources with HKLM\\Cluster\\Resources\\{id} as this node reads it.
 
@@ -164,7 +180,13 @@ def vm_resources(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
     consistent = c.rule_on("registry_view_consistent", vm, (node.name,))
     out = []
     for rid, name, rtype, state, action in (
-        (vm.vm_resource_id, f"Virtual Machine {vm.name}", "Virtual Machine", vm.resource_state, 1),
+        (
+            vm.vm_resource_id,
+            f"Virtual Machine {vm.name}",
+            "Virtual Machine",
+            vm.resource_state,
+            offline_action(c, vm),
+        ),
         (
             vm.config_resource_id,
             f"Virtual Machine Configuration {vm.name}",
@@ -177,6 +199,8 @@ def vm_resources(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
         if not consistent and rtype == "Virtual Machine":
             seen_id = derived_guid("stale-registry", vm.vm_id, node.name)
         private = vmconfig.private_values(vm, rtype)
+        if action is not None:
+            private["OfflineAction"] = str(action)
         out.append(
             {
                 "id": rid,

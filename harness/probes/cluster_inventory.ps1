@@ -53,12 +53,22 @@ $csvs = @(foreach ($c in @(Get-ClusterSharedVolume)) {
     $info = @($c.SharedVolumeInfo)
     $friendly = $null
     if ($info.Count -gt 0) { $friendly = [string]$info[0].FriendlyVolumeName }
+    # Redirected I/O (file system or block; ReFS CSVs are always file-system redirected) sends
+    # a node's reads and writes over the cluster networks to the coordinator.
+    $redirected = $null
+    try {
+        $volumeStates = @(Get-ClusterSharedVolumeState -Name $c.Name)
+        $redirected = @($volumeStates | Where-Object { [string]$_.StateInfo -ne 'Direct' }).Count -gt 0
+    } catch {
+        $redirected = $null
+    }
     [ordered]@{
         name                 = [string]$c.Name
         id                   = ConvertTo-QmGuid $c.Id
         friendly_volume_name = $friendly
         owner_node           = [string]$c.OwnerNode.Name
         state                = [string]$c.State
+        redirected           = $redirected
     }
 })
 

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import pytest
 
 from harness.audit.guard import StopFlag
 from harness.audit.journal import JOURNAL_FILE, Journal, load_state
 from harness.exits import command_name
+from harness.signals import handling, signal_name
 
 
 class RunStop:
@@ -43,7 +43,7 @@ class RunStop:
             item.session.shouldstop = "qmaudit: interrupted by a signal"
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
+        name = signal_name(signum)
         if not self.flag.stopping:
             self.flag.request(signum)
             self._say(
@@ -67,7 +67,7 @@ class RunStop:
         """
         if self.run_dir is None:
             return
-        name = signal.Signals(signum).name
+        name = signal_name(signum)
         run_dir = self.run_dir.resolve()
         problems: list[str] = []
         try:
@@ -102,19 +102,16 @@ class RunStop:
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM while the block runs (main thread only: Python's rule)."""
+        """Handle the stop signals while the block runs (harness/signals.py: SIGINT, SIGTERM, and
+        SIGBREAK on Windows; main thread only, Python's rule)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous: dict[int, Any] = {}
         self._stderr_fd = os.dup(2)  # before pytest redirects fd 2 into its capture file
-        for sig in (int(signal.SIGINT), int(signal.SIGTERM)):
-            previous[sig] = signal.signal(sig, self.on_signal)
         try:
-            yield
+            with handling(self.on_signal):
+                yield
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
             fd, self._stderr_fd = self._stderr_fd, -1
             os.close(fd)
 

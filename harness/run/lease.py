@@ -3,14 +3,14 @@
 The per-action lock (harness.audit.lock) keeps two actions apart; the lease keeps two *runs*
 apart, so a run never records an "original" owner while another run is moving that VM. The
 lease file `<cluster>.lease` in QM_LOCK_DIR names the owning run id and the live processes
-holding it (the runner and its pytest-xdist workers share it by run id); a short flock on
-`<cluster>.lease.lock` serialises every change. A holder that died (kill -9) is dropped when its
-pid no longer exists, so a crashed run never blocks the cluster for good.
+holding it (the runner and its pytest-xdist workers share it by run id); a short file lock on
+`<cluster>.lease.lock` (filelock: flock on POSIX, LockFileEx on Windows) serialises every
+change. A holder that died (kill -9) is dropped when its pid no longer exists, so a crashed run
+never blocks the cluster for good.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sys
@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+from filelock import FileLock
 
 from harness.audit.journal import utc_now
 from harness.audit.lock import lock_dir, lock_path
@@ -53,6 +55,9 @@ def lease_timeout_from_env(default: float = 0.0) -> float:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` still exists (on Windows without os.kill, which would end it)."""
+    if sys.platform == "win32":
+        return _alive_windows(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -60,6 +65,23 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _alive_windows(pid: int) -> bool:
+    """OpenProcess + GetExitCodeProcess: alive while the exit code is STILL_ACTIVE (259)."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        denied = ctypes.get_last_error() == 5  # type: ignore[attr-defined]
+        return bool(denied)  # ERROR_ACCESS_DENIED: it exists
+    try:
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return bool(ok) and code.value == 259
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 @dataclass
@@ -80,12 +102,8 @@ class RunLease:
     @contextmanager
     def _mutex(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_suffix(".lease.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with FileLock(self.path.with_suffix(".lease.lock"), mode=0o600):
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
 
     def _read(self) -> dict[str, Any]:
         try:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from harness.domain.storage import Throughput
+from harness.errors import InputError
 from harness.targets.registry import DEFAULT_LAB_SPEED, Target, TargetSpec
+
+SESSION_ENV = "QM_LAB_SESSION"
 
 
 def lab_throughputs(topology: Any) -> tuple[Throughput, ...]:
@@ -55,8 +59,13 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     from harness.drivers.winrm import WinRMDriver
     from harness.lab.responder import LabResponder
     from harness.lab.serve import LabServer
-    from harness.transport.endpoint import Endpoint
+    from harness.transport.endpoint import SESSIONS, Endpoint
 
+    # How the harness reaches the served lab: PSRP runspaces (auto) or QM_LAB_SESSION=winrs,
+    # a powershell.exe per probe (the before/after figures of benchmarks/README.md).
+    session = os.environ.get(SESSION_ENV, "auto").strip().lower() or "auto"
+    if session not in SESSIONS:
+        raise InputError(SESSION_ENV, session, f"must be one of {', '.join(SESSIONS)}")
     server = LabServer(
         topology, speed=speed, responder=LabResponder(cluster), auth=("ntlm",), cost=cost
     )
@@ -76,6 +85,7 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
                     transport="ntlm",
                     username=creds.qualified_username,
                     password=creds.password,
+                    session=session,
                 )
             )
         driver = WinRMDriver(endpoints)
@@ -85,7 +95,12 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     target = Target(
         spec=spec,
         driver=driver,
-        transport="PowerShell remoting (PSRP) over WinRM HTTP, NTLM with message encryption",
+        transport=(
+            "WinRS (a powershell.exe per probe)"
+            if session == "winrs"
+            else "PowerShell remoting (PSRP)"
+        )
+        + " over WinRM HTTP, NTLM with message encryption",
         **common,
     )
     target.closers.append(server.stop)

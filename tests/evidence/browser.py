@@ -119,7 +119,11 @@ class _Pipe:
 
 
 def load_offline(
-    chromium: str, page: Path, settle_s: float = 4.0, ready_js: str | None = None
+    chromium: str,
+    page: Path,
+    settle_s: float = 4.0,
+    ready_js: str | None = None,
+    evaluate: dict[str, Any] | None = None,
 ) -> tuple[str, list[str]]:
     """Load page in headless Chromium with the network blocked; (DOM, URLs the page requested).
 
@@ -127,6 +131,8 @@ def load_offline(
     Chromium's own background traffic is not counted; the network is blocked by a proxy that
     refuses every connection, and name resolution is refused too. With `ready_js`, waits (up
     to a minute: slow shared machines) until that expression is true, then settle_s more.
+    With `evaluate` ({name: JavaScript expression}), each expression's value after loading
+    replaces its entry (JSON-serialisable values only).
     """
     with _recorder() as recorder, tempfile.TemporaryDirectory() as profile:
         port = recorder.server_address[1]
@@ -189,6 +195,13 @@ def load_offline(
                 {"expression": "document.documentElement.outerHTML", "returnByValue": True},
                 session=session,
             )["result"]["value"]
+            for name, expression in list((evaluate or {}).items()):
+                found = cdp.call(
+                    "Runtime.evaluate",
+                    {"expression": str(expression), "returnByValue": True, "awaitPromise": True},
+                    session=session,
+                )
+                evaluate[name] = found.get("result", {}).get("value")  # type: ignore[index]
             with contextlib.suppress(RuntimeError, TimeoutError, OSError):
                 cdp.call("Browser.close")
         finally:

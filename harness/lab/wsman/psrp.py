@@ -60,8 +60,9 @@ NOT_RECOGNIZED = (
     "the path is correct and try again."
 )
 
-# Which commands of a script a configuration refuses (None: all allowed); the JEA module sets it.
-CommandCheck = Callable[[str], list[str]]
+# What a configuration answers for a script using a command or parameter outside its role
+# (None: allowed); harness/probes/jea.py's refusal for the JEA configurations.
+CommandCheck = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,17 @@ class SessionConfiguration:
 
 
 def default_configurations() -> dict[str, SessionConfiguration]:
-    """The configurations every Windows node has: Microsoft.PowerShell (full language)."""
-    return {DEFAULT_CONFIGURATION.lower(): SessionConfiguration(DEFAULT_CONFIGURATION)}
+    """Microsoft.PowerShell (every node has it) and qmaudit's JEA configurations, registered."""
+    from harness.probes.jea import ROLES, refusal
+
+    out = {DEFAULT_CONFIGURATION.lower(): SessionConfiguration(DEFAULT_CONFIGURATION)}
+    for role in ROLES:
+        out[role.configuration.lower()] = SessionConfiguration(
+            role.configuration,
+            refused=lambda script, role=role: refusal(role, script),  # type: ignore[misc]
+            description=role.description,
+        )
+    return out
 
 
 @dataclass
@@ -379,9 +389,9 @@ class PsrpService:
             self._wait(pool.runspace.probe_s(modules_in(script)))
             output = None
         else:
-            refused = pool.configuration.refused(script) if pool.configuration.refused else []
+            refused = pool.configuration.refused(script) if pool.configuration.refused else None
             if refused:
-                failure = NOT_RECOGNIZED.format(name=refused[0])
+                failure = refused
             elif not is_script:
                 failure = NOT_RECOGNIZED.format(name=script.split()[0] if script else "")
             else:
