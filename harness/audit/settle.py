@@ -199,10 +199,13 @@ class SettleWindow:
                 "owner": now.owner,
                 "read_utc": a.host_utc.isoformat(),
             }
-        if p.before.clock is not None and now.clock is None:
+        # PowerShell Direct failing alone may be the session's access, not the guest: it counts
+        # only when the guest's own heartbeat agrees (not Ok either).
+        if p.before.clock is not None and now.clock is None and not _ok(a.heartbeat):
             found["guest reachable"] = {
                 "before_move": "answered",
-                "now": "did not answer (PowerShell Direct)",
+                "now": "did not answer (PowerShell Direct), heartbeat not Ok either",
+                "heartbeat": a.heartbeat,
                 "owner": now.owner,
             }
         return found

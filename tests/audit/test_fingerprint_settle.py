@@ -245,3 +245,19 @@ def test_failover_target_not_up_is_refused_by_the_crash_check(tmp_path: Path) ->
         found = collateral.failover_target(before, cluster.inventory(), "web 01")
         assert found["not up"] is expected, found
         assert found["seen"]["owner"] == ("HV-C" if rule_off else "HV-B")
+
+
+def test_an_unreachable_guest_counts_only_when_its_heartbeat_agrees() -> None:
+    cluster, catalog, lab = _open(load_default_topology())
+    vm = catalog.get("web 01")
+    (o,) = quick_migrate(cluster, [vm], "HV-B")
+    window = settle.window(cluster)
+    pending = window.pending["web 01"]
+    assert o.after is not None
+    now = snapshot(cluster, vm)
+    now.clock = None  # PowerShell Direct did not answer
+    assert window._liveness(pending, now) == {}, "heartbeat Ok: the session, not the guest"
+    lab.vm("web 01").heartbeat_ok = False
+    now = snapshot(cluster, vm)
+    now.clock = None
+    assert set(window._liveness(pending, now)) == {"heartbeat", "guest reachable"}
