@@ -20,6 +20,7 @@ from harness.errors import (
     ProbeOutputError,
     TransportError,
 )
+from harness.exits import command_name
 from harness.probes.protocol import probe_kind, probe_names
 from harness.redact import redact
 from harness.targets.inventory import (
@@ -308,7 +309,9 @@ def open_for_capture(spec: str) -> tuple[Inventory, list[Endpoint], dict[str, st
         raise InputError(
             "--target",
             repr(spec),
-            "capture needs an inventory file (.yaml); `qmaudit lab serve` writes one for the lab",
+            "capture needs an inventory file (.yaml); `"
+            + command_name()
+            + " lab serve` writes one for the lab",
         )
     inventory = load_inventory(spec)
     endpoints = endpoints_for(inventory)

@@ -176,7 +176,7 @@ def run_audit(
             for title in refused_by_replay:
                 print(f"  {title}", file=sys.stderr)
         if refused_by_replay and not runnable:
-            detail = "nothing selected can run on a replay; nothing was done"
+            detail = "nothing selected can run on a replay (`--passive` can); nothing was done"
             print(last_line(Exit.BAD_INPUT, detail), file=sys.stderr)
             return int(Exit.BAD_INPUT)
         if refused_by_replay:
@@ -233,7 +233,11 @@ def run_audit(
     verdicts = compliance.claim_verdicts(run_dir)
     _print_table(verdicts, selected=bool(keyword or markers), checks=_claim_checks(run_dir))
     if passive:
+        from harness.suite.pastdigest import history_digest
+
         print(f"(passive audit) {NOT_JUDGED}: scenarios that move a VM were skipped")
+        for line in history_digest(run_dir):
+            print(f"qmaudit: {line}")
     compliance.print_waivers(run_dir)
     html_msg = "HTML report skipped (--no-report)"
     config = None

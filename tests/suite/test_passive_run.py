@@ -44,6 +44,7 @@ def test_passive_run_on_the_lab_holds_and_journals_no_action(tmp_path: Path) -> 
     assert all(row["checked"] for row in summary["claims"])
     table = done.stdout
     assert "QM-01  PASSED      history" in table and "needs a move" in table
+    assert "past move(s) by cause" in table and "outliers" in table  # the history digest
 
 
 def test_a_passive_defect_fails_its_claim_from_history(tmp_path: Path) -> None:
