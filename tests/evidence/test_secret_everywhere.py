@@ -129,3 +129,22 @@ def test_run_password_in_user_inputs_never_written(tmp_path: Path) -> None:
     assert any(p.name == "summary.json" for p in written)
     for path in written:
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_history_keeps_data_under_credential_words_but_masks_secrets(tmp_path: Path) -> None:
+    from harness.evidence.history import History
+
+    register_secret(SECRET)
+    history = History(tmp_path)
+    entry = {
+        "run_id": "r1",
+        "cluster": "C",
+        "claims": {"QM-01": "passed"},
+        "scenarios": {"QM-20 credentials are not copied": "passed"},
+        "target_spec": f"lab+sim:/x/{SECRET}.yaml",
+    }
+    history.append(entry, keep=5)
+    text = history.index_path.read_text(encoding="utf-8")
+    assert "Pa55" not in text
+    (kept,) = history.entries()
+    assert kept["scenarios"] == {"QM-20 credentials are not copied": "passed"}
