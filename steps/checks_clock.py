@@ -88,6 +88,14 @@ def lag_is_downtime(scn: Scenario) -> None:
     scn.evidence.measure("clock lag gained", lag, "s")
     if o.downtime_s is None:
         too_thin("the downtime the lag is compared with was not measured", **o.polls())
+    if o.downtime_source != "events":
+        # Polls bound the downtime only from above (the window ended between two polls): a
+        # difference from the lag would not be a contradiction seen at one instant.
+        too_thin(
+            "the downtime was measured from polls only, not from the cluster's own events",
+            downtime_s=o.downtime_s,
+            **o.polls(),
+        )
     # The downtime is the signal: a clock that kept running gains no lag, a frozen one gains
     # the downtime; below three tolerances the two cannot be told apart.
     tol = _judgeable(scn, o.downtime_s, "downtime vs the clock tolerance")
@@ -108,6 +116,8 @@ def lag_stays(scn: Scenario) -> None:
     clock = scn.cluster.guest_clock(o.vm.name, o.final_owner)
     if o.before.clock is None or o.downtime_s is None:
         too_thin("no clock reading before the move or no downtime to compare with")
+    if o.downtime_source != "events":
+        too_thin("the downtime was measured from polls only, not from the cluster's own events")
     tol = _judgeable(scn, o.downtime_s, "downtime vs the clock tolerance")
     lag = clock.lag_s - o.before.clock.lag_s
     scn.evidence.measure("clock lag after the window", lag, "s")

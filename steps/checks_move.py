@@ -314,10 +314,21 @@ def off_move_fast(scn: Scenario) -> None:
     bound = scn.threshold("off_vm_move_bound_s", "bound for a VM that is off", "s")
     if o.move_time_s is None:
         too_thin("no poll saw the VM settled on its new owner", **o.polls())
+    # Instant rule: "too slow" needs a poll past the bound that still saw the move unfinished.
+    at_least = o.move_time_min_s or 0.0
+    if o.move_time_s > bound >= at_least:
+        too_thin(
+            "the move ended between two polls that straddle the bound",
+            move_time_at_least_s=at_least,
+            move_time_at_most_s=o.move_time_s,
+            bound_s=bound,
+            **o.polls(),
+        )
     check(
         o.move_time_s <= bound,
         "a VM that is off must move almost instantly",
         move_time_s=o.move_time_s,
+        move_time_at_least_s=at_least,
         bound_s=bound,
     )
 
@@ -339,6 +350,14 @@ def off_move_not_memory(scn: Scenario) -> None:
             "after", "memory independence", f"not judged: {full:.2f} s of memory time <= bound"
         )
         return
+    at_least = o.move_time_min_s or 0.0
+    if o.move_time_s is not None and o.move_time_s >= full / 2 > at_least:
+        too_thin(
+            "the move ended between two polls that straddle half the memory time",
+            move_time_at_least_s=at_least,
+            move_time_at_most_s=o.move_time_s,
+            memory_time_s=full,
+        )
     check(
         o.move_time_s is not None and o.move_time_s < full / 2,
         "an Off VM's move must take far less than saving and restoring its memory would",

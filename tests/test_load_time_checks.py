@@ -180,3 +180,61 @@ def test_bad_rule_params_in_a_topology_are_refused(
     path.write_text(text, encoding="utf-8")
     assert main(["lab", "validate", str(path)]) == 2
     assert "$.rules_off[0].params.factor: must be a number" in capsys.readouterr().err
+
+
+# ----- topology: figures that make the time model meaningless --------------------------------
+@pytest.mark.parametrize(
+    ("old", "new", "place"),
+    [
+        ("network_mb_s: 1250", "network_mb_s: 1.0e-300", "$.cluster.network_mb_s"),
+        ("read_mb_s: 400", "read_mb_s: 1.0e-300", "local_disks[0].read_mb_s"),
+        ("read_mb_s: 400", "read_mb_s: 0.001", "local_disks[0].read_mb_s"),
+    ],
+)
+def test_meaningless_throughput_refused_at_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, place: str
+) -> None:
+    text = DEFAULT_TOPOLOGY.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "topology.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    started = time.monotonic()
+    assert main(["lab", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert place in err and "more than a day" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("factor", ["1.0e+300", "0", "-3", "0.5"])
+def test_meaningless_rule_factor_refused_at_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], factor: str
+) -> None:
+    text = DEFAULT_TOPOLOGY.read_text(encoding="utf-8")
+    rule = f"\n  - {{rule: storage_speed_as_declared, params: {{factor: {factor}}}}}"
+    assert "\nrules_off: []" in text
+    text = text.replace("\nrules_off: []", "\nrules_off:" + rule, 1)
+    path = tmp_path / "topology.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["lab", "validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "$.rules_off[0].params.factor" in err and "Traceback" not in err, err
+
+
+# ----- thresholds: bounds that make a judgement meaningless ----------------------------------
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("min_fit_r2", 1.5),
+        ("throughput_tolerance", 0.2),
+        ("max_network_fraction", 3.0),
+        ("failover_timeout_s", 1e-300),
+        ("move_timeout_s", 1e300),
+    ],
+)
+def test_meaningless_threshold_refused(name: str, value: float) -> None:
+    from harness.domain.thresholds import Thresholds
+    from harness.errors import InputError
+
+    with pytest.raises(InputError, match=rf"\$\.thresholds\.{name}: .*outside"):
+        Thresholds().with_overrides({name: value}, "inventory.yaml")
+    assert Thresholds().with_overrides({name: 1.0}, "inventory.yaml")

@@ -54,21 +54,43 @@ class VmFacts:
 class Catalog:
     """Every clustered VM of the target with its facts; only allowed VMs are ever picked."""
 
-    def __init__(self, vms: Iterable[VmFacts], allowed: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        vms: Iterable[VmFacts],
+        allowed: Callable[[str], bool],
+        cannot_look: Iterable[str] = (),
+    ) -> None:
         self.vms = sorted(vms, key=lambda v: v.name)
         self.allowed = allowed
+        # What this session cannot look at, found before the first move (cause and fix).
+        self.cannot_look = tuple(cannot_look)
         self._turns: dict[str, int] = {}
 
     @classmethod
     def read(cls, cluster: Cluster, allowed: Callable[[str], bool]) -> Catalog:
         inventory = cluster.inventory()
         facts = []
+        refused: list[str] = []
         for group in inventory.groups:
             details = cluster.vm_details(group.vm_id, group.owner_node)
             if details is None:
                 continue
             facts.append(cls._facts(inventory, group.name, details))
-        return cls(facts, allowed)
+            if details.saved_state_listing == "denied" and allowed(details.name):
+                refused.append(f"{details.name} ({details.path}, on {group.owner_node})")
+        notices = []
+        if refused:
+            notices.append(
+                "this session cannot list the saved-state folders of "
+                + ", ".join(refused)
+                + ": the share refuses a session without network credentials (the second hop; "
+                "Hyper-V itself reaches it as the computer account). Saved state on shared "
+                "storage (QM-02) and the target reaching the storage (QM-12) will be BROKEN for "
+                "these VMs. Fix: CredSSP for the target, resource-based Kerberos constrained "
+                "delegation from the nodes to the file server, or an audit account with rights "
+                "on the share"
+            )
+        return cls(facts, allowed, notices)
 
     @staticmethod
     def _facts(inventory: Inventory, group_name: str, details: VmDetails) -> VmFacts:

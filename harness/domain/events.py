@@ -40,6 +40,7 @@ class EventId(IntEnum):
     ROLE_OFFLINE = 1204
     ROLE_FAILED_ONLINE_OFFLINE = 1205
     ROLE_MOVING = 1641
+    NODE_REMOVED = 1135
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,21 @@ SPECS: dict[EventId, EventSpec] = {
             "offline. One or more resources may be in a failed state. This may impact the "
             "availability of the clustered role.",
         ),
+        EventSpec(
+            EventId.NODE_REMOVED,
+            FAILOVER_CLUSTERING,
+            Channel.SYSTEM,
+            {
+                1: "Cluster node '{0}' was removed from the active failover cluster membership. "
+                "The Cluster service on this node may have stopped. This could also be due to "
+                "the node having lost communication with other active nodes in the failover "
+                "cluster. Run the Validate a Configuration wizard to check your network "
+                "configuration. If the condition persists, check for hardware or software errors "
+                "related to the network adapters on this node. Also check for failures in any "
+                "other network components to which the node is connected such as hubs, "
+                "switches, or bridges."
+            },
+        ),
         _fc(
             EventId.RESOURCE_FAILED,
             Channel.SYSTEM,
@@ -120,6 +136,15 @@ MOVE_EVENTS: tuple[EventId, ...] = (
     EventId.ROLE_ONLINE,
     EventId.ROLE_OFFLINE_BEGIN,
     EventId.ROLE_OFFLINE,
+)
+
+
+# What a passive audit reads to rebuild the moves the cluster already made: the move events, the
+# role failures and the node removals (a failover after a node was lost, not a quick migration).
+HISTORY_EVENTS: tuple[EventId, ...] = (
+    *MOVE_EVENTS,
+    EventId.ROLE_FAILED_ONLINE_OFFLINE,
+    EventId.NODE_REMOVED,
 )
 
 
@@ -181,16 +206,40 @@ def role_move(properties: Sequence[str], where: str = "") -> RoleMove:
     )
 
 
-def check_form(event_id: int, log: str, properties: Sequence[str], where: str = "") -> None:
-    """Raise EventFormError unless the event came from its channel in a defined form."""
+def check_form(
+    event_id: int,
+    log: str,
+    properties: Sequence[str],
+    where: str = "",
+    message: str | None = None,
+) -> tuple[str, ...]:
+    """The template's own properties of an event from its channel; EventFormError otherwise.
+
+    A record may carry more properties than its message template uses (the template's come
+    first). The form is the one whose rendering is the record's message; without a message
+    that decides, only an exact count is accepted (never guessed between forms).
+    """
     entry = spec(event_id)
     if log.casefold() != entry.channel.value.casefold():
         raise EventFormError(
             f"event {event_id}{where} came from log {log!r}; Windows writes it to "
             f"{entry.channel.value!r}"
         )
-    if len(properties) not in entry.templates:
-        raise EventFormError(
-            f"event {event_id}{where} has {len(properties)} properties {list(properties)!r}; "
-            f"Windows defines {sorted(entry.templates)}"
-        )
+    counts = sorted(n for n in entry.templates if n <= len(properties))
+    if message:
+        text = " ".join(message.split())
+        rendered = [
+            n
+            for n in counts
+            if " ".join(entry.templates[n].format(*properties[:n]).split()) == text
+        ]
+        if len(rendered) == 1:
+            return tuple(properties[: rendered[0]])
+    if len(properties) in entry.templates:
+        return tuple(properties)
+    if len(counts) == 1:  # one form only can be the leading properties (a localized message)
+        return tuple(properties[: counts[0]])
+    raise EventFormError(
+        f"event {event_id}{where} has {len(properties)} properties {list(properties)!r} and a "
+        f"message that matches no form; Windows defines {sorted(entry.templates)}"
+    )

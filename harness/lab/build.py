@@ -103,7 +103,13 @@ def build_topology(data: dict[str, Any], source: str) -> Topology:
     )
     storage = data.get("storage") or {}
     csvs = tuple(
-        Csv(s["name"], s["path"], float(s["read_mb_s"]), float(s["write_mb_s"]))
+        Csv(
+            s["name"],
+            s["path"],
+            float(s["read_mb_s"]),
+            float(s["write_mb_s"]),
+            bool(s.get("redirected", False)),
+        )
         for s in storage.get("csvs") or ()
     )
     disks = tuple(
@@ -136,6 +142,7 @@ def build_topology(data: dict[str, Any], source: str) -> Topology:
         logon=str(given.get("logon", DEFAULT_SESSION.logon)),
         locale=str(data.get("locale", DEFAULT_SESSION.locale)),
         language_mode=str(given.get("language_mode", DEFAULT_SESSION.language_mode)),
+        event_extra_properties=int(data.get("event_extra_properties", 0)),
     )
     cost = parse_cost(data.get("windows_cost"), source) if "windows_cost" in data else None
     return Topology(

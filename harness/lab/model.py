@@ -23,7 +23,7 @@ from typing import Any
 from harness.domain import events
 from harness.domain.events import EventId
 from harness.errors import LabOperationError
-from harness.lab import paths
+from harness.lab import paths, vmconfig
 from harness.lab.clock import LabClock
 from harness.lab.rules import RULE_IDS
 from harness.lab.state import Event, LinkEntry, NodeState, VMState
@@ -41,6 +41,9 @@ CACHE_ENTRY_BYTES = 24576
 # the audit reads it about three times (cluster status, the owner's Get-VM, the source's
 # details), so 12 readings are about 4 polls in the shortest phase.
 READINGS_PER_WINDOW = 12
+# The wait before time sync corrects a restored guest: the audit reads the guest clock inside
+# it after the move's whole aftermath (a dozen probes), so it is paced finer.
+READINGS_BEFORE_TIME_SYNC = 60
 
 
 class LabCluster:
@@ -59,6 +62,10 @@ class LabCluster:
         for m in topology.non_members:
             self.nodes[m.name.lower()] = NodeState(m.name, False, "Up", m.program_data)
         self.disk_owner = {d.name: d.owner for d in topology.cluster_disks}
+        # Owners of the cluster core group and of the CSVs when something moved them (None: the
+        # first member that is not Down, as the lab places them).
+        self.core_owner: str | None = None
+        self.csv_owner: str | None = None
         self.vms: dict[str, VMState] = {}
         for spec in topology.vms:
             boot = spec.guest_boot_time or (self.started - timedelta(days=3))
@@ -77,6 +84,8 @@ class LabCluster:
                 kvp_fqdn_host=spec.owner,
             )
             self.vms[spec.name] = vm
+            vm.config = vmconfig.initial_config(vm)
+            vm.resource_private = vmconfig.initial_private(vm)
             running = spec.state in ("Running", "Paused")
             vm.group_state = "Online" if running else "Offline"
             vm.resource_state = "Online" if running else "Offline"
@@ -87,6 +96,10 @@ class LabCluster:
 
                 vm.saved = saved_state_for(vm, vm.folder, self.started, 1.0)
                 vm.saved.finish(self.started)
+        from harness.lab.pasthistory import seed_history, seed_registrations
+
+        seed_history(self)
+        seed_registrations(self)
 
     # --- lookups -------------------------------------------------------------------------
     def node(self, name: str) -> NodeState:
@@ -172,16 +185,16 @@ class LabCluster:
             change(at)
         return now
 
-    def pace(self, *phases: tuple[datetime, datetime]) -> None:
+    def pace(self, *phases: tuple[datetime, datetime], readings: int = READINGS_PER_WINDOW) -> None:
         """Phases of a transition now in flight (a save, a transfer, a restore: since, until):
-        a paced clock lets each reading advance at most phase / READINGS_PER_WINDOW in each."""
+        a paced clock lets each reading advance at most phase / `readings` in each."""
         pace = getattr(self.clock, "pace", None)
         if pace is None:
             return
         for since, until in phases:
             length = (until - since).total_seconds()
             if length > 0:
-                pace(length / READINGS_PER_WINDOW, since, until)
+                pace(length / readings, since, until)
 
     @contextmanager
     def session(self) -> Iterator[datetime]:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from harness.domain.events import EventId
 from harness.errors import LabOperationError
-from harness.lab import paths
+from harness.lab import paths, vmconfig
+from harness.lab.model import READINGS_BEFORE_TIME_SYNC
 from harness.lab.state import MoveRecord, SavedState
 from harness.lab.storage import StorageRef
 from harness.lab.topology import derived_guid, derived_mac
@@ -89,7 +90,9 @@ def schedule_time_sync(c: LabCluster, vm: VMState, at: datetime) -> None:
         ):
             vm.clock_offset_s = 0.0
 
-    c.schedule(at + timedelta(seconds=TIME_SYNC_SAMPLE_S), correct)
+    due = at + timedelta(seconds=TIME_SYNC_SAMPLE_S)
+    c.schedule(due, correct)
+    c.pace((at, due), readings=READINGS_BEFORE_TIME_SYNC)
 
 
 def schedule_kvp(c: LabCluster, vm: VMState, source: str, at: datetime) -> None:
@@ -134,9 +137,31 @@ def transfer(
         vm.macs = tuple(
             derived_mac(vm.vm_id + target + str(len(vm.history)), i) for i in range(len(vm.macs))
         )
+    vmconfig.on_transfer(c, vm, source, target)
     c.count_network(source, target, METADATA_BYTES)
     rec.network_bytes += METADATA_BYTES
     rec.transferred_at = at
+
+
+def storage_traffic(c: LabCluster, vm: VMState, ref: StorageRef, source: str, target: str) -> None:
+    """The save's writes and the restore's reads cross the cluster networks when the storage is
+    an SMB 3 share (SMB traffic uses every network the nodes share with the file server) or a
+    CSV in redirected I/O (through its coordinator): counted on the nodes' cluster adapters."""
+    size = vm.memory_bytes
+    if ref.kind == "smb":
+        c.node(source).sent_bytes += size
+        c.node(target).received_bytes += size
+        return
+    csv = next((v for v in c.topology.csvs if v.name == ref.name), None)
+    if ref.kind != "csv" or csv is None or not csv.redirected:
+        return
+    coordinator = next((n.name for n in c.nodes.values() if n.member and n.state == "Up"), None)
+    if coordinator is None:
+        return
+    if source.lower() != coordinator.lower():
+        c.count_network(source, coordinator, size)
+    if target.lower() != coordinator.lower():
+        c.count_network(coordinator, target, size)
 
 
 def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datetime:
@@ -179,6 +204,7 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
         rec.network_bytes += vm.memory_bytes
     if not save_first:
         transfer(c, vm, source, target, t0, rec)
+    storage_traffic(c, vm, ref, source, target)
 
     def saved(at: datetime) -> None:
         vm.state, vm.resource_state = "Saved", "Offline"
@@ -215,6 +241,7 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
             c.log(target, EventId.ROLE_ONLINE, at, vm.name)
             schedule_kvp(c, vm, source, at)
             schedule_time_sync(c, vm, at)
+        vmconfig.after_settled(c, vm, source, at)
 
     c.schedule(t1, saved)
     c.schedule(t_resume, resume)
@@ -244,6 +271,7 @@ def start_registration(c: LabCluster, vm: VMState, target: str, now: datetime) -
             vm.state, vm.saved, vm.state_files_written = "Off", None, at
         vm.group_state, vm.moving_to = "Offline", None
         rec.completed_at, rec.state_after = at, vm.state
+        vmconfig.after_settled(c, vm, source, at)
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)
@@ -267,6 +295,7 @@ def start_live(c: LabCluster, vm: VMState, target: str, now: datetime) -> dateti
         vm.group_state, vm.moving_to = "Online", None
         rec.completed_at, rec.state_after = at, vm.state
         schedule_kvp(c, vm, source, at)
+        vmconfig.after_settled(c, vm, source, at)
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)

@@ -61,6 +61,8 @@ class LabSession:
     logon: str = "kerberos-delegated"
     locale: str = "en-US"
     language_mode: str = "FullLanguage"
+    # Properties a host's event records carry beyond their message template (0: none).
+    event_extra_properties: int = 0
 
     @property
     def network_credentials(self) -> bool:

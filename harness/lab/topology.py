@@ -16,6 +16,7 @@ from harness.errors import InputError
 from harness.lab import paths
 from harness.lab.consistency import check_consistency
 from harness.lab.cost import WindowsCost
+from harness.lab.plausibility import check_plausible
 from harness.lab.session import DEFAULT_SESSION, LabSession
 from harness.redact import note_document
 from harness.yamlfile import read_yaml_file
@@ -70,6 +71,9 @@ class Csv:
     path: str
     read_mb_s: float
     write_mb_s: float
+    # File-system redirected I/O (ReFS CSVs always; NTFS ones when something forces it): every
+    # node but the coordinator reads and writes through it over the cluster networks.
+    redirected: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ def parse_topology(data: Any, source: str) -> Topology:
 
     topology = build_topology(data, source)
     check_consistency(topology)
+    check_plausible(topology)
     return topology
 
 

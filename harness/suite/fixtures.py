@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -47,11 +49,18 @@ def qm_cluster(request: pytest.FixtureRequest, qm_run: RunContext) -> Iterator[A
 
 
 @pytest.fixture(scope="session")
-def qm_catalog(qm_run: RunContext, qm_cluster: Any) -> Any:
+def qm_catalog(request: pytest.FixtureRequest, qm_run: RunContext, qm_cluster: Any) -> Any:
     """The target's VMs as found at the start of the run."""
     from harness.audit.catalog import Catalog
 
-    return Catalog.read(qm_cluster, qm_run.target.allow_vm)
+    catalog = Catalog.read(qm_cluster, qm_run.target.allow_vm)
+    # Said once, before the first move: what this session cannot look at, the cause and the fix.
+    if catalog.cannot_look:
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            for notice in catalog.cannot_look:
+                print(f"qmaudit: cannot look: {notice}", file=sys.stderr, flush=True)
+    return catalog
 
 
 def _shares_cluster(config: pytest.Config, run: RunContext) -> bool:
@@ -151,7 +160,10 @@ def _qm_scenario_gate(request: pytest.FixtureRequest) -> None:
     """Skip lab-only and destructive scenarios where the target does not allow them."""
     if request.node.get_closest_marker("claim") is None:
         return
-    run: RunContext = request.getfixturevalue("qm_run")
+    run: RunContext = request.getfixturevalue("qm_run")  # opened first: the skip gets a record
+    from harness.run.passive import gate
+
+    gate(request.node)
     if request.node.get_closest_marker("lab-only") and not run.target.lab_actions:
         pytest.skip("lab-only scenario: the target offers no lab actions (lab_actions: false)")
     if request.node.get_closest_marker("destructive") and not run.target.allow_destructive:

@@ -49,8 +49,10 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Run the scenarios in the order that lets one observed move serve the most of them."""
+    from harness.run.passive import select
     from harness.run.schedule import schedule
 
+    select(config, items)
     items[:] = schedule(items)
 
 
@@ -83,7 +85,9 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
         tags=sorted(scenario.tags | feature.tags),
         params=example,
     )
-    allure_labels(claim, feature.name, claim in CORE_CLAIMS)
+    from harness.evidence.verdicts import checked_by
+
+    allure_labels(claim, feature.name, claim in CORE_CLAIMS, checked_by(run.current.tags))
 
 
 @pytest.hookimpl(trylast=True)

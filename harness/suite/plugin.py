@@ -21,6 +21,7 @@ STEP_MODULES = (
     "steps.checks_cluster",
     "steps.checks_clock",
     "steps.checks_nodes",
+    "steps.passive",
 )
 
 # The plugin's own modules, registered once a target is given.
@@ -33,6 +34,9 @@ TAG_MARKERS = {
     "lab-only": "needs an action only the embedded lab offers",
     "own-move": "judges what happens right after the move: never takes an earlier move",
     "claim": "claim(QM-NN): the documented behaviour the scenario checks",
+    "passive": "read-only: runs only in a passive audit (qmaudit run --passive)",
+    "static": "judges the cluster as found (static invariants), read only",
+    "history": "judges the moves the cluster already made, from its event logs",
 }
 
 
@@ -61,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--qm-no-history", action="store_true", default=False, help="keep no history for this run"
     )
     group.addoption("--qm-history-keep", type=int, default=30, help="runs kept in the history")
+    from harness.run.passive import add_options
+
+    add_options(group)
     parser.addini("qm_target", "qmaudit target spec when --qm-target is not given", default="")
 
 

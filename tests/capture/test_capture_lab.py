@@ -255,13 +255,21 @@ def test_bad_input_exit_2(
     assert "capture.json: $" in err and "Traceback" not in err
 
 
-def test_check_inventory_prints_every_unverified_ledger_row(
+def test_check_inventory_counts_then_lists_the_unverified_ledger_rows(
     lab_capture: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = unverified_facts()
     assert rows, "the ledger has no unverified row: this test would check nothing"
-    assert main(["check-inventory", f"replay:{lab_capture}"]) == 0
+    # By default one line counts them and says where to read them; the verdict comes last.
+    assert main(["check-inventory", "--target", f"replay:{lab_capture}"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    printed = [line for line in out if "unverified on Windows" in line]
+    assert len(printed) == 1 and f"{len(rows)} fact(s)" in printed[0], printed
+    assert "check-inventory --all" in printed[0]
+    assert out.index(printed[0]) < len(out) - 1 and "unverified" not in out[-1]
+    # --all lists every one of them.
+    assert main(["check-inventory", "--target", f"replay:{lab_capture}", "--all"]) == 0
     printed = [
         line for line in capsys.readouterr().out.splitlines() if "unverified on Windows" in line
     ]
-    assert printed == [f"unverified on Windows: {row.fact}" for row in rows]
+    assert printed[1:] == [f"unverified on Windows: {row.fact}" for row in rows]

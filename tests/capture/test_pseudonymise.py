@@ -93,3 +93,25 @@ def test_pseudonymised_capture_replays_clean(
     out = capsys.readouterr().out
     assert "the audit can run against 'cluster-1'" in out
     assert "vm-1 " in out and "node-1 " in out
+
+
+def test_no_mac_or_guid_of_the_plain_capture_survives(
+    pseudo_capture: Path, lab_capture: Path
+) -> None:
+    import re
+
+    shapes = re.compile(
+        r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}|(?:[0-9A-Fa-f]{2}-){5}[0-9A-Fa-f]{2}"
+    )
+
+    def found(folder: Path) -> set[str]:
+        return {
+            m.casefold()
+            for p in folder.rglob("*")
+            if p.is_file()
+            for m in shapes.findall(p.read_text(encoding="utf-8"))
+        }
+
+    plain = found(lab_capture)
+    assert plain, "the lab capture holds VM ids and MACs: this check can fail"
+    assert plain & found(pseudo_capture) == set()
