@@ -41,6 +41,10 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
         speed=args.speed,
         state_dir=args.state_dir,
         permissive=args.permissive,
+        https=args.https,
+        kerberos=args.kerberos,
+        no_ntlm=args.no_ntlm,
+        credssp=args.credssp,
         windows_cost=args.windows_cost,
     )
 
@@ -85,8 +89,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     targets = args.target or ["lab"]
     specs = [parse_spec(t) for t in targets]  # every spec checked before any audit starts
+    _check_since(args)
     for spec in specs:
         check_run_selection(spec, args.m)
+    for spec in specs:
+        if spec.is_inventory:
+            # TLS trust and Kerberos tickets of every node: one line and exit 2, nothing run.
+            from harness.targets.inventory import check_connections
+
+            check_connections(str(spec.path))
     if args.history_keep < 1:
         raise InputError("--history-keep", str(args.history_keep), "must be at least 1")
     budget = Budget(args.max_moves, args.max_downtime_per_vm)
@@ -121,6 +132,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             history=history,
             history_keep=args.history_keep,
             budget=budget,
+            passive=args.passive,
+            since=args.since,
         )
 
 
@@ -146,6 +159,7 @@ def _run_passthrough(args: argparse.Namespace) -> list[str]:
         out += [f"--{option.replace('_', '-')}", str(value)] if given else []
     out += ["-k", args.k] if args.k else []
     out += ["-m", args.m] if args.m else []
+    out += ["--passive", "--since", args.since] if args.passive else []
     out += ["--no-report"] if args.no_report else []
     history = args.history or str(Path(args.reports) / "history")
     out += ["--no-history"] if args.no_history else ["--history", history]
@@ -190,6 +204,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from harness.run.plan import run_plan
     from harness.targets.registry import parse_spec
 
+    _check_since(args)
     return run_plan(
         parse_spec(args.target),
         keyword=args.k,
@@ -197,6 +212,32 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         lab_speed=args.lab_speed,
         reports_root=Path(args.reports),
         budget=Budget(args.max_moves, args.max_downtime_per_vm),
+        passive=args.passive,
+        since=args.since,
+    )
+
+
+def _check_since(args: argparse.Namespace) -> None:
+    """--since is checked before anything starts (exit 2 on a bad value)."""
+    from datetime import UTC, datetime
+
+    from harness.run.passive import parse_since
+
+    parse_since(args.since, datetime.now(UTC))
+
+
+def _passive_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--passive",
+        action="store_true",
+        help="read only: no VM is moved (the guard refuses every disruptive action); judge the "
+        "cluster as found and the moves it already made (docs/passive.md)",
+    )
+    parser.add_argument(
+        "--since",
+        default="30d",
+        metavar="WHEN",
+        help="with --passive: history window, a span (30d, 12h, 90m) or a UTC time (default 30d)",
     )
 
 
@@ -371,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--history-keep", type=int, default=30, metavar="N", help="runs kept in the history"
     )
     _budget_options(run)
+    _passive_options(run)
     run.set_defaults(func=_cmd_run)
 
     verify = sub.add_parser(
@@ -472,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lab_speed_option(plan)
     _budget_options(plan)
     _reports_option(plan)
+    _passive_options(plan)
     plan.set_defaults(func=_cmd_plan)
 
     recover = sub.add_parser(
@@ -555,6 +598,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also accept Basic authentication and unencrypted messages (a default Windows "
         "WinRM service refuses both: encrypted Negotiate/NTLM only)",
+    )
+    serve.add_argument(
+        "--https",
+        action="store_true",
+        help="serve HTTPS with certificates from a CA made for this lab (its file is printed)",
+    )
+    serve.add_argument(
+        "--kerberos",
+        action="store_true",
+        help="start an MIT KDC on loopback (needs krb5-kdc) and accept Kerberos "
+        "(qmaudit[kerberos])",
+    )
+    serve.add_argument(
+        "--no-ntlm",
+        action="store_true",
+        help="refuse NTLM like a hardened domain (Restrict NTLM: deny); implies --kerberos",
+    )
+    serve.add_argument(
+        "--credssp", action="store_true", help="also accept CredSSP (implies --https)"
     )
     serve.add_argument(
         "--windows-cost",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from harness.redact import redact
@@ -44,9 +46,28 @@ class RedactingStream:
         return getattr(self._inner, name)
 
 
+def _redacting_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:
+            return record
+        record.msg, record.args = redact(message), None
+        return record
+
+    factory.qm_redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
 def guard_streams() -> None:
-    """Wrap sys.stdout and sys.stderr (once) so no registered secret reaches the terminal."""
+    """Wrap sys.stdout and sys.stderr (once) so no registered secret reaches the terminal,
+    and mask every log message when it is made (whatever handler then writes it)."""
     import sys
+
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "qm_redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(current))
 
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)

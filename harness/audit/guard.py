@@ -34,6 +34,10 @@ class MoveBudgetError(HarnessError):
     """A quick migration would take the run past --max-moves: refused, nothing was changed."""
 
 
+class PassiveRefusedError(ActionRefusedError):
+    """A passive audit asked for a disruptive action: refused before anything, never journalled."""
+
+
 class RunInterruptedError(HarnessError):
     """The run was asked to stop: no new action is started."""
 
@@ -94,8 +98,11 @@ class ActionGuard:
         stop: StopFlag | None = None,
         lease: Lease | None = None,
         max_moves: int | None = None,
+        passive: bool = False,
     ) -> None:
         self.cluster_name = cluster_name
+        # A passive audit (qmaudit run --passive): every action is refused, restores included.
+        self.passive = passive
         self.refusal = refusal
         self.journal = journal
         self.lock = lock
@@ -109,6 +116,14 @@ class ActionGuard:
 
     def before(self, request: ActionRequest) -> ActionRequest:
         """Let `request` start (lock held, journalled) or raise; the caller must call after()."""
+        if self.passive:
+            where = f" on {', '.join(request.nodes)}" if request.nodes else ""
+            vms = ", ".join(p.vm for p in request.vms)
+            raise PassiveRefusedError(
+                f"passive audit: refused to {request.action}{where}"
+                + (f" ({vms})" if vms else "")
+                + ": a passive audit takes no disruptive action (nothing was changed)"
+            )
         if self.stop.abandoned:
             raise RunInterruptedError("run abandoned after a second signal: no action started")
         if self.stop.stopping and not request.restoring:

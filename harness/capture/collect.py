@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harness.audit.cluster import MOVE_EVENT_IDS
 from harness.capture.recording import RecordingSession
 from harness.domain import events
 from harness.drivers.base import utc_now_iso
@@ -21,6 +20,7 @@ from harness.errors import (
     ProbeOutputError,
     TransportError,
 )
+from harness.exits import command_name
 from harness.probes.protocol import probe_kind, probe_names
 from harness.redact import redact
 from harness.targets.inventory import (
@@ -32,8 +32,9 @@ from harness.targets.inventory import (
 from harness.targets.registry import parse_spec
 from harness.transport.endpoint import Endpoint
 
-# The event ids the audit reads, asked for over the last day by default.
-EVENT_IDS = tuple(MOVE_EVENT_IDS)
+# The event ids the audit reads (a passive audit's history included: role failures, node
+# removals), asked for over the last day by default (capture --since-hours).
+EVENT_IDS = tuple(int(i) for i in events.HISTORY_EVENTS)
 # Providers whose event manifests (ids, channels, message templates) the fidelity ledger needs.
 PROVIDERS = (
     "Microsoft-Windows-FailoverClustering",
@@ -185,7 +186,10 @@ def _plan(
             and str(g["owner_node"]) in members
         ]
     if probe == "path_info":
-        paths = [str(d["path"]) for d in details.values() if d.get("path")]
+        # The VM's folders a passive audit asks every possible owner about (harness/audit/
+        # passive.py storage_folders): its path, configuration location and smart-paging path.
+        keys = ("path", "configuration_location", "smart_paging_file_path")
+        paths = sorted({str(d[k]) for d in details.values() for k in keys if d.get(k)})
         return [(n, {"path": p}) for n in members for p in paths]
     table: dict[str, list[tuple[str, dict[str, Any]]]] = {
         "cluster_events": [
@@ -261,7 +265,9 @@ def collect(
                             details[str(group["vm_id"])] = doc["vm"]
                         else:
                             details.setdefault(str(group["vm_id"]), doc["vm"])
-        since = (datetime.now(UTC) - timedelta(hours=since_hours)).isoformat()
+        # The window ends at the cluster's own clock (the earliest node's), which stamps its
+        # events and which a passive audit of this capture measures --since from.
+        since = (_cluster_now(result.calls) - timedelta(hours=since_hours)).isoformat()
         since = since.replace("+00:00", "Z")
         for probe in wanted:
             if probe in ("host_info", "cluster_inventory", "vm_details"):
@@ -278,6 +284,18 @@ def collect(
     return result
 
 
+def _cluster_now(calls: list[Call]) -> datetime:
+    """The earliest host_utc the nodes' host_info answered (this machine's clock if none)."""
+    found = []
+    for call in _ok(calls, "host_info"):
+        text = str((call.document or {}).get("host_utc") or "")
+        try:
+            found.append(datetime.fromisoformat(text[:26].rstrip("Z") + "+00:00"))
+        except ValueError:
+            continue
+    return min(found) if found else datetime.now(UTC)
+
+
 def _names_inventory(spec: str) -> bool:
     try:
         return parse_spec(spec, check=False).is_inventory
@@ -291,7 +309,9 @@ def open_for_capture(spec: str) -> tuple[Inventory, list[Endpoint], dict[str, st
         raise InputError(
             "--target",
             repr(spec),
-            "capture needs an inventory file (.yaml); `qmaudit lab serve` writes one for the lab",
+            "capture needs an inventory file (.yaml); `"
+            + command_name()
+            + " lab serve` writes one for the lab",
         )
     inventory = load_inventory(spec)
     endpoints = endpoints_for(inventory)

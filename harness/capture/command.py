@@ -10,6 +10,7 @@ from typing import TextIO
 from harness.capture.collect import check_read_only, collect, open_for_capture
 from harness.capture.store import INDEX, write_capture
 from harness.errors import InputError
+from harness.exits import command_name
 
 
 def run_capture(
@@ -45,6 +46,6 @@ def run_capture(
     if skipped:
         log(f"nodes not captured: {', '.join(skipped)} (see {folder / INDEX})")
     log(f"capture written to {folder} (index: {folder / INDEX})")
-    log(f"re-check it offline: qmaudit check-inventory replay:{folder}")
+    log(f"re-check it offline: {command_name()} check-inventory --target replay:{folder}")
     complete = not skipped and counts.get("ok", 0) == len(result.calls)
     return 0 if complete else 1

@@ -31,7 +31,7 @@ ABOUT = (
     "qmaudit capture: the raw answer (stdout, decoded stderr, exit code) of every read-only "
     "probe on every node of the inventory, with the schema-validated document or the schema "
     "error (JSON path and reason). Passwords are never stored. Attach the whole folder to a "
-    "bug report; re-check it offline with: qmaudit check-inventory replay:<this folder>"
+    "bug report; re-check it offline with: qmaudit check-inventory --target replay:<this folder>"
 )
 _UNC = re.compile(r"^\\\\([^\\/]+)[\\/]")
 _IP = re.compile(r"^[0-9.]+$|:")

@@ -40,6 +40,7 @@ class EventId(IntEnum):
     ROLE_OFFLINE = 1204
     ROLE_FAILED_ONLINE_OFFLINE = 1205
     ROLE_MOVING = 1641
+    NODE_REMOVED = 1135
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,21 @@ SPECS: dict[EventId, EventSpec] = {
             "offline. One or more resources may be in a failed state. This may impact the "
             "availability of the clustered role.",
         ),
+        EventSpec(
+            EventId.NODE_REMOVED,
+            FAILOVER_CLUSTERING,
+            Channel.SYSTEM,
+            {
+                1: "Cluster node '{0}' was removed from the active failover cluster membership. "
+                "The Cluster service on this node may have stopped. This could also be due to "
+                "the node having lost communication with other active nodes in the failover "
+                "cluster. Run the Validate a Configuration wizard to check your network "
+                "configuration. If the condition persists, check for hardware or software errors "
+                "related to the network adapters on this node. Also check for failures in any "
+                "other network components to which the node is connected such as hubs, "
+                "switches, or bridges."
+            },
+        ),
         _fc(
             EventId.RESOURCE_FAILED,
             Channel.SYSTEM,
@@ -120,6 +136,15 @@ MOVE_EVENTS: tuple[EventId, ...] = (
     EventId.ROLE_ONLINE,
     EventId.ROLE_OFFLINE_BEGIN,
     EventId.ROLE_OFFLINE,
+)
+
+
+# What a passive audit reads to rebuild the moves the cluster already made: the move events, the
+# role failures and the node removals (a failover after a node was lost, not a quick migration).
+HISTORY_EVENTS: tuple[EventId, ...] = (
+    *MOVE_EVENTS,
+    EventId.ROLE_FAILED_ONLINE_OFFLINE,
+    EventId.NODE_REMOVED,
 )
 
 

@@ -56,10 +56,12 @@ def story(claim: str) -> str:
     return f"{claim} {title}" if title else claim
 
 
-def allure_labels(claim: str, feature: str, core: bool) -> None:
-    """Set epic, feature, story and severity on the running Allure test (inside a scenario)."""
+def allure_labels(claim: str, feature: str, core: bool, checked: str = "move") -> None:
+    """Set epic, feature, story, severity and how the claim is checked (a tag: "checked by
+    move", "checked by passive" or "checked by history") on the running Allure test."""
     import allure
 
+    allure.dynamic.tag(f"checked by {checked}")
     allure.dynamic.epic(EPIC)
     allure.dynamic.feature(feature)
     allure.dynamic.story(story(claim))
@@ -145,7 +147,8 @@ def _is_allure3(command: list[str]) -> bool:
 
 
 def find_allure() -> list[str] | None:
-    """Allure 3 command: $QM_ALLURE, the pinned tools/allure copy, or allure 3 on PATH."""
+    """Allure 3 command: $QM_ALLURE, the pinned tools/allure copy, allure 3 on PATH, or the
+    pinned copy a wheel install keeps in the user's cache (see user_allure)."""
     configured = os.environ.get("QM_ALLURE", "").strip()
     if configured:
         return shlex.split(configured)
@@ -156,7 +159,71 @@ def find_allure() -> list[str] | None:
     on_path = shutil.which("allure")
     if on_path and _is_allure3([on_path]):
         return [on_path]
+    cached = _cached_bin(allure_cache_dir())
+    if cached is not None and shutil.which("node"):
+        return [str(cached)]
     return None
+
+
+ALLURE_TOOL = Path(__file__).resolve().parent / "allure_tool"  # package.json + lock, in the wheel
+NPM_TIMEOUT_S = 600.0
+
+
+def allure_cache_dir() -> Path:
+    """Where a wheel install keeps its pinned Allure 3 tool: $QM_CACHE_DIR, else the user's
+    cache folder (%LOCALAPPDATA% on Windows, $XDG_CACHE_HOME or ~/.cache elsewhere)."""
+    base = os.environ.get("QM_CACHE_DIR", "").strip()
+    if base:
+        root = Path(base)
+    elif os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        root = Path(os.environ["LOCALAPPDATA"]) / "qmaudit"
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qmaudit"
+    return root / f"allure-{ALLURE_VERSION}"
+
+
+def _cached_bin(folder: Path) -> Path | None:
+    for name in ("allure.cmd", "allure") if os.name == "nt" else ("allure",):
+        found = folder / "node_modules" / ".bin" / name
+        if found.is_file():
+            return found
+    return None
+
+
+def user_allure(say: Any = print) -> tuple[list[str] | None, str]:
+    """The pinned Allure 3 tool in the user's cache, installed there with `npm ci` on first use
+    (the package carries package.json and its lock file). (command or None, why not)."""
+    folder = allure_cache_dir()
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = "Node.js (node and npm)" if node is None else "npm"
+        return None, f"{missing} not found on PATH"
+    cached = _cached_bin(folder)
+    if cached is not None:
+        return [str(cached)], ""
+    if not (ALLURE_TOOL / "package-lock.json").is_file():
+        return None, f"the pinned Allure tool files are missing from {ALLURE_TOOL}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(ALLURE_TOOL / name, folder / name)
+    except OSError as exc:
+        return None, f"cannot write {folder}: {exc.strerror or exc}"
+    say(f"qmaudit: installing the pinned Allure {ALLURE_VERSION} report tool into {folder} (once)")
+    args = [npm, "ci", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent"]
+    try:
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=NPM_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"`npm ci` into {folder} took over {NPM_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return None, f"cannot run npm: {exc}"
+    cached = _cached_bin(folder)
+    if done.returncode != 0 or cached is None:
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        return None, redact(f"`npm ci` into {folder} failed: {tail or done.returncode}")
+    return [str(cached)], ""
 
 
 ALLURE_CONFIG = Path(__file__).resolve().parent / "allurerc.mjs"
@@ -186,8 +253,16 @@ def write_global_attachments(results_dir: Path, files: list[tuple[Path, str]]) -
     return out
 
 
-def install_hint(results_dir: Path, out_dir: Path) -> str:
+def install_hint(results_dir: Path, out_dir: Path, why: str = "") -> str:
     """How to get the HTML report when this machine cannot render it."""
+    if why:
+        # An installed package: it tried its pinned tool in the user's cache and says why not.
+        return (
+            f"Allure HTML not generated: {why}. With Node.js 18+ (node and npm) on PATH, the next "
+            f"run installs the pinned Allure {ALLURE_VERSION} into {allure_cache_dir()}; or render "
+            f"these results later: `allure generate {results_dir} -o {out_dir} "
+            f"--config {ALLURE_CONFIG}` (Allure 3; or set QM_ALLURE to its command)"
+        )
     if (_REPO / "tools" / "allure" / "package.json").is_file():
         return (
             "Allure HTML not generated: install Node.js and run `npm ci --prefix tools/allure`, "
@@ -210,6 +285,10 @@ def generate_html(
     """Render the Allure 3 HTML report (offline, single file); (ok, message for the user)."""
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     command = find_allure()
+    if command is None and not (_REPO / "tools" / "allure" / "package.json").is_file():
+        command, why = user_allure()  # an installed package: its pinned tool, once
+        if command is None:
+            return False, install_hint(results_dir, out_dir, why)
     if command is None:
         return False, install_hint(results_dir, out_dir)
     if not results_dir.is_dir():

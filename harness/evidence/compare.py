@@ -15,6 +15,7 @@ from harness.evidence.manifest import MANIFEST_NAME, file_sha256, read_records
 from harness.evidence.records import EvidenceError, atomic_write
 from harness.evidence.verdicts import RANK as VERDICT_RANK
 from harness.exits import Exit
+from harness.redact import redact, redact_values
 
 # Relative change beyond which a key measurement "moved", and an absolute floor under which a
 # change is noise whatever its ratio (an intercept near 0 s makes every ratio huge).
@@ -164,8 +165,12 @@ def load_run(run_dir: Path) -> LoadedRun:
             raise InputError(str(path), f"$.files[{i}]", f"{rel} is listed twice")
         listed.add(rel)
         file = run_dir / rel
-        if file.is_symlink() or not file.is_file():
-            what = "a symlink" if file.is_symlink() else "missing (or not a regular file)"
+        try:
+            link, regular = file.is_symlink(), file.is_file()
+        except OSError as exc:  # a name too long for the file system, ...
+            raise InputError(str(path), f"$.files[{i}]", f"unusable path: {exc.strerror}") from None
+        if link or not regular:
+            what = "a symlink" if link else "missing (or not a regular file)"
             raise InputError(str(path), f"$.files[{i}]", f"{rel} is {what} in the run folder")
         if file_sha256(file) != item.get("sha256"):
             reason = f"{rel} does not match the manifest (SHA-256 differs: changed after the run)"
@@ -358,8 +363,9 @@ def run_compare(
     cmp = compare_entries(run_a.entry, run_b.entry, limits)
     print(render_table(cmp))
     out = Path(out_dir) if out_dir else run_b.run_dir / "compare"
-    atomic_write(out / "compare.json", (json.dumps(cmp.to_dict(), indent=2) + "\n").encode())
-    atomic_write(out / "compare.md", render_markdown(cmp).encode("utf-8"))
+    doc = redact_values(cmp.to_dict())
+    atomic_write(out / "compare.json", (json.dumps(doc, indent=2) + "\n").encode())
+    atomic_write(out / "compare.md", redact(render_markdown(cmp)).encode("utf-8"))
     print(f"\nqmaudit compare: {out / 'compare.json'}, {out / 'compare.md'}")
     if cmp.regressions:
         for line in cmp.regressions:

@@ -16,6 +16,7 @@ from filelock import FileLock
 
 from harness.errors import InputError
 from harness.evidence.manifest import claim_verdicts
+from harness.redact import redact_values
 
 INDEX_NAME = "index.jsonl"
 ALLURE_HISTORY_NAME = "allure-history.jsonl"
@@ -195,7 +196,9 @@ class History:
             entries = [e for e in self.entries() if e.get("run_id") != entry["run_id"]]
             entries.append(entry)
             entries = entries[-keep:]
-            self._rewrite(self.index_path, [json.dumps(e, sort_keys=True) for e in entries])
+            self._rewrite(
+                self.index_path, [json.dumps(redact_values(e), sort_keys=True) for e in entries]
+            )
             self.prune_allure(keep)
         return entries
 

@@ -23,7 +23,7 @@ from harness.atomic import atomic_write
 from harness.domain.identity import TargetIdentity
 from harness.drivers.base import ProbeRecord, utc_now_iso
 from harness.errors import HarnessError, InputError
-from harness.evidence.verdicts import Verdict
+from harness.evidence.verdicts import Verdict, checked_by
 from harness.redact import mask_document
 
 ThresholdSource = Literal["default", "inventory", "topology", "option"]
@@ -152,6 +152,7 @@ class ScenarioEvidence:
             "measurements": self.measurements,
             "thresholds": self.thresholds,
             "verdict": self.verdict,
+            "checked": checked_by(self.tags),
             "failure": self.failure,
             **(
                 {"claims_violated": self.claims_violated, "own_verdict": self.own_verdict}

@@ -17,6 +17,7 @@ from harness.domain.claims import CLAIM_TITLES, CLAIMS
 from harness.errors import InputError
 from harness.evidence.manifest import file_sha256, read_records
 from harness.evidence.records import atomic_write, validate
+from harness.evidence.verdicts import claim_checks
 from harness.evidence.waivers import waived_claim_verdicts
 from harness.figures import denoise, number, plain
 from harness.redact import mask_document
@@ -110,6 +111,7 @@ def build_summary(
     records = read_records(run_dir)
     names = sorted((run_dir / "evidence").glob("*.json"))
     verdicts = waived_claim_verdicts(records)
+    checks = claim_checks(records)
     target = records[0]["target"] if records else None
     claims: list[dict[str, Any]] = []
     for claim in CLAIMS:
@@ -137,6 +139,7 @@ def build_summary(
                 "claim": claim,
                 "title": CLAIM_TITLES.get(claim, ""),
                 "verdict": verdicts.get(claim, "not run"),
+                "checked": checks.get(claim, ""),
                 "evidence": evidence,
                 "waivers": waivers,
             }

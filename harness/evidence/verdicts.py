@@ -19,6 +19,44 @@ RANK: dict[str, int] = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
 _INVARIANTS = re.compile(r"\[move invariants broken: (QM-\d+(?:, QM-\d+)*)\]")
 
 
+# How a record's claim was checked: by a move the run made, passively (the cluster as found, read
+# only) or from history (the moves the cluster already made, from its event logs). The scenario's
+# tags say which (features/passive.feature); every other scenario makes a move.
+Checked = Literal["move", "passive", "history"]
+CHECKED: tuple[Checked, ...] = ("move", "passive", "history")
+
+
+def checked_by(tags: Iterable[str]) -> Checked:
+    """How a scenario with these tags checks its claim."""
+    found = set(tags)
+    if "history" in found:
+        return "history"
+    return "passive" if "passive" in found else "move"
+
+
+def claim_checks(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Per claim, how its verdict was reached: the ways of the records that judged it (passed,
+    failed or broken), e.g. "passive + history". A claim none judged (NOT JUDGED) reads
+    "needs a move" when only move scenarios were skipped, else the read-only ways tried, marked
+    "(inconclusive)"."""
+    judged: dict[str, set[str]] = {}
+    tried: dict[str, set[str]] = {}
+    for rec in records:
+        how = str(rec.get("checked") or checked_by(rec.get("tags") or ()))
+        for claim, verdict in record_claim_verdicts(rec):
+            (judged if verdict != "skipped" else tried).setdefault(claim, set()).add(how)
+            judged.setdefault(claim, set())
+    out: dict[str, str] = {}
+    for claim in sorted(judged):
+        ways = judged[claim]
+        if ways:
+            out[claim] = " + ".join(w for w in CHECKED if w in ways)
+            continue
+        passive = [w for w in CHECKED if w != "move" and w in tried.get(claim, set())]
+        out[claim] = (" + ".join(passive) + " (inconclusive)") if passive else "needs a move"
+    return out
+
+
 def invariant_claims(text: str | None) -> tuple[str, ...]:
     """The claims a move-invariant failure message names (sorted; () for any other text)."""
     found = {c for group in _INVARIANTS.findall(text or "") for c in group.split(", ")}

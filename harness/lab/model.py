@@ -23,7 +23,7 @@ from typing import Any
 from harness.domain import events
 from harness.domain.events import EventId
 from harness.errors import LabOperationError
-from harness.lab import paths
+from harness.lab import paths, vmconfig
 from harness.lab.clock import LabClock
 from harness.lab.rules import RULE_IDS
 from harness.lab.state import Event, LinkEntry, NodeState, VMState
@@ -64,6 +64,10 @@ class LabCluster:
         for m in topology.non_members:
             self.nodes[m.name.lower()] = NodeState(m.name, False, "Up", m.program_data)
         self.disk_owner = {d.name: d.owner for d in topology.cluster_disks}
+        # Owners of the cluster core group and of the CSVs when something moved them (None: the
+        # first member that is not Down, as the lab places them).
+        self.core_owner: str | None = None
+        self.csv_owner: str | None = None
         self.vms: dict[str, VMState] = {}
         for spec in topology.vms:
             boot = spec.guest_boot_time or (self.started - timedelta(days=3))
@@ -82,6 +86,8 @@ class LabCluster:
                 kvp_fqdn_host=spec.owner,
             )
             self.vms[spec.name] = vm
+            vm.config = vmconfig.initial_config(vm)
+            vm.resource_private = vmconfig.initial_private(vm)
             running = spec.state in ("Running", "Paused")
             vm.group_state = "Online" if running else "Offline"
             vm.resource_state = "Online" if running else "Offline"
@@ -92,6 +98,10 @@ class LabCluster:
 
                 vm.saved = saved_state_for(vm, vm.folder, self.started, 1.0)
                 vm.saved.finish(self.started)
+        from harness.lab.pasthistory import seed_history, seed_registrations
+
+        seed_history(self)
+        seed_registrations(self)
 
     # --- lookups -------------------------------------------------------------------------
     def node(self, name: str) -> NodeState:

@@ -206,10 +206,84 @@ RULES: tuple[Rule, ...] = (
         ("cluster", "node", "vm"),
     ),
     Rule(
+        "configuration_kept",
+        "QM-14",
+        "a move keeps the VM's configuration (memory, CPUs, adapters, checkpoints, start/stop)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "resource_values_kept",
+        "QM-13",
+        "a move keeps every private and common value of the VM's resources and group",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "move_touches_only_its_role",
+        "QM-17",
+        "a move changes no other group",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "move_keeps_storage_owners",
+        "QM-05",
+        "a move changes no CSV owner (nor any disk outside the VM's group)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "state_holds_after_move",
+        "QM-06",
+        "once a move settled, the VM stays as it is (state, heartbeat)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "owner_holds_after_move",
+        "QM-07",
+        "once a move settled, the role stays on the node the move left it on",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "move_request_saves",
+        "QM-01",
+        "every way of requesting a quick migration saves a running VM (Move-ClusterGroup too)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "failover_to_up_owner",
+        "QM-19",
+        "a crashed node's roles fail over to Up nodes that are possible owners",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
         "smb_share_continuously_available",
         "QM-02",
         "a node's SMB connection to a share declared continuously available reports it so",
         ("cluster", "node"),
+    ),
+    # Standing configuration and past moves: what a passive audit reads (docs/passive.md).
+    Rule(
+        "offline_action_save",
+        "QM-01",
+        "the Virtual Machine resource's OfflineAction is 1 (Save)",
+        ("cluster", "vm"),
+    ),
+    Rule(
+        "state_paths_on_vm_storage",
+        "QM-02",
+        "the VM's smart-paging path is beside it on its (shared) storage",
+        ("cluster", "vm"),
+    ),
+    Rule(
+        "single_registration",
+        "QM-03",
+        "a VM is registered on exactly one node (its owner) when the lab starts",
+        ("cluster", "vm"),
+    ),
+    Rule(
+        "history_offline_before_online",
+        "QM-01",
+        "in the lab's event history, every past quick migration went offline on the source "
+        "before the target brought it online",
+        ("cluster", "vm"),
     ),
 )
 
@@ -266,9 +340,47 @@ BROKEN: dict[str, str] = {
     "links_under_program_data": (
         "5.0 links are written under C:\\ProgramData whatever %ProgramData% is"
     ),
+    "configuration_kept": (
+        "after each move params.property (default processor_count) of the VM's configuration "
+        "changes"
+    ),
+    "resource_values_kept": (
+        "after each move the VM resource's private property params.property (default "
+        "CheckHeartbeat) flips, in the cluster and in every node's registry"
+    ),
+    "move_touches_only_its_role": ("each move also moves the cluster core group to its target"),
+    "move_keeps_storage_owners": ("each move also moves every CSV to its target"),
+    "state_holds_after_move": (
+        "params.delay_s (default 12) after a move completes the guest heartbeat is lost for good"
+    ),
+    "owner_holds_after_move": (
+        "params.delay_s (default 12) after a move completes the role moves back to its source"
+    ),
+    "move_request_saves": (
+        "a request by params.method (default 'cluster_group' = Move-ClusterGroup; 'any') "
+        "live-migrates a running VM: no save, no offline"
+    ),
+    "failover_to_up_owner": (
+        "a crashed node's roles fail over to a node that is not Up, else one that is not a "
+        "possible owner"
+    ),
     "smb_share_continuously_available": (
         "the node's SMB connections to every share report ContinuouslyAvailable false (the "
         "share is served without continuous availability; VMs and saved state stay on it)"
+    ),
+    "offline_action_save": (
+        "the VM resource reports OfflineAction params.value (default 0, Turn Off)"
+    ),
+    "state_paths_on_vm_storage": (
+        "SmartPagingFilePath is a node-local folder under the owner's %ProgramData% "
+        "(or params.path)"
+    ),
+    "single_registration": (
+        "another possible owner still knows the VM (Get-VM lists it there) from a past move"
+    ),
+    "history_offline_before_online": (
+        "the seeded past moves of the VM show the target's 1200/1201 params.lead_s (default "
+        "60) seconds before the source's 1204"
     ),
 }
 

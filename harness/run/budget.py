@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.errors import InputError
+from harness.exits import command_name
 
 if TYPE_CHECKING:
     from harness.targets.registry import TargetSpec
@@ -141,7 +142,7 @@ def enforce_budget(
             print(f"qmaudit: over budget: {line}", file=sys.stderr)
         print(
             f"qmaudit: refused: the plan exceeds the budget ({totals}); "
-            "nothing was changed (see `qmaudit plan`)",
+            "nothing was changed (see `" + command_name() + " plan`)",
             file=sys.stderr,
         )
         return 2

@@ -212,6 +212,8 @@ def compute_plan(
     markers: str | None = None,
     lab_speed: float = 20.0,
     keep: Path | None = None,
+    passive: bool = False,
+    since: str | None = None,
 ) -> Plan:
     """Run the selected scenarios on the target's twin (simulated time) and tally its journal.
 
@@ -230,7 +232,16 @@ def compute_plan(
         twin_spec = twin.write(folder / "twin")
         run_dir = folder / "run"
         marks = ScenarioMarks(run_dir / JOURNAL_FILE)
-        args = suite_args(twin_spec, lab_speed, run_dir, new_run_id(), keyword, markers)
+        args = suite_args(
+            twin_spec,
+            lab_speed,
+            run_dir,
+            new_run_id(),
+            keyword,
+            markers,
+            passive=passive,
+            since=since,
+        )
         with _private_lock_dir(folder / "locks"):
             rc = pytest.main(args, plugins=[marks, ChosenTarget(twin_spec)])
         if rc in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
@@ -364,6 +375,8 @@ def run_plan(
     lab_speed: float = 20.0,
     reports_root: Path = Path("reports"),
     budget: Budget | None = None,
+    passive: bool = False,
+    since: str | None = None,
 ) -> int:
     """`qmaudit plan`: print the schedule, per-VM outages and totals; write plan.json.
 
@@ -384,7 +397,11 @@ def run_plan(
         flush=True,
     )
     # The run folder appears with the twin, once the twin run has finished: nothing half-written.
-    plan = compute_plan(spec, keyword, markers, lab_speed, keep=run_dir)
+    if passive:
+        print("qmaudit plan: passive: the guard refuses every disruptive action", flush=True)
+    plan = compute_plan(
+        spec, keyword, markers, lab_speed, keep=run_dir, passive=passive, since=since
+    )
     (run_dir / "plan.json").write_text(json.dumps(plan.as_dict(), indent=2) + "\n", "utf-8")
     for note in plan.twin.assumptions:
         print(f"twin: {note}")
@@ -392,8 +409,12 @@ def run_plan(
         print("\n" + schedule_table(plan) + "\n\n" + vm_table(plan))
     else:
         print("no disruptive action would be taken")
+    move_only = [x for x in plan.skipped if "NOT JUDGED: only a move" in x]
+    if move_only:
+        print(f"qmaudit plan: {len(move_only)} scenario(s) need a move: NOT JUDGED when passive")
     for skipped in plan.skipped:
-        print(f"qmaudit plan: skipped: {skipped}")
+        if skipped not in move_only:
+            print(f"qmaudit plan: skipped: {skipped}")
     print(f"\nqmaudit plan: {summary_line(plan.tally)}")
     for problem in plan.problems:
         print(f"qmaudit plan: on the twin: {problem}", file=sys.stderr)

@@ -67,6 +67,7 @@ def guarded_cluster(
         stop,
         lease=lease,
         max_moves=max_moves_option(config),
+        passive=bool(config.getoption("--qm-passive", default=False)),
     )
     cluster = Cluster(
         target.driver, poll_interval_s=target.poll_interval_s, sleep=sleep, guard=guard

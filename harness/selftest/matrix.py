@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputError
 from harness.lab.topology import load_default_topology
 from harness.selftest.profiles import Profile, check_scopes, load_profile, shipped_profiles
 from harness.selftest.runner import (
@@ -21,6 +22,8 @@ from harness.selftest.runner import (
 )
 
 REPORT_DIR = Path("reports") / "selftest"
+# How many of the random topologies are also audited passively (a passive run takes seconds).
+PASSIVE_RANDOM = 20
 
 
 def figures(rows: Sequence[Row], wall_time_s: float) -> dict[str, Any]:
@@ -146,7 +149,7 @@ def plan_variants(
     pattern: str, combine: Sequence[str], random_count: int, seed: int
 ) -> list[Variant]:
     """Clean lab, then each shipped profile (or one combination of the given files), randoms."""
-    variants = [clean_variant()]
+    variants = [clean_variant(), clean_variant(passive=True)]
     if combine:
         chosen: list[Profile] = [load_profile(p) for p in combine]
     else:
@@ -157,6 +160,10 @@ def plan_variants(
     for prof in chosen:
         check_scopes(prof, base)
     if combine:
+        if len({p.mode for p in chosen}) > 1:
+            raise InputError(
+                "--profile", ", ".join(combine), "passive and move profiles cannot be combined"
+            )
         variants.append(profile_variant(chosen))
     else:
         variants += [profile_variant([p]) for p in chosen]
@@ -164,7 +171,10 @@ def plan_variants(
         from harness.selftest.topogen import random_topology_text
 
         for i in range(random_count):
-            variants.append(text_variant(f"random #{i + 1}", random_topology_text(seed + i)))
+            text = random_topology_text(seed + i)
+            variants.append(text_variant(f"random #{i + 1}", text))
+            if i < PASSIVE_RANDOM:  # a clean topology audited passively: nothing may fail
+                variants.append(text_variant(f"random #{i + 1} (passive)", text, passive=True))
     return variants
 
 

@@ -29,6 +29,9 @@ class Profile:
     breaks: tuple[str, ...]
     rules_off: tuple[dict[str, Any], ...]
     source: str = field(default="", compare=False)
+    # "move": the self-test runs the audit; "passive": it runs a passive audit (no move), and
+    # `breaks` are the claims that passive audit must fail (docs/passive.md).
+    mode: str = "move"
 
 
 def parse_profile(doc: Any, source: str) -> Profile:
@@ -60,6 +63,7 @@ def parse_profile(doc: Any, source: str) -> Profile:
         breaks=tuple(sorted(doc["breaks"])),
         rules_off=tuple(dict(entry) for entry in doc["rules_off"]),
         source=source,
+        mode=str(doc.get("mode", "move")),
     )
 
 

@@ -122,7 +122,11 @@ def lab_spec(lab: str, topology: Path | None) -> str:
 
 
 def run_scenarios(
-    workdir: Path, topology: Path | None, marker: str | None = None, lab: str = "sim"
+    workdir: Path,
+    topology: Path | None,
+    marker: str | None = None,
+    lab: str = "sim",
+    passive: bool = False,
 ) -> RunResult:
     """Run the feature scenarios (all, or one marker's) in a fresh process against the lab."""
     run_dir = workdir / "run"
@@ -137,6 +141,8 @@ def run_scenarios(
     ]  # fmt: skip
     if marker:
         command += ["-m", marker]
+    if passive:
+        command += ["--qm-passive"]
     # The parent's pytest settings and run id must not leak into the audited run.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "QM_RUN_ID")}
     done = subprocess.run(
@@ -224,11 +230,13 @@ class Variant:
     write: Callable[[Path], Path | None]
     topology_text: str = field(default="", repr=False)
     primary: tuple[str, ...] = ()
+    passive: bool = False  # a passive audit (no move) of the variant
 
 
 def profile_variant(profiles: Sequence[Profile]) -> Variant:
     """One run carrying every given profile at once (the union of their breaks is expected)."""
-    name = " + ".join(p.name for p in profiles)
+    passive = any(p.mode == "passive" for p in profiles)
+    name = " + ".join(p.name for p in profiles) + (" (passive)" if passive else "")
     kind = "combined" if len(profiles) > 1 else "profile"
     return Variant(
         name,
@@ -236,14 +244,16 @@ def profile_variant(profiles: Sequence[Profile]) -> Variant:
         expected_breaks(profiles),
         lambda d: write_profiled_topology(d, profiles),
         primary=primary_claims(profiles),
+        passive=passive,
     )
 
 
-def clean_variant() -> Variant:
-    return Variant("clean lab", "clean", (), lambda _d: None)
+def clean_variant(passive: bool = False) -> Variant:
+    name = "clean lab (passive)" if passive else "clean lab"
+    return Variant(name, "clean", (), lambda _d: None, passive=passive)
 
 
-def text_variant(name: str, text: str) -> Variant:
+def text_variant(name: str, text: str, passive: bool = False) -> Variant:
     """A clean topology given as YAML text (random topologies): nothing may fail."""
 
     def write(folder: Path) -> Path:
@@ -251,13 +261,13 @@ def text_variant(name: str, text: str) -> Variant:
         path.write_text(text, encoding="utf-8")
         return path
 
-    return Variant(name, "random", (), write, text)
+    return Variant(name, "random", (), write, text, passive=passive)
 
 
 def run_variant(variant: Variant, lab: str) -> Row:
     with tempfile.TemporaryDirectory(prefix="qm-selftest-") as tmp:
         topology = variant.write(Path(tmp))
-        result = run_scenarios(Path(tmp), topology, None, lab)
+        result = run_scenarios(Path(tmp), topology, None, lab, variant.passive)
     return make_row(
         variant.name,
         variant.expected,

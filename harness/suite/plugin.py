@@ -26,6 +26,7 @@ STEP_MODULES = (
     "steps.checks_cluster",
     "steps.checks_clock",
     "steps.checks_nodes",
+    "steps.passive",
 )
 
 TAG_MARKERS = {
@@ -35,6 +36,9 @@ TAG_MARKERS = {
     "lab-only": "needs an action only the embedded lab offers",
     "own-move": "judges what happens right after the move: never takes an earlier move",
     "claim": "claim(QM-NN): the documented behaviour the scenario checks",
+    "passive": "read-only: runs only in a passive audit (qmaudit run --passive)",
+    "static": "judges the cluster as found (static invariants), read only",
+    "history": "judges the moves the cluster already made, from its event logs",
 }
 
 
@@ -58,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--qm-lab-speed", type=float, default=20.0, help="lab seconds per second")
     group.addoption("--qm-run-dir", default=None, help="run folder (default reports/<run-id>)")
     group.addoption("--qm-run-id", default=None, help="run id (default: new)")
+    from harness.run.passive import add_options
+
+    add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -244,8 +251,10 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Run the scenarios in the order that lets one observed move serve the most of them."""
+    from harness.run.passive import select
     from harness.run.schedule import schedule
 
+    select(config, items)
     items[:] = schedule(items)
 
 
@@ -320,7 +329,10 @@ def _qm_scenario_gate(request: pytest.FixtureRequest) -> None:
     """Skip lab-only and destructive scenarios where the target does not allow them."""
     if request.node.get_closest_marker("claim") is None:
         return
-    run: RunContext = request.getfixturevalue("qm_run")
+    run: RunContext = request.getfixturevalue("qm_run")  # opened first: the skip gets a record
+    from harness.run.passive import gate
+
+    gate(request.node)
     if request.node.get_closest_marker("lab-only") and not run.target.lab_actions:
         pytest.skip("lab-only scenario: the target offers no lab actions (lab_actions: false)")
     if request.node.get_closest_marker("destructive") and not run.target.allow_destructive:
@@ -350,7 +362,9 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
         tags=sorted(scenario.tags | feature.tags),
         params=example,
     )
-    allure_labels(claim, feature.name, claim in CORE_CLAIMS)
+    from harness.evidence.verdicts import checked_by
+
+    allure_labels(claim, feature.name, claim in CORE_CLAIMS, checked_by(run.current.tags))
 
 
 @pytest.hookimpl(trylast=True)

@@ -15,6 +15,7 @@ from harness.errors import HarnessError, InputError, plain_message
 from harness.exits import Exit, last_line
 from harness.run.budget import Budget, enforce_budget
 from harness.run.interrupt import RunStop, journal_verdict
+from harness.run.passive import NOT_JUDGED
 from harness.targets.registry import TargetSpec, parse_spec
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ def suite_args(
     markers: str | None,
     *,
     jobs: int = 0,
+    passive: bool = False,
+    since: str | None = None,
 ) -> list[str]:
     """pytest arguments running the audit scenarios in-process, quietly; xdist with jobs > 1."""
     args = [
@@ -46,6 +49,8 @@ def suite_args(
     ]
     args += ["-k", keyword] if keyword else []
     args += ["-m", markers] if markers else []
+    args += ["--qm-passive"] if passive else []
+    args += [f"--qm-since={since}"] if since else []
     return args
 
 
@@ -103,13 +108,16 @@ class Progress:
         outcome = str(getattr(report, "qm_verdict", "unknown")).upper()
         elapsed = time.monotonic() - self.started
         name = self.titles.get(report.nodeid, report.nodeid.split("::")[-1])
+        why = "" if report.passed else _short(report)
+        if report.skipped and "NOT JUDGED" in why:
+            outcome = "NOT JUDGED"
         print(
             f"[{self.done:>3}/{self.total}] {elapsed:6.1f}s {outcome:<7} {name}",
             file=self.out,
             flush=True,
         )
-        if not report.passed:
-            print(f"      {_short(report)}", file=self.out, flush=True)
+        if why and NOT_JUDGED not in why:  # the passive mode's one reason is said once, at the end
+            print(f"      {why}", file=self.out, flush=True)
 
 
 def _short(report: Any) -> str:
@@ -141,6 +149,8 @@ def run_audit(
     history: Path | None = None,
     history_keep: int = 30,
     budget: Budget | None = None,
+    passive: bool = False,
+    since: str | None = None,
 ) -> int:
     """Run the audit; print progress, the claim table and where the report is. Exit code."""
     from harness.evidence.allure import generate_html
@@ -153,7 +163,7 @@ def run_audit(
     if lab_speed <= 0:
         raise InputError("--lab-speed", repr(lab_speed), "must be a positive number")
     refused_by_replay: list[str] = []
-    if spec.text.strip().startswith("replay:"):
+    if spec.text.strip().startswith("replay:") and not passive:  # passive: NOT JUDGED instead
         from harness.suite.selection import replay_refusals
 
         refused_by_replay, runnable = replay_refusals(markers, features_dir())
@@ -166,28 +176,40 @@ def run_audit(
             for title in refused_by_replay:
                 print(f"  {title}", file=sys.stderr)
         if refused_by_replay and not runnable:
-            detail = "nothing selected can run on a replay; nothing was done"
+            detail = "nothing selected can run on a replay (`--passive` can); nothing was done"
             print(last_line(Exit.BAD_INPUT, detail), file=sys.stderr)
             return int(Exit.BAD_INPUT)
         if refused_by_replay:
             markers = f"({markers}) and not disruptive" if markers else "not disruptive"
     budget = budget or Budget()
-    refused = enforce_budget(spec, budget, keyword, markers, lab_speed)  # before anything moves
-    if refused is not None:
-        print(last_line(Exit.BAD_INPUT, "over budget: nothing was moved"), file=sys.stderr)
-        return refused
+    if not passive:  # a passive run moves nothing: no plan to price
+        refused = enforce_budget(spec, budget, keyword, markers, lab_speed)
+        if refused is not None:
+            print(last_line(Exit.BAD_INPUT, "over budget: nothing was moved"), file=sys.stderr)
+            return refused
     compliance = compliance or Compliance()
     started = time.monotonic()
     run_id = run_id or new_run_id()
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        *suite_args(spec, lab_speed, run_dir, run_id, keyword, markers, jobs=jobs),
+        *suite_args(
+            spec,
+            lab_speed,
+            run_dir,
+            run_id,
+            keyword,
+            markers,
+            jobs=jobs,
+            passive=passive,
+            since=since,
+        ),
         f"--alluredir={run_dir / 'allure-results'}",
         f"--junitxml={run_dir / 'junit.xml'}",
         *budget.pytest_args(),
     ]
-    print(f"qmaudit: run {run_id} against target {spec.text!r}", flush=True)
+    mode = " (passive: read only, no disruptive action)" if passive else ""
+    print(f"qmaudit: run {run_id} against target {spec.text!r}{mode}", flush=True)
     progress = Progress()
     stop = RunStop(run_dir, run_id, spec.text)  # a second signal writes state and exits
     with stop.installed():
@@ -209,7 +231,13 @@ def run_audit(
     # Waivers first (they change the Allure results), then the HTML, the summary, the manifest
     # over all of them, and last the signature over the final manifest.
     verdicts = compliance.claim_verdicts(run_dir)
-    _print_table(verdicts, selected=bool(keyword or markers))
+    _print_table(verdicts, selected=bool(keyword or markers), checks=_claim_checks(run_dir))
+    if passive:
+        from harness.suite.pastdigest import history_digest
+
+        print(f"(passive audit) {NOT_JUDGED}: scenarios that move a VM were skipped")
+        for line in history_digest(run_dir):
+            print(f"qmaudit: {line}")
     compliance.print_waivers(run_dir)
     html_msg = "HTML report skipped (--no-report)"
     config = None
@@ -288,11 +316,27 @@ def run_outcome(
     return Exit.HOLDS, ""
 
 
-def _print_table(verdicts: dict[str, str], selected: bool) -> None:
-    width = 12 if selected else 8
-    print(f"\nclaim  {'verdict':<{width}}  behaviour")
-    print(f"-----  {'-' * width}  " + "-" * 60)
+def _claim_checks(run_dir: Path) -> dict[str, str]:
+    from harness.evidence.manifest import read_records
+    from harness.evidence.verdicts import claim_checks
+
+    try:
+        return claim_checks(read_records(run_dir))
+    except (OSError, HarnessError):
+        return {}
+
+
+def _print_table(
+    verdicts: dict[str, str], selected: bool, checks: dict[str, str] | None = None
+) -> None:
+    """The claim table; a skipped claim reads NOT JUDGED, and each says how it was checked."""
+    checks = checks or {}
+    width = 12 if selected else 10
+    print(f"\nclaim  {'verdict':<{width}}  {'checked by':<32}  behaviour")
+    print(f"-----  {'-' * width}  {'-' * 32}  " + "-" * 36)
     for claim in CLAIMS:
         verdict = verdicts.get(claim, "not selected" if selected else "not run")
+        shown = "not judged" if verdict == "skipped" else verdict
+        how = checks.get(claim) or "-"
         title = CLAIM_TITLES.get(claim, "")
-        print(f"{claim}  {verdict.upper():<{width}}  {title}")
+        print(f"{claim}  {shown.upper():<{width}}  {how:<32}  {title}")

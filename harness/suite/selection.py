@@ -65,7 +65,8 @@ def replay_refusals(markers: str | None, features: Path) -> tuple[list[str], lis
     A capture holds read probes only; every @disruptive scenario moves, drains or crashes
     something, so a replay cannot run it.
     """
-    selected = matching(markers, features)
+    # @passive scenarios run only in a passive audit: a normal run never selects them.
+    selected = [(t, tags) for t, tags in matching(markers, features) if "passive" not in tags]
     refused = [t for t, tags in selected if "disruptive" in tags]
     return refused, [t for t, tags in selected if "disruptive" not in tags]
 

@@ -117,7 +117,17 @@ def test_allure_labels(
         "feature": "Some feature",
         "story": story,
         "severity": severity,
+        "tag": "checked by move",
     }
+
+
+def test_allure_tags_how_a_claim_was_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import allure
+
+    fake = FakeAllure()
+    monkeypatch.setattr(allure, "dynamic", fake)
+    report.allure_labels("QM-01", "Passive audit", False, "history")
+    assert ("tag", "checked by history") in fake.calls
 
 
 def test_core_claims_have_titles() -> None:
@@ -175,10 +185,12 @@ def test_generate_html_without_allure_outside_a_checkout(
 ) -> None:
     # An installed package: no tools/allure beside it; the hint names the tool and the config.
     monkeypatch.setattr(report, "find_allure", lambda: None)
+    monkeypatch.setattr(report, "user_allure", lambda: (None, "npm not found on PATH"))
     monkeypatch.setattr(report, "_REPO", tmp_path / "site-packages")
     ok, message = report.generate_html(tmp_path / "res", tmp_path / "out")
     assert not ok
-    assert f"allure@{report.ALLURE_VERSION}" in message and "QM_ALLURE" in message
+    assert f"Allure {report.ALLURE_VERSION}" in message and "QM_ALLURE" in message
+    assert "npm not found on PATH" in message
     assert f"--config {report.ALLURE_CONFIG}" in message and "tools/allure" not in message
 
 

@@ -130,3 +130,15 @@ def test_compare_never_blocks_on_a_fifo_record(tmp_path: Path) -> None:
 def test_trend_runs_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trend", "--history", str(tmp_path), "--runs", "2000"]) == 2
     assert "between 2 and" in capsys.readouterr().err
+
+
+def test_compare_names_too_long_for_the_file_system(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = make_run(tmp_path, RA, "passed", 2.0)
+    b = make_run(tmp_path, RB, "passed", 2.0)
+    _edit_manifest(b, lambda d: d["files"].append({"path": "x" * 5000, "sha256": "0"}))
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["verify", str(b)]) == 1
+    assert "Traceback" not in capsys.readouterr().err

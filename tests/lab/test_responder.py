@@ -10,6 +10,7 @@ from harness.domain.events import queries
 from harness.errors import LabOperationError
 from harness.lab.model import LabCluster
 from harness.lab.responder import ACTION, LAB_ONLY, READ, LabResponder
+from harness.lab.state import iso
 from harness.schemas import validate_probe_output
 from tests.lab.conftest import advance, make_lab
 
@@ -194,7 +195,8 @@ def test_move_refusal_message(responder: LabResponder) -> None:
 def test_events_filtered_by_time_and_id(responder: LabResponder, lab: LabCluster) -> None:
     responder.answer("HV-A", "move_vm", {"vm_names": [WEB], "node": "HV-B"})
     lab.settle()
-    asked = {"queries": queries([1641, 1204])}
+    # Since the lab started: its logs also hold the seeded history of older moves.
+    asked = {"queries": queries([1641, 1204]), "since_utc": iso(lab.started)}
     events = responder.answer("HV-A", "cluster_events", asked)["events"]
     assert [e["id"] for e in events] == [1641, 1204]
     assert events[0]["properties"] == [WEB, "HV-A", "HV-B"]
@@ -214,7 +216,10 @@ def test_events_are_read_from_their_own_channel_only(
     lab.settle()
     system = [{"log": "System", "provider": "Microsoft-Windows-FailoverClustering", "ids": [1641]}]
     assert responder.answer("HV-A", "cluster_events", {"queries": system})["events"] == []
-    own = responder.answer("HV-A", "cluster_events", {"queries": queries([1641])})["events"]
+    since = iso(lab.started)  # the move's own events, not the seeded history's
+    own = responder.answer(
+        "HV-A", "cluster_events", {"queries": queries([1641]), "since_utc": since}
+    )["events"]
     assert [e["id"] for e in own] == [1641]
 
 

@@ -231,6 +231,72 @@ def _drain_priority_split(c: LabCluster) -> bool:
     return kinds == {WEB: "live", "batch01": "quick"}
 
 
+def _configuration_kept(c: LabCluster) -> bool:
+    config = dict(c.vm(WEB).config)
+    return _moved(c).vm(WEB).config == config
+
+
+def _resource_values_kept(c: LabCluster) -> bool:
+    r = LabResponder(c)
+    vm_id = c.vm(WEB).vm_id
+    before = r.answer("HV-C", "vm_resources", {"vm_id": vm_id})
+    _moved(c)
+    after = r.answer("HV-C", "vm_resources", {"vm_id": vm_id})
+    keep = [
+        (x["private"].get("CheckHeartbeat"), x["registry"]["parameters"])
+        for x in before["resources"]
+    ]
+    now = [
+        (x["private"].get("CheckHeartbeat"), x["registry"]["parameters"])
+        for x in after["resources"]
+    ]
+    return keep == now and before["group"] == after["group"]
+
+
+def _others(c: LabCluster) -> tuple[Any, Any]:
+    doc = LabResponder(c).answer("HV-C", "cluster_inventory")
+    return doc["other_groups"], [(v["name"], v["owner_node"]) for v in doc["csvs"]]
+
+
+def _move_touches_only_its_role(c: LabCluster) -> bool:
+    groups = _others(c)[0]
+    _moved(c)
+    return bool(_others(c)[0] == groups)
+
+
+def _move_keeps_storage_owners(c: LabCluster) -> bool:
+    csvs = _others(c)[1]
+    _moved(c)
+    return bool(_others(c)[1] == csvs)
+
+
+def _state_holds_after_move(c: LabCluster) -> bool:
+    _moved(c)
+    advance(c, 30)
+    c.settle()
+    return c.vm(WEB).heartbeat_ok
+
+
+def _owner_holds_after_move(c: LabCluster) -> bool:
+    _moved(c)
+    advance(c, 30)
+    c.settle()
+    return c.vm(WEB).owner == "HV-B"
+
+
+def _move_request_saves(c: LabCluster) -> bool:
+    c.move_vms([WEB], "HV-B", "cluster_group")
+    c.settle()
+    return c.vm(WEB).history[-1].kind == "quick"
+
+
+def _failover_to_up_owner(c: LabCluster) -> bool:
+    c.crash_node("HV-A")
+    c.settle()
+    owner = c.node(c.vm(WEB).owner)
+    return owner.state == "Up"
+
+
 def _drain_evacuates(c: LabCluster) -> bool:
     c.drain_node("HV-A")
     c.settle()
@@ -280,6 +346,56 @@ class Case:
     off: dict[str, Any]
 
 
+def _offline_action_save(c: LabCluster) -> bool:
+    doc = LabResponder(c).answer("HV-C", "vm_resources", {"vm_id": c.vm(WEB).vm_id})
+    return [
+        r["offline_action"] for r in doc["resources"] if r["resource_type"] == "Virtual Machine"
+    ] == [1]
+
+
+def _state_paths_on_vm_storage(c: LabCluster) -> bool:
+    vm = c.vm(WEB)
+    doc = LabResponder(c).answer("HV-A", "vm_details", {"vm_id": vm.vm_id})
+    paging = doc["vm"]["smart_paging_file_path"]
+    ref = c.storage_of(paging, "HV-A")
+    return paths.under(paging, vm.spec.storage) and ref is not None and ref.shared
+
+
+def _single_registration(c: LabCluster) -> bool:
+    r = LabResponder(c)
+    vm_id = c.vm(WEB).vm_id
+    known = [
+        n
+        for n in ("HV-A", "HV-B", "HV-C")
+        if r.answer(n, "vm_registration", {"vm_id": vm_id})["vm_known"]
+    ]
+    return known == ["HV-A"]
+
+
+def _history_offline_before_online(c: LabCluster) -> bool:
+    """Every seeded past move of the VM: the source's 1204 before the target's 1200."""
+    from harness.domain.events import EventId
+
+    events = sorted(
+        (e for n in c.members() for e in n.events if e.properties and e.properties[0] == WEB),
+        key=lambda e: e.time,
+    )
+    moves = [e for e in events if e.id == EventId.ROLE_MOVING]
+    assert moves and all(e.time < c.started for e in events)
+    for m in moves:
+        source, target = m.properties[1], m.properties[2]
+        later = [e for e in events if e.time >= m.time]
+        offline = next(
+            (e for e in later if e.id == EventId.ROLE_OFFLINE and e.node == source), None
+        )
+        online = next(
+            (e for e in later if e.id == EventId.ROLE_ONLINE_BEGIN and e.node == target), None
+        )
+        if offline is not None and online is not None and online.time < offline.time:
+            return False
+    return True
+
+
 CASES = [
     Case("save_before_move", _save_before_move, {"vm": WEB}),
     Case("saved_state_on_vm_storage", _saved_state_on_vm_storage, {"node": "HV-A"}),
@@ -314,6 +430,18 @@ CASES = [
     Case("passthrough_quick_migrates", _passthrough_quick_migrates, {"vm": "pt01"}),
     Case("links_under_program_data", _links_under_program_data, {"node": "HV-C"}),
     Case("smb_share_continuously_available", _smb_share_continuously_available, {"node": "HV-B"}),
+    Case("configuration_kept", _configuration_kept, {"vm": WEB}),
+    Case("resource_values_kept", _resource_values_kept, {"vm": WEB}),
+    Case("move_touches_only_its_role", _move_touches_only_its_role, {"vm": WEB}),
+    Case("move_keeps_storage_owners", _move_keeps_storage_owners, {"vm": WEB}),
+    Case("state_holds_after_move", _state_holds_after_move, {"vm": WEB}),
+    Case("owner_holds_after_move", _owner_holds_after_move, {"vm": WEB}),
+    Case("move_request_saves", _move_request_saves, {"vm": WEB}),
+    Case("failover_to_up_owner", _failover_to_up_owner, {"vm": WEB}),
+    Case("offline_action_save", _offline_action_save, {"vm": WEB}),
+    Case("state_paths_on_vm_storage", _state_paths_on_vm_storage, {"vm": WEB}),
+    Case("single_registration", _single_registration, {"vm": WEB}),
+    Case("history_offline_before_online", _history_offline_before_online, {"vm": WEB}),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,9 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], cwd: Path, timeout: float = 600, **extra: str
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env.update(extra)
     return subprocess.run(
         args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -43,6 +47,8 @@ def test_wheel_installs_and_audits_from_an_empty_folder(tmp_path: Path) -> None:
         "harness/lab/topologies/default.yaml",
         "harness/lab/profiles/files-moved.yaml",
         "harness/evidence/allurerc.mjs",
+        "harness/evidence/allure_tool/package.json",
+        "harness/evidence/allure_tool/package-lock.json",
         "harness/docs/windows-fidelity.md",
     ):
         assert needed in names, needed
@@ -85,3 +91,19 @@ def test_wheel_installs_and_audits_from_an_empty_folder(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert len(list(other.glob("*/evidence/*.json"))) == 1
     assert len([p for p in (empty / "reports").iterdir() if p.name[:1].isdigit()]) == 1
+    # With Node.js on PATH, the wheel renders the HTML report: its pinned Allure tool is
+    # installed into the user's cache on first use (here a fresh cache folder).
+    if shutil.which("node") and shutil.which("npm"):
+        cache = tmp_path / "cache"
+        done = _run(
+            [str(venv / "bin" / "qmaudit"), "run", "--target", "lab+sim", "-m", "QM-13",
+             "--no-history", "--reports", str(tmp_path / "with-report")],
+            empty,
+            timeout=900,
+            QM_CACHE_DIR=str(cache),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "installing the pinned Allure" in done.stdout
+        assert "Allure HTML report:" in done.stdout, done.stdout[-2000:]
+        assert list((tmp_path / "with-report").glob("*/report/index.html"))
+        assert list(cache.glob("allure-*/node_modules/.bin/allure"))

@@ -39,6 +39,7 @@ from psrpcore.types import (
 )
 
 from harness.lab.cost import OFF, RunspaceCost, WindowsCost
+from harness.lab.logon import Logon, current_logon, logon_scope
 from harness.lab.wsman import soap
 from harness.lab.wsman.shells import Answer
 from harness.lab.wsman.soap import NS, SoapFault, WSManRequest
@@ -60,8 +61,9 @@ NOT_RECOGNIZED = (
     "the path is correct and try again."
 )
 
-# Which commands of a script a configuration refuses (None: all allowed); the JEA module sets it.
-CommandCheck = Callable[[str], list[str]]
+# What a configuration answers for a script using a command or parameter outside its role
+# (None: allowed); harness/probes/jea.py's refusal for the JEA configurations.
+CommandCheck = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,17 @@ class SessionConfiguration:
 
 
 def default_configurations() -> dict[str, SessionConfiguration]:
-    """The configurations every Windows node has: Microsoft.PowerShell (full language)."""
-    return {DEFAULT_CONFIGURATION.lower(): SessionConfiguration(DEFAULT_CONFIGURATION)}
+    """Microsoft.PowerShell (every node has it) and qmaudit's JEA configurations, registered."""
+    from harness.probes.jea import ROLES, refusal
+
+    out = {DEFAULT_CONFIGURATION.lower(): SessionConfiguration(DEFAULT_CONFIGURATION)}
+    for role in ROLES:
+        out[role.configuration.lower()] = SessionConfiguration(
+            role.configuration,
+            refused=lambda script, role=role: refusal(role, script),  # type: ignore[misc]
+            description=role.description,
+        )
+    return out
 
 
 @dataclass
@@ -363,15 +374,30 @@ class PsrpService:
         script = "\n".join(str(c.command_text) for c in commands)
         pipe.server.start()
         pipe.started = True
+        # The pipeline runs as the logon of the connection that started it (second hop).
+        logon = current_logon()
         worker = threading.Thread(
             target=self._run,
-            args=(pool, pipe, script, bool(commands) and all(c.is_script for c in commands)),
+            args=(
+                pool,
+                pipe,
+                script,
+                bool(commands) and all(c.is_script for c in commands),
+                logon,
+            ),
             name=f"psrp-{self.node}",
             daemon=True,
         )
         worker.start()
 
-    def _run(self, pool: _Pool, pipe: _Pipeline, script: str, is_script: bool) -> None:
+    def _run(
+        self,
+        pool: _Pool,
+        pipe: _Pipeline,
+        script: str,
+        is_script: bool,
+        logon: Logon | None = None,
+    ) -> None:
         output: str | None = None
         failure: str | None = None
         if is_script and script.strip() == self._setup_script().strip():
@@ -379,15 +405,16 @@ class PsrpService:
             self._wait(pool.runspace.probe_s(modules_in(script)))
             output = None
         else:
-            refused = pool.configuration.refused(script) if pool.configuration.refused else []
+            refused = pool.configuration.refused(script) if pool.configuration.refused else None
             if refused:
-                failure = NOT_RECOGNIZED.format(name=refused[0])
+                failure = refused
             elif not is_script:
                 failure = NOT_RECOGNIZED.format(name=script.split()[0] if script else "")
             else:
                 self._wait(pool.runspace.probe_s(modules_in(script)))
                 try:
-                    outcome = self.answer(self.node, script)
+                    with logon_scope(logon):
+                        outcome = self.answer(self.node, script)
                 except Exception as exc:
                     failure = str(exc) or type(exc).__name__
                 else:
