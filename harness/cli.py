@@ -92,6 +92,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_since(args)
     for spec in specs:
         check_run_selection(spec, args.m)
+    for spec in specs:
+        if spec.is_inventory:
+            # TLS trust and Kerberos tickets of every node: one line and exit 2, nothing run.
+            from harness.targets.inventory import check_connections
+
+            check_connections(str(spec.path))
     if args.history_keep < 1:
         raise InputError("--history-keep", str(args.history_keep), "must be at least 1")
     budget = Budget(args.max_moves, args.max_downtime_per_vm)

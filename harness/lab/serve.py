@@ -295,6 +295,9 @@ def lab_inventory(server: LabServer) -> dict[str, Any]:
     }
     if server.ca_path is not None:
         defaults["ca_bundle"] = str(server.ca_path)
+    if server.kdc is not None:
+        # The lab's audit account is trusted for delegation: its sessions make the second hop.
+        defaults["kerberos_delegation"] = True
     return {
         "cluster": server.topology.cluster.name,
         "defaults": defaults,
@@ -369,6 +372,12 @@ def print_banner(server: LabServer, out: TextIO) -> None:
     out.write(f"  {qmaudit} check-inventory --target {server.inventory_path}\n")
     plaintext = "allowed" if server.allow_unencrypted else "refused (encrypted messages only)"
     out.write(f"auth: {', '.join(server.auth)}; unencrypted messages: {plaintext}\n")
+    if not ({"credssp", "kerberos"} & set(server.auth)):
+        # The wire's logon decides the second hop, as on Windows (docs/connecting.md).
+        out.write(
+            "second hop: NTLM sessions cannot reach SMB shares (the SMB 3 claims cannot be "
+            "judged); --credssp or --kerberos give sessions that can\n"
+        )
     out.write(f"lab clock speed: {server.speed:g}x real time\n")
     out.write(f"Windows probe cost: {server.cost.describe()}\n")
     out.write("press Ctrl+C to stop\n")

@@ -333,6 +333,11 @@ def check_inventory_spec(spec: str) -> Inventory:
     return inventory
 
 
+def check_connections(spec: str) -> None:
+    """TLS trust and Kerberos tickets of every node (TlsTrustError / KerberosError, exit 2)."""
+    prepare_endpoints(endpoints_for(load_inventory(spec)))
+
+
 def open_inventory(spec: str) -> Target:
     """Open an inventory file as a cluster Target over WinRM."""
     inventory = load_inventory(spec)

@@ -111,6 +111,19 @@ def explain(message: str, *, principal: str | None, service: str | None, how: st
     return f"Kerberos failed with {how}: {text}"
 
 
+# A ticket this process requested is requested again when less than this is left (long runs).
+_RENEW_S = 300
+
+
+def _seconds_left(gssapi: Any, cache: str) -> int:
+    """Seconds of life left in a cache's default credentials (0 when expired or unreadable)."""
+    try:
+        lifetime = gssapi.Credentials(usage="initiate", store={b"ccache": cache.encode()}).lifetime
+    except gssapi.exceptions.GSSError:
+        return 0
+    return int(lifetime or 0)
+
+
 class TicketStore:
     """Tickets requested by this process: one private credential cache per principal."""
 
@@ -124,17 +137,25 @@ class TicketStore:
         gssapi, krb5 = _libraries(label)
         if source.password is None and not source.keytab:
             return cls._existing(gssapi, source, label)
-        assert source.principal
-        key = (source.principal.upper(), source.forwardable)
+        who = source.principal or f"keytab:{source.keytab}"
+        key = (who.upper(), source.forwardable)
         with cls._lock:
-            if key in cls._caches:
+            if key in cls._caches and _seconds_left(gssapi, cls._caches[key]) > _RENEW_S:
                 return cls._caches[key]
             if cls._folder is None:
                 cls._folder = Path(tempfile.mkdtemp(prefix="qmaudit-krb5-"))  # mode 0700
             name = f"FILE:{cls._folder / f'ccache-{len(cls._caches)}'}"
             try:
                 ctx = krb5.init_context()
-                principal = krb5.parse_name_flags(ctx, source.principal.encode())
+                if source.principal:
+                    principal = krb5.parse_name_flags(ctx, source.principal.encode())
+                else:
+                    # No user given: the keytab's first principal (what kinit -k would use).
+                    entries = iter(krb5.kt_resolve(ctx, str(source.keytab).encode()))
+                    first = next(entries, None)
+                    if first is None:
+                        raise KerberosError(f"{label}: keytab {source.keytab} holds no key")
+                    principal = first.principal
                 options = krb5.get_init_creds_opt_alloc(ctx)
                 krb5.get_init_creds_opt_set_canonicalize(options, True)
                 # A forwardable TGT is what delegation (kerberos_delegation) sends on.

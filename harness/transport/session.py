@@ -61,19 +61,12 @@ def _check_extras(endpoint: Endpoint) -> None:
         )
 
 
-_prepared: set[tuple[str, str]] = set()
-_prepared_lock = threading.Lock()
-
-
 def prepare_endpoint(endpoint: Endpoint) -> None:
     """What must hold before the first byte goes to a node: TLS trust, a Kerberos ticket.
 
-    Raises TlsTrustError or KerberosError (one line, exit code 2); done once per endpoint.
+    Raises TlsTrustError or KerberosError (one line, exit code 2). Done at every connect: a
+    handshake is cheap, and a listener whose certificate changed is checked again.
     """
-    key = (endpoint.url, endpoint.transport)
-    with _prepared_lock:
-        if key in _prepared:
-            return
     _check_extras(endpoint)
     verify_server(endpoint)
     if endpoint.transport == "kerberos":
@@ -87,8 +80,6 @@ def prepare_endpoint(endpoint: Endpoint) -> None:
         cache = TicketStore.obtain(source, endpoint.label)
         use_cache(cache)
         check_service(source, cache, endpoint.kerberos_host, endpoint.label)
-    with _prepared_lock:
-        _prepared.add(key)
 
 
 def prepare_endpoints(endpoints: list[Endpoint]) -> None:

@@ -162,3 +162,13 @@ def test_no_gssapi_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     message = str(info.value)
     assert "needs python-gssapi, which is not installed" in message
     assert "pip install 'qmaudit[kerberos]'" in message and "libkrb5-dev" in message
+
+
+def test_a_keytab_without_a_user_name_uses_its_principal(kdc: LabKdc, tmp_path: Path) -> None:
+    principal = kdc.add_user("keytab-only", "Keytab-pass-1")
+    keytab = kdc.export_user_keytab(principal, tmp_path / "only.keytab")
+    cache = TicketStore.obtain(KerberosSource(None, keytab=str(keytab)), "HV-A (x)")
+    listed = subprocess.run(
+        ["klist", cache], env={**os.environ, **kdc.env}, capture_output=True, text=True, timeout=30
+    )
+    assert f"Default principal: {principal}" in listed.stdout
