@@ -41,6 +41,10 @@ def _cmd_lab_serve(args: argparse.Namespace) -> int:
         speed=args.speed,
         state_dir=args.state_dir,
         permissive=args.permissive,
+        https=args.https,
+        kerberos=args.kerberos,
+        no_ntlm=args.no_ntlm,
+        credssp=args.credssp,
         windows_cost=args.windows_cost,
     )
 
@@ -88,6 +92,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_since(args)
     for spec in specs:
         check_run_selection(spec, args.m)
+    for spec in specs:
+        if spec.is_inventory:
+            # TLS trust and Kerberos tickets of every node: one line and exit 2, nothing run.
+            from harness.targets.inventory import check_connections
+
+            check_connections(str(spec.path))
     if args.history_keep < 1:
         raise InputError("--history-keep", str(args.history_keep), "must be at least 1")
     budget = Budget(args.max_moves, args.max_downtime_per_vm)
@@ -588,6 +598,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also accept Basic authentication and unencrypted messages (a default Windows "
         "WinRM service refuses both: encrypted Negotiate/NTLM only)",
+    )
+    serve.add_argument(
+        "--https",
+        action="store_true",
+        help="serve HTTPS with certificates from a CA made for this lab (its file is printed)",
+    )
+    serve.add_argument(
+        "--kerberos",
+        action="store_true",
+        help="start an MIT KDC on loopback (needs krb5-kdc) and accept Kerberos "
+        "(qmaudit[kerberos])",
+    )
+    serve.add_argument(
+        "--no-ntlm",
+        action="store_true",
+        help="refuse NTLM like a hardened domain (Restrict NTLM: deny); implies --kerberos",
+    )
+    serve.add_argument(
+        "--credssp", action="store_true", help="also accept CredSSP (implies --https)"
     )
     serve.add_argument(
         "--windows-cost",

@@ -196,7 +196,11 @@ def read_yaml_file(path: str | Path) -> Any:
     """Read and parse a YAML file: missing, unreadable, oversized or empty files are InputErrors."""
     source = str(path)
     try:
-        with open(path, "rb") as fh:
+        # Opened without blocking: a FIFO nobody writes to must not hang the check.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as fh:
             # Refuse by size before reading; read at most one byte more than the limit in case
             # the size lied (a pipe, /dev/zero, a file still growing).
             if os.fstat(fh.fileno()).st_size > MAX_BYTES:

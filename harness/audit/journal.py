@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputError
+
 JOURNAL_FILE = "journal.jsonl"
 
 
@@ -50,18 +52,47 @@ class Journal:
                 self._fd = -1
 
 
+MAX_JOURNAL_LINE = 1 << 20  # one entry (qmaudit writes a few hundred bytes)
+MAX_JOURNAL_ENTRIES = 1_000_000
+_TEXT_FIELDS = ("kind", "vm", "node", "owner", "state", "undo")
+
+
+def _usable(entry: Any) -> bool:
+    """An entry qmaudit could have written: an object whose names are text (ids may be ints)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+        return False
+    if any(entry.get(k) is not None and not isinstance(entry[k], str) for k in _TEXT_FIELDS):
+        return False
+    return entry.get("id") is None or isinstance(entry["id"], str | int)
+
+
 def read_journal(path: Path) -> list[dict[str, Any]]:
-    """Every whole entry of a journal; a torn line (the run was killed mid-write) is skipped."""
+    """Every whole entry of a journal; a torn line (the run was killed mid-write), an entry of
+    another shape or an over-long line is skipped. Streamed; a special file is an InputError."""
     entries: list[dict[str, Any]] = []
-    for line in path.read_bytes().split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and "kind" in entry:
-            entries.append(entry)
+    try:
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise InputError(str(path), "", "the journal is not a regular file")
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(str(path), "", f"cannot read the journal: {exc.strerror}") from None
+    with handle:
+        while len(entries) < MAX_JOURNAL_ENTRIES:
+            line = handle.readline(MAX_JOURNAL_LINE + 1)
+            if not line:
+                break
+            if len(line) > MAX_JOURNAL_LINE:
+                while line and not line.endswith(b"\n"):
+                    line = handle.readline(MAX_JOURNAL_LINE)
+                continue
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if _usable(entry):
+                entries.append(entry)
     return entries
 
 

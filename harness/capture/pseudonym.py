@@ -49,6 +49,7 @@ class Pseudonymiser:
 
     def __init__(self) -> None:
         self._ids: dict[str, dict[str, str]] = {}
+        self._domains: list[str] = []
         self._by_folded: dict[str, str] = {}
         self._counters: dict[str, int] = {}
         self._originals: list[str] = []
@@ -72,6 +73,8 @@ class Pseudonymiser:
             self._by_folded[folded] = pseudonym
             self._originals.append(name)
             self._pattern = None
+            if kind == "domain":
+                self._domains.append(name)
 
     @property
     def originals(self) -> list[str]:
@@ -100,10 +103,28 @@ class Pseudonymiser:
         then every IP address, MAC address, domain SID and GUID."""
         if not text:
             return text
+        text = self._other_hosts(text)
         pattern = self._compiled()
         if pattern is not None:
             text = pattern.sub(lambda m: self._lookup[m.group(0).casefold()], text)
         return self.identifiers(text)
+
+    def _other_hosts(self, text: str) -> str:
+        """Host names in a known domain that no inventory names (a file server, a domain
+        controller): each becomes a host pseudonym of its own."""
+        if not self._domains:
+            return text
+        domains = "|".join(re.escape(d) for d in sorted(self._domains, key=len, reverse=True))
+        fqdn = re.compile(
+            rf"{_BEFORE}[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?:{domains}){_AFTER}",
+            re.IGNORECASE,
+        )
+        new = [
+            m.group(0) for m in fqdn.finditer(text) if m.group(0).casefold() not in self._by_folded
+        ]
+        if new:
+            self.add("host", new)
+        return text
 
     def _id(self, kind: str, original: str, make: Callable[[int], str]) -> str:
         table = self._ids.setdefault(kind, {})

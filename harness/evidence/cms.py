@@ -91,6 +91,30 @@ def read_ca_file(path: Path) -> list[x509.Certificate]:
     return certs
 
 
+MAX_CMS_BYTES = 1 << 20  # a detached signature with a certificate chain: a few KB
+
+
+def der_problem(data: bytes) -> str | None:
+    """Why `data` is not exactly one DER SEQUENCE (trailing bytes included), or None."""
+    if len(data) < 2 or data[0] != 0x30:
+        return "not a DER-encoded CMS structure"
+    first = data[1]
+    if first < 0x80:
+        length, head = first, 2
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or len(data) < 2 + count:
+            return "malformed DER length"
+        length = int.from_bytes(data[2 : 2 + count], "big")
+        head = 2 + count
+        if length < 0x80 or data[2] == 0:
+            return "non-minimal DER length"
+    if head + length != len(data):
+        extra = len(data) - head - length
+        return f"{extra} bytes of trailing data" if extra > 0 else "truncated"
+    return None
+
+
 def check_cms(run_dir: Path, ca_file: Path) -> tuple[bool, str]:
     """Check manifest.json.p7s with `openssl cms -verify` against the CA file; (ok, message)."""
     read_ca_file(ca_file)
@@ -98,8 +122,17 @@ def check_cms(run_dir: Path, ca_file: Path) -> tuple[bool, str]:
     if openssl is None:
         raise InputError("--ca", str(ca_file), "openssl is not on PATH (it checks CMS signatures)")
     sig = Path(run_dir) / CMS_SIGNATURE_NAME
-    if not sig.is_file():
+    if not sig.is_file() and not sig.is_symlink():
         return False, f"not signed (no {CMS_SIGNATURE_NAME})"
+    if sig.is_symlink():
+        return False, f"BAD: {CMS_SIGNATURE_NAME} is a symlink"
+    try:
+        der = read_bounded(sig, MAX_CMS_BYTES, what="CMS signature")
+    except InputError as exc:
+        return False, f"BAD: {exc.reason}"
+    problem = der_problem(der)
+    if problem is not None:
+        return False, f"BAD: {CMS_SIGNATURE_NAME}: {problem}"
     with tempfile.TemporaryDirectory() as tmp:
         signer_pem = Path(tmp) / "signer.pem"
         args = [openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", str(sig)]

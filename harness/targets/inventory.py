@@ -19,6 +19,7 @@ from harness.schemas import validate_document
 from harness.targets.names import computer_name_problem, host_problem
 from harness.targets.registry import Target, TargetSpec, VmPolicy, first_match
 from harness.transport.endpoint import Endpoint
+from harness.transport.session import prepare_endpoints
 from harness.yamlfile import parse_yaml, read_yaml_file
 
 INLINE_SECRET = "inline passwords are not allowed: use password_env"
@@ -32,6 +33,11 @@ _SETTINGS = (
     "transport",
     "verify_tls",
     "ca_bundle",
+    "kerberos_hostname",
+    "kerberos_delegation",
+    "kerberos_keytab",
+    "kerberos_ccache",
+    "send_cbt",
     "cert_pem",
     "cert_key_pem",
     "operation_timeout_s",
@@ -327,10 +333,17 @@ def check_inventory_spec(spec: str) -> Inventory:
     return inventory
 
 
+def check_connections(spec: str) -> None:
+    """TLS trust and Kerberos tickets of every node (TlsTrustError / KerberosError, exit 2)."""
+    prepare_endpoints(endpoints_for(load_inventory(spec)))
+
+
 def open_inventory(spec: str) -> Target:
     """Open an inventory file as a cluster Target over WinRM."""
     inventory = load_inventory(spec)
     endpoints = endpoints_for(inventory)
+    # TLS trust and Kerberos tickets of every node, before anything runs on any of them.
+    prepare_endpoints(endpoints)
     guest: tuple[str, str] | None = None
     if inventory.guest_credentials is not None:
         guest = resolve_credentials(inventory.guest_credentials, inventory.source, "guest password")

@@ -25,8 +25,21 @@ def _load_lab_topology(file: str | None) -> Any:
     return load_topology(file) if file else load_default_topology()
 
 
-def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED) -> Target:
-    """Open the embedded lab: served over WinRM on loopback, or in-process."""
+def open_lab(
+    file: str | None,
+    *,
+    served: bool,
+    speed: float = DEFAULT_LAB_SPEED,
+    https: bool = False,
+    kerberos: bool = False,
+) -> Target:
+    """Open the embedded lab: served over WinRM on loopback, or in-process.
+
+    Served, the wire's logon decides what a probe reaches (the second hop): by default CredSSP
+    over HTTPS (a CA made for the run, verified), so SMB shares can be looked at; `https` alone
+    is NTLM over HTTPS (shares refused, as Windows refuses them); `kerberos` starts an MIT KDC
+    on loopback and authenticates with a delegated ticket from it, over HTTPS.
+    """
     from harness.lab.clock import ScaledClock, pacing_wanted
     from harness.lab.cost import CostMeter, resolve_cost
     from harness.lab.model import LabCluster
@@ -47,7 +60,8 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
         "throughputs": lab_throughputs(topology),
         "poll_interval_s": poll,
     }
-    spec = ("lab" if served else "lab+inproc") + (f":{file}" if file else "")
+    kind = "lab+kerberos" if kerberos else "lab+https" if https else "lab"
+    spec = (kind if served else "lab+inproc") + (f":{file}" if file else "")
     if not served:
         from harness.drivers.lab import LabDriver
 
@@ -57,6 +71,7 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
         return Target(spec=spec, driver=inproc, transport="in-process", **common)
 
     from harness.drivers.winrm import WinRMDriver
+    from harness.lab.kdc import LabKdc
     from harness.lab.responder import LabResponder
     from harness.lab.serve import LabServer
     from harness.transport.endpoint import SESSIONS, Endpoint
@@ -66,44 +81,62 @@ def open_lab(file: str | None, *, served: bool, speed: float = DEFAULT_LAB_SPEED
     session = os.environ.get(SESSION_ENV, "auto").strip().lower() or "auto"
     if session not in SESSIONS:
         raise InputError(SESSION_ENV, session, f"must be one of {', '.join(SESSIONS)}")
+    closers: list[Any] = []
+    kdc = None
+    transport = "ntlm" if https else "credssp"
+    if kerberos:
+        transport = "kerberos"
+        kdc = LabKdc()
+        closers.append(kdc.stop)
+    https = True
     server = LabServer(
-        topology, speed=speed, responder=LabResponder(cluster), auth=("ntlm",), cost=cost
+        topology,
+        speed=speed,
+        responder=LabResponder(cluster),
+        auth=(transport,),
+        https=https,
+        kdc=kdc,
+        cost=cost,
     )
-    server.start()
+    closers.insert(0, server.stop)
     try:
+        if kdc is not None:
+            kdc.start()
+            # This process's Kerberos clients use the lab's realm (no other realm in a lab run).
+            os.environ.update(kdc.env)
+        server.start()
         creds = server.credentials
         assert creds is not None
         endpoints = []
-        for node, url in server.endpoints.items():
-            port = int(url.split(":")[2].split("/")[0])
+        for node, listener in server.listeners.items():
             endpoints.append(
                 Endpoint(
                     node=node,
                     host="127.0.0.1",
-                    port=port,
-                    scheme="http",
-                    transport="ntlm",
-                    username=creds.qualified_username,
+                    port=listener.port,
+                    scheme=listener.scheme,
+                    transport=transport,
+                    username=server.kerberos_principal or creds.qualified_username,
                     password=creds.password,
+                    ca_bundle=str(server.ca_path) if server.ca_path else None,
+                    kerberos_hostname=server.service_host(node) if kerberos else None,
+                    # The lab's audit account is trusted for delegation (second hop).
+                    kerberos_delegation=kerberos,
                     session=session,
                 )
             )
         driver = WinRMDriver(endpoints)
     except BaseException:
-        server.stop()
+        for close in closers:
+            close()
         raise
-    target = Target(
-        spec=spec,
-        driver=driver,
-        transport=(
-            "WinRS (a powershell.exe per probe)"
-            if session == "winrs"
-            else "PowerShell remoting (PSRP)"
-        )
-        + " over WinRM HTTP, NTLM with message encryption",
-        **common,
+    auth = {"kerberos": "Kerberos (delegated ticket)", "ntlm": "NTLM", "credssp": "CredSSP"}
+    how = (
+        "WinRS (a powershell.exe per probe)" if session == "winrs" else "PowerShell remoting (PSRP)"
     )
-    target.closers.append(server.stop)
+    label = f"{how} over WinRM HTTPS (certificate verified), {auth[transport]}"
+    target = Target(spec=spec, driver=driver, transport=label, **common)
+    target.closers.extend(closers)
     return target
 
 
@@ -115,6 +148,16 @@ def check_lab(spec: TargetSpec) -> None:
 def open_served_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
     """`lab[:FILE]`: the lab served over WinRM on loopback."""
     return open_lab(spec.path, served=True, speed=lab_speed)
+
+
+def open_https_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """`lab+https[:FILE]`: the lab served over HTTPS (a CA made for the run), NTLM."""
+    return open_lab(spec.path, served=True, speed=lab_speed, https=True)
+
+
+def open_kerberos_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:
+    """`lab+kerberos[:FILE]`: the lab over HTTPS with Kerberos from an MIT KDC on loopback."""
+    return open_lab(spec.path, served=True, speed=lab_speed, kerberos=True)
 
 
 def open_inproc_lab(spec: TargetSpec, lab_speed: float = DEFAULT_LAB_SPEED) -> Target:

@@ -140,6 +140,20 @@ KINDS: tuple[TargetKind, ...] = (
         "harness.targets.lab:open_served_lab",
     ),
     TargetKind(
+        "lab+https",
+        "lab+https[:<topology.yaml>]",
+        "the lab served over HTTPS (certificates from a CA made for the run), NTLM",
+        "harness.targets.lab:check_lab",
+        "harness.targets.lab:open_https_lab",
+    ),
+    TargetKind(
+        "lab+kerberos",
+        "lab+kerberos[:<topology.yaml>]",
+        "the lab over HTTPS, Kerberos from an MIT KDC on loopback (krb5-kdc, qmaudit[kerberos])",
+        "harness.targets.lab:check_lab",
+        "harness.targets.lab:open_kerberos_lab",
+    ),
+    TargetKind(
         "lab+inproc",
         "lab+inproc[:<topology.yaml>]",
         "the same lab answered in-process",

@@ -31,6 +31,15 @@ class Endpoint:
     cert_key_pem: str | None = None
     ca_bundle: str | None = None
     verify_tls: bool = True
+    # Kerberos: the name of the node's HTTP/<name> SPN when `host` is not it (an IP address),
+    # whether to delegate a forwardable ticket (second hop), and where the ticket comes from
+    # when no password is given: a keytab, or a credential cache (default: KRB5CCNAME).
+    kerberos_hostname: str | None = None
+    kerberos_delegation: bool = False
+    kerberos_keytab: str | None = None
+    kerberos_ccache: str | None = None
+    # Extended Protection: send a channel binding token on HTTPS (Windows' CbtHardeningLevel).
+    send_cbt: bool = True
     operation_timeout_s: float = 20.0
     read_timeout_s: float = 30.0
     connect_timeout_s: float = 10.0
@@ -70,6 +79,13 @@ class Endpoint:
         self._check_timeouts(source)
         if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
             raise InputError(source, "ca_bundle", f"CA bundle {self.ca_bundle!r} does not exist")
+        if self.kerberos_keytab is not None and not os.path.exists(self.kerberos_keytab):
+            raise InputError(
+                source, "kerberos_keytab", f"keytab {self.kerberos_keytab!r} does not exist"
+            )
+        if self.transport == "credssp" and self.scheme != "https":
+            # CredSSP hands the password to the node: only inside TLS whose server is verified.
+            raise InputError(source, "transport", "credssp needs scheme https")
 
     def _check_credentials(self, source: str) -> None:
         if self.transport == "certificate":
@@ -112,6 +128,11 @@ class Endpoint:
         """The WS-Management URL, e.g. https://node1.example:5986/wsman."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+    @property
+    def kerberos_host(self) -> str:
+        """The host part of the node's HTTP service principal (HTTP/<this>)."""
+        return self.kerberos_hostname or self.host
 
     @property
     def label(self) -> str:

@@ -35,6 +35,10 @@ QUOTA_CODES = frozenset({QUOTA_MAX_SHELLS_CODE, QUOTA_MAX_OPERATIONS_CODE})
 RESET_CODES = frozenset({SHELL_NOT_FOUND_CODE, KEY_DELETED_CODE, *QUOTA_CODES})
 
 
+# requests-credssp's exceptions (an optional package: matched by name, not imported).
+_CREDSSP_REFUSALS = frozenset({"AuthenticationException", "NTStatusException"})
+
+
 @dataclass(frozen=True)
 class Fault:
     """What the session needs to know about a failure: which error, and how to react."""
@@ -67,6 +71,12 @@ def classify(exc: BaseException) -> Fault:
         return Fault(
             AuthenticationError, f"the server rejected the credentials ({exc})", answered=True
         )
+    if name in _CREDSSP_REFUSALS:
+        # requests-credssp: CredSSP not offered, or the logon refused (e.g. SEC_E_LOGON_DENIED).
+        return Fault(AuthenticationError, f"the server refused CredSSP ({exc})", answered=True)
+    if isinstance(exc, PermissionError):
+        # requests-ntlm: the server answered NTLM's first message without a challenge.
+        return Fault(AuthenticationError, f"the server refused NTLM ({exc})", answered=True)
     if isinstance(exc, WinRMOperationTimeoutError):
         # pywinrm turns this fault into its own exception outside Receive too: transient.
         return Fault(
@@ -88,7 +98,7 @@ def classify(exc: BaseException) -> Fault:
         return Fault(
             TransportError,
             f"TLS verification failed ({name}: {exc}); give the server's CA with the "
-            "ca_bundle option, or (unsafe) turn verification off with the insecure switch",
+            "ca_bundle option, or (unsafe) turn verification off with verify_tls: false",
             connect_failed=True,
         )
     if isinstance(exc, requests.ReadTimeout):

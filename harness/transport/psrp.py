@@ -22,7 +22,8 @@ from typing import Any
 
 from harness.errors import AuthenticationError, HarnessError, TransportError
 from harness.transport.endpoint import Endpoint
-from harness.transport.session import ScriptResult, WinRMSession
+from harness.transport.session import ScriptResult, WinRMSession, prepare_endpoint
+from harness.transport.tls import trust_store
 
 SETUP_FILE = Path(__file__).resolve().parent.parent / "probes" / "lib" / "runspace.ps1"
 DEFAULT_CONFIGURATION = "Microsoft.PowerShell"
@@ -52,12 +53,25 @@ def make_wsman(endpoint: Endpoint) -> Any:
     """A pypsrp WSMan connection configured from the endpoint (no traffic yet)."""
     from pypsrp.wsman import WSMan
 
+    # TLS trust and a Kerberos ticket first: one-line errors before anything is sent.
+    prepare_endpoint(endpoint)
     verify: Any = endpoint.verify_tls
-    if endpoint.verify_tls and endpoint.ca_bundle:
-        verify = endpoint.ca_bundle
+    if endpoint.verify_tls:
+        # The inventory's CA bundle, else the system's (requests alone would use certifi's).
+        verify = trust_store(endpoint) or True
     extra: dict[str, Any] = {}
     if endpoint.transport == "certificate":
         extra = {"certificate_pem": endpoint.cert_pem, "certificate_key_pem": endpoint.cert_key_pem}
+    if endpoint.transport in ("ntlm", "kerberos"):
+        extra = {
+            # The node's HTTP/<name> SPN when `host` is an address; delegation for a second hop.
+            "negotiate_hostname_override": endpoint.kerberos_hostname,
+            # WinRM's service principal is HTTP/<host> (pypsrp would ask for host/<host>).
+            "negotiate_service": "HTTP",
+            "negotiate_delegate": endpoint.kerberos_delegation,
+            # Extended Protection: the channel binding token over HTTPS.
+            "negotiate_send_cbt": endpoint.send_cbt,
+        }
     return WSMan(
         endpoint.host,
         port=endpoint.port,

@@ -20,6 +20,8 @@ from harness.transport.clixml import decode_clixml
 from harness.transport.delivery import ScriptDelivery
 from harness.transport.endpoint import Endpoint
 from harness.transport.faults import Fault, classify
+from harness.transport.kerberos import KerberosSource, TicketStore, check_service, use_cache
+from harness.transport.tls import trust_store, verify_server
 
 ProtocolFactory = Callable[[Endpoint], Any]
 UTF8_CODEPAGE = 65001  # so non-ASCII names survive PowerShell's console output
@@ -45,18 +47,13 @@ def _warn_insecure(endpoint: Endpoint) -> None:
         _insecure_warned = True
     print(
         f"qmaudit: WARNING: TLS certificate verification is OFF for {endpoint.url} "
-        "(insecure switch); the server's identity is not checked",
+        "(verify_tls: false); the server's identity is not checked",
         file=sys.stderr,
     )
 
 
 def _check_extras(endpoint: Endpoint) -> None:
     """Kerberos and CredSSP need optional packages; say which extra installs them."""
-    if endpoint.transport == "kerberos" and not winrm.transport.HAVE_KERBEROS:
-        raise HarnessError(
-            f"{endpoint.label}: the kerberos transport needs pykerberos: "
-            "pip install 'qmaudit[kerberos]' (pywinrm[kerberos])"
-        )
     if endpoint.transport == "credssp" and not winrm.transport.HAVE_CREDSSP:
         raise HarnessError(
             f"{endpoint.label}: the credssp transport needs requests-credssp: "
@@ -64,9 +61,41 @@ def _check_extras(endpoint: Endpoint) -> None:
         )
 
 
-def make_protocol(endpoint: Endpoint) -> Protocol:
-    """A pywinrm Protocol configured from the endpoint (no network traffic yet)."""
+def prepare_endpoint(endpoint: Endpoint) -> None:
+    """What must hold before the first byte goes to a node: TLS trust, a Kerberos ticket.
+
+    Raises TlsTrustError or KerberosError (one line, exit code 2). Done at every connect: a
+    handshake is cheap, and a listener whose certificate changed is checked again.
+    """
     _check_extras(endpoint)
+    verify_server(endpoint)
+    if endpoint.transport == "kerberos":
+        source = KerberosSource(
+            principal=endpoint.username,
+            password=endpoint.password,
+            keytab=endpoint.kerberos_keytab,
+            ccache=endpoint.kerberos_ccache,
+            forwardable=endpoint.kerberos_delegation,
+        )
+        cache = TicketStore.obtain(source, endpoint.label)
+        use_cache(cache)
+        check_service(source, cache, endpoint.kerberos_host, endpoint.label)
+
+
+def prepare_endpoints(endpoints: list[Endpoint]) -> None:
+    """prepare_endpoint for every node, in parallel, before a run touches any of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not endpoints:
+        return
+    with ThreadPoolExecutor(max_workers=min(16, len(endpoints))) as pool:
+        for future in [pool.submit(prepare_endpoint, e) for e in endpoints]:
+            future.result()
+
+
+def make_protocol(endpoint: Endpoint) -> Protocol:
+    """A pywinrm Protocol configured from the endpoint (TLS and Kerberos checked first)."""
+    prepare_endpoint(endpoint)
     if endpoint.scheme == "https" and not endpoint.verify_tls:
         _warn_insecure(endpoint)
     # pywinrm wants whole seconds with read > operation; the real HTTP timeouts are set below.
@@ -77,13 +106,17 @@ def make_protocol(endpoint: Endpoint) -> Protocol:
         username=endpoint.username,
         password=endpoint.password,
         server_cert_validation="validate" if endpoint.verify_tls else "ignore",
-        ca_trust_path=endpoint.ca_bundle,  # type: ignore[arg-type]
+        # The inventory's CA bundle, else the system's (requests alone would use certifi's).
+        ca_trust_path=trust_store(endpoint),  # type: ignore[arg-type]
         cert_pem=endpoint.cert_pem,
         cert_key_pem=endpoint.cert_key_pem,
         read_timeout_sec=max(operation + 1, math.ceil(endpoint.read_timeout_s)),
         operation_timeout_sec=operation,
         message_encryption="auto",
         proxy=None,
+        kerberos_hostname_override=endpoint.kerberos_hostname,
+        kerberos_delegation=endpoint.kerberos_delegation,
+        send_cbt=endpoint.send_cbt,
     )
     # requests accepts (connect, read); pywinrm passes this value straight to session.send.
     protocol.transport.read_timeout_sec = (  # type: ignore[assignment]

@@ -29,7 +29,8 @@ def test_only_whole_names_are_replaced_and_longest_wins() -> None:
     # HV1 inside HV1X is another word; the FQDN is a host name of its own.
     assert p.text("HV1X") == "HV1X"
     assert p.text("hv1.corp.example") == "host-1.example.invalid"
-    assert p.text("other.corp.example") == "other.domain-1.invalid"
+    # Another host of a known domain is a host too: its own pseudonym, not a half-renamed FQDN.
+    assert p.text("other.corp.example") == "host-2.example.invalid"
     assert p.text(r"C:\ClusterStorage\Volume1\web 01\Virtual Hard Disks\web 01.vhdx") == (
         r"C:\ClusterStorage\Volume1\vm-1\Virtual Hard Disks\vm-1.vhdx"
     )
@@ -84,3 +85,17 @@ def test_addresses_and_identifiers_are_replaced_consistently() -> None:
     # What identifies no host stays: loopback, builds, times, hashes, well-known SIDs.
     keep = "127.0.0.1 ::1 10.0.20348.2031 12:34:56 S-1-5-18 " + "ab" * 32
     assert p.text(keep) == keep
+
+
+def test_other_hosts_of_a_known_domain_get_pseudonyms() -> None:
+    from harness.capture.pseudonym import Pseudonymiser
+
+    p = Pseudonymiser()
+    p.add("host", ["hv01.corp.example"])
+    p.add("domain", ["corp.example"])
+    out = p.text("hv01.corp.example reads \\\\fs2.corp.example\\vms via DC01.Corp.Example")
+    assert (
+        out
+        == "host-1.example.invalid reads \\\\host-2.example.invalid\\vms via host-3.example.invalid"
+    )
+    assert p.text(out) == out and p.leaks(out) == []

@@ -145,3 +145,27 @@ def test_bundle_without_key_or_with_a_foreign_key_exit_2(
     assert main(["sign", str(run), "--key", str(mixed)]) == 2
     assert "no certificate in the bundle matches the private key" in capsys.readouterr().err
     assert not (run / "manifest.json.p7s").exists()
+
+
+@pytest.mark.parametrize("tamper", ["trailing", "symlink", "huge"])
+def test_tampered_cms_file_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tamper: str
+) -> None:
+    run, ca_file = signed(tmp_path)
+    sig = run / "manifest.json.p7s"
+    if tamper == "trailing":
+        sig.write_bytes(sig.read_bytes() + b"\x00trailing")
+        needle = "bytes of trailing data"
+    elif tamper == "symlink":
+        real = tmp_path / "elsewhere.p7s"
+        real.write_bytes(sig.read_bytes())
+        sig.unlink()
+        sig.symlink_to(real)
+        needle = "symlink"
+    else:
+        with sig.open("r+b") as handle:
+            handle.truncate(300 << 20)  # sparse
+        needle = "larger than the limit"
+    assert main(["verify", str(run), "--ca", str(ca_file)]) == 1
+    out = capsys.readouterr()
+    assert needle in out.out and "Traceback" not in out.err

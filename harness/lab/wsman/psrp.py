@@ -39,6 +39,7 @@ from psrpcore.types import (
 )
 
 from harness.lab.cost import OFF, RunspaceCost, WindowsCost
+from harness.lab.logon import Logon, current_logon, logon_scope
 from harness.lab.wsman import soap
 from harness.lab.wsman.shells import Answer
 from harness.lab.wsman.soap import NS, SoapFault, WSManRequest
@@ -373,15 +374,30 @@ class PsrpService:
         script = "\n".join(str(c.command_text) for c in commands)
         pipe.server.start()
         pipe.started = True
+        # The pipeline runs as the logon of the connection that started it (second hop).
+        logon = current_logon()
         worker = threading.Thread(
             target=self._run,
-            args=(pool, pipe, script, bool(commands) and all(c.is_script for c in commands)),
+            args=(
+                pool,
+                pipe,
+                script,
+                bool(commands) and all(c.is_script for c in commands),
+                logon,
+            ),
             name=f"psrp-{self.node}",
             daemon=True,
         )
         worker.start()
 
-    def _run(self, pool: _Pool, pipe: _Pipeline, script: str, is_script: bool) -> None:
+    def _run(
+        self,
+        pool: _Pool,
+        pipe: _Pipeline,
+        script: str,
+        is_script: bool,
+        logon: Logon | None = None,
+    ) -> None:
         output: str | None = None
         failure: str | None = None
         if is_script and script.strip() == self._setup_script().strip():
@@ -397,7 +413,8 @@ class PsrpService:
             else:
                 self._wait(pool.runspace.probe_s(modules_in(script)))
                 try:
-                    outcome = self.answer(self.node, script)
+                    with logon_scope(logon):
+                        outcome = self.answer(self.node, script)
                 except Exception as exc:
                     failure = str(exc) or type(exc).__name__
                 else:

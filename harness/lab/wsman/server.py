@@ -12,10 +12,12 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+import spnego.channel_bindings
+
 from harness.lab.cost import OFF, WindowsCost
+from harness.lab.logon import logon_scope
 from harness.lab.wsman import soap
 from harness.lab.wsman.auth import (
-    ENCRYPTED_CONTENT_TYPE,
     AuthState,
     ConnectionAuth,
     LabCredentials,
@@ -35,6 +37,7 @@ from harness.lab.wsman.psrp import PsrpService, SessionConfiguration
 from harness.lab.wsman.service import MAX_SHELLS_PER_USER, ShellService
 from harness.lab.wsman.shells import Answer, ShellStore
 from harness.lab.wsman.soap import SoapFault
+from harness.lab.wsman.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,13 @@ FaultMode = Literal["hang", "garbage", "close", "access_denied"]
 DEFAULT_AUTH: tuple[str, ...] = ("ntlm",)
 # The explicit opt-in for clients that cannot encrypt: Basic and plaintext SOAP over HTTP.
 PERMISSIVE_AUTH: tuple[str, ...] = ("ntlm", "basic")
+# A domain member: Negotiate offers Kerberos (needs the lab's keytab) besides NTLM.
+DOMAIN_AUTH: tuple[str, ...] = ("ntlm", "kerberos")
+# A hardened domain: NTLM refused ("Restrict NTLM: Incoming NTLM traffic" = Deny all).
+NO_NTLM_AUTH: tuple[str, ...] = ("kerberos",)
+AUTH_METHODS = frozenset({"ntlm", "kerberos", "credssp", "basic"})
+# How long a client may take over its TLS handshake before the listener drops it.
+TLS_HANDSHAKE_S = 10.0
 _SHORT_ACTIONS = {
     soap.ACTION_CREATE: "Create",
     soap.ACTION_COMMAND: "Command",
@@ -127,11 +137,32 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
+        listener = self.server.listener
+        self.handshake_failed = False
+        if listener.tls is not None:
+            # The handshake happens here, on the connection's own thread, never in accept().
+            try:
+                self.request.settimeout(TLS_HANDSHAKE_S)
+                self.request.do_handshake()
+            except OSError as exc:
+                # A client that refused our certificate or spoke no TLS: nothing to answer.
+                log.debug("TLS handshake with %s failed: %s", listener.node, exc)
+                self.handshake_failed = True
         super().setup()
         # HTTP.sys' IdleConnection/HeaderWait timers: a silent connection is closed.
-        self.connection.settimeout(self.server.listener.limits.idle_connection_s)
-        listener = self.server.listener
-        self.auth = ConnectionAuth(listener.credentials, listener.auth_methods)
+        self.connection.settimeout(listener.limits.idle_connection_s)
+        self.auth = ConnectionAuth(
+            listener.credentials, listener.auth_methods, listener.channel_bindings
+        )
+
+    def handle(self) -> None:
+        if self.handshake_failed:
+            return
+        try:
+            super().handle()
+        except OSError as exc:
+            # A client that failed or abandoned its TLS handshake: nothing to answer.
+            log.debug("connection to %s dropped: %s", self.server.listener.node, exc)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.server.listener.node, format % args)
@@ -183,7 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
         encrypted = content_type.lower().startswith("multipart/encrypted")
         listener.stats.bump("requests", content_type)
         listener.stats.bump("encrypted_requests" if encrypted else "plaintext_requests")
-        if not encrypted and not listener.allow_unencrypted:
+        # AllowUnencrypted concerns HTTP only: on HTTPS the TLS channel is the encryption.
+        if not encrypted and not listener.allow_unencrypted and listener.tls is None:
             # AllowUnencrypted=false: Windows answers a plaintext SOAP body over HTTP with a bare
             # HTTP 500 (and logs "unencrypted message ... forbidden").
             listener.stats.bump("unencrypted_refused")
@@ -205,7 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if encrypted:
             self._send(
-                status, self.auth.seal(reply), {"Content-Type": ENCRYPTED_CONTENT_TYPE, **token}
+                status,
+                self.auth.seal(reply),
+                {"Content-Type": self.auth.encrypted_content_type, **token},
             )
         else:
             self._send(
@@ -231,7 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 0, b""
             owner = self.auth.creds.qualified_username
             listener._reap_idle_shells(request.selectors.get("ShellId", ""))
-            reply = listener._service.handle(request, owner, self.client_address[0])
+            with logon_scope(self.auth.logon):
+                reply = listener._service.handle(request, owner, self.client_address[0])
             return 200, reply
         except SoapFault as fault:
             return fault.http_status, soap.render_fault(fault, message_id, listener.node)
@@ -309,6 +344,8 @@ class WSManListener:
         allow_unencrypted: bool = False,
         max_shells_per_user: int = MAX_SHELLS_PER_USER,
         command_start_s: float = 0.0,
+        tls: TlsFiles | None = None,
+        cbt_strict: bool = True,
         cost: WindowsCost | None = None,
         psrp: bool = True,
         configurations: Mapping[str, SessionConfiguration] | None = None,
@@ -328,6 +365,18 @@ class WSManListener:
         self.credentials = credentials
         self.host = host
         self.auth_methods = tuple(a.lower() for a in auth)
+        unknown = set(self.auth_methods) - AUTH_METHODS
+        if unknown:
+            raise ValueError(f"unknown authentication method(s): {', '.join(sorted(unknown))}")
+        # HTTPS: a TLS listener (HTTP.sys with the listener's certificate).
+        self.tls = tls
+        # Extended Protection on HTTPS: the acceptors check the client's channel binding token
+        # against this certificate (CbtHardeningLevel=Strict); off, no binding is checked.
+        self.channel_bindings: spnego.channel_bindings.GssChannelBindings | None = None
+        if tls is not None and cbt_strict:
+            self.channel_bindings = spnego.channel_bindings.GssChannelBindings(
+                application_data=b"tls-server-end-point:" + tls.end_point_hash()
+            )
         # Windows' service defaults: Basic off, AllowUnencrypted off; PERMISSIVE opts into both.
         self.allow_unencrypted = allow_unencrypted
         self.max_shells_per_user = max_shells_per_user
@@ -351,8 +400,12 @@ class WSManListener:
         return self._port
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/wsman"
+        return f"{self.scheme}://{self.host}:{self.port}/wsman"
 
     def start(self) -> WSManListener:
         """Bind and serve in a background thread; returns self."""
@@ -362,6 +415,11 @@ class WSManListener:
         self._store.reopen()
         server = _Server((self.host, self._requested_port), _Handler)
         server.listener = self
+        if self.tls is not None:
+            context = self.tls.server_context()
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         self._port = int(server.server_address[1])
         if self.psrp_enabled:

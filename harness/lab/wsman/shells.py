@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.lab.cost import WindowsCost
+from harness.lab.logon import Logon, current_logon, logon_scope
 from harness.lab.wsman.clixml import plain_stderr, throw_stderr
 from harness.lab.wsman.soap import new_uuid
 from harness.probes.commands import modules_in
@@ -260,8 +261,13 @@ class ShellStore:
             self._launch(command, script)
 
     def _launch(self, command: Command, script: str) -> None:
+        # The command runs as the logon of the connection that started it (second-hop model).
+        logon = current_logon()
         worker = threading.Thread(
-            target=self._run, args=(command, script), name=f"wsman-{self.node}-cmd", daemon=True
+            target=self._run,
+            args=(command, script, logon),
+            name=f"wsman-{self.node}-cmd",
+            daemon=True,
         )
         command.thread = worker
         with self._lock:
@@ -269,12 +275,13 @@ class ShellStore:
             self._workers.append(worker)
         worker.start()
 
-    def _run(self, command: Command, script: str) -> None:
+    def _run(self, command: Command, script: str, logon: Logon | None = None) -> None:
         # The process started when the Command arrived; stdin may have come while it loaded.
         cost_s = self.cost.process_s(modules_in(script)) if self.cost.enabled else 0.0
         self._closing.wait(max(0.0, command.created + cost_s - time.monotonic()))
         try:
-            outcome = self.answer(self.node, script)
+            with logon_scope(logon):
+                outcome = self.answer(self.node, script)
         except Exception as exc:
             # The answer function failing is what a probe throwing looks like from the client.
             outcome = CommandOutcome(1, b"", throw_stderr(str(exc) or type(exc).__name__, script))

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import pytest
 import winrm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from winrm.exceptions import WinRMTransportError, WSManFaultError
 from winrm.protocol import Protocol
 
@@ -194,3 +196,45 @@ def test_units() -> None:
     reaper.touch("a")
     now[0] = 12
     assert reaper.sweep(["a", "b"], deleted.append) == ["B"] and deleted == ["B"]
+
+
+ENCRYPTED = 'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted"'
+_HEADER = st.sampled_from(
+    [
+        "Content-Length: 5\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: 99999999999\r\n",
+        "Content-Length: 0\r\nContent-Length: 3\r\n",
+        "Transfer-Encoding: chunked\r\n",
+        "Authorization: Negotiate TlRMTVNTUAAB\r\n",
+        "Authorization: Basic Zm9vOmJhcg==\r\n",
+        "Authorization: Negotiate !!!\r\n",
+        f"Content-Type: {ENCRYPTED}\r\n",
+        "X-Junk: \x1b[2J\r\n",
+    ]
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(["POST", "GET", "PUT", "POST"]),
+    path=st.sampled_from(["/wsman", "/wsman?PSVersion=5.1", "/", "/../x"]),
+    headers=st.lists(_HEADER, max_size=4),
+    body=st.binary(max_size=64),
+)
+def test_any_request_gets_an_answer_or_a_close(
+    guarded: WSManListener, method: str, path: str, headers: list[str], body: bytes
+) -> None:
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n{''.join(headers)}\r\n"
+    started = time.monotonic()
+    line = raw(guarded, head, body, timeout=LIMITS.entity_body_s + LIMITS.idle_connection_s + 2)
+    assert line == "" or line.startswith("HTTP/1.1 ")
+    assert time.monotonic() - started < LIMITS.entity_body_s + LIMITS.idle_connection_s + 3
+
+
+def test_served_after_fuzzing(guarded: WSManListener, creds: LabCredentials) -> None:
+    for head in ("GARBAGE\r\n\r\n", "POST /wsman HTTP/1.1\r\nContent-Length: x\r\n\r\n"):
+        raw(guarded, head)
+    served(guarded, creds)
