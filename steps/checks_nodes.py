@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
-from harness.audit import aftermath
+from harness.audit import aftermath, collateral
 from harness.audit.assertions import check
 from harness.audit.catalog import VmFacts
 from harness.audit.invariants import MoveCause
 from harness.audit.moves import settled
+from harness.audit.objects import Inventory
 from steps.common import Scenario
 from steps.moves import candidate_targets, move_setup
 
@@ -50,6 +51,7 @@ def drain(scn: Scenario) -> None:
     assert node is not None
     # Every VM the drain may move is read before it, to judge each one it moved afterwards.
     before = aftermath.snapshots(scn.cluster, scn.vms)
+    inventory_before = scn.inventory()
     start = scn.cluster.now()
     scn.restorer.remember_drain(node)
     names = [vm.name for vm in scn.vms]
@@ -77,6 +79,19 @@ def drain(scn: Scenario) -> None:
     # Failed at teardown, like a restore move's violation (the marker names the invariants'
     # claims): the drain's own claim (QM-18) still gets the verdict of its own checks.
     scn.restorer.violations.extend(aftermath.failures(results, cause))
+    # What else the drain changed: it may move the node's roles and pause it, nothing more.
+    moving = [g.name for g in inventory_before.roles_on(node)]
+    _collateral(scn, inventory_before, moving, node, f"drain of {node}")
+
+
+def _collateral(scn: Scenario, before: Inventory, moving: list[str], node: str, what: str) -> None:
+    """Other groups, storage owners and node states around a drain or crash of `node`."""
+    found = collateral.changes(before, scn.inventory(), moving, [node])
+    scn.evidence.observe("after", f"{what}: collateral", found or "nothing else changed")
+    try:
+        collateral.judge(found, what)
+    except AssertionError as violation:
+        scn.restorer.violations.append(str(violation))
 
 
 @then("the drain completes")
@@ -162,6 +177,7 @@ def crash(scn: Scenario) -> None:
     for group in inv.roles_on(owner):
         scn.restorer.remember(scn.catalog.get(group.vm_name))
     before = scn.cluster.guest_clock(vm.name, owner)
+    scn.data["inventory_before"] = inv
     crashed_at = scn.cluster.now()
     scn.restorer.remember_crash(owner)
     scn.data.update(source=owner, before_clock=before, crashed_at=crashed_at)
@@ -177,6 +193,8 @@ def crash(scn: Scenario) -> None:
     scn.data["events"] = scn.cluster.events(
         crashed_at, [n.name for n in scn.inventory().nodes if n.state == "Up"]
     )
+    moving = [g.name for g in inv.roles_on(owner)]
+    _collateral(scn, inv, moving, owner, f"crash of {owner}")
 
 
 @then("the VM is running on another node within the failover time")
@@ -191,6 +209,24 @@ def failed_over(scn: Scenario) -> None:
         status=s,
     )
     scn.data["owner_after"] = s["owner_node"]
+    failover_target_fit(scn, vm.name)
+
+
+def failover_target_fit(scn: Scenario, vm_name: str) -> None:
+    """QM-19: the failover target is a possible owner of the role and an Up node."""
+    __tracebackhide__ = True
+    found = collateral.failover_target(scn.data["inventory_before"], scn.inventory(), vm_name)
+    scn.evidence.observe("after", "failover target", found["seen"])
+    check(
+        not found["not possible owner"],
+        "a crashed node's role must fail over to a possible owner",
+        **found["seen"],
+    )
+    check(
+        not found["not up"],
+        "a crashed node's role must fail over to an Up node (not Paused, not Down)",
+        **found["seen"],
+    )
 
 
 @then("the guest booted again after the crash")

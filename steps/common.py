@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers
 
+from harness.audit import settle
 from harness.audit.assertions import check
 from harness.audit.catalog import Catalog, VmFacts, extremes_first, plain, running, storage_kind
 from harness.audit.cluster import Cluster
@@ -81,6 +82,9 @@ class Scenario:
         return self.outcome
 
     def inventory(self) -> Inventory:
+        """The cluster now, once every move still inside its settle window has been judged
+        (a step that picks a VM or a target must not act on what a late change undid)."""
+        settle.window(self.cluster).check_due()
         return self.cluster.inventory()
 
     def prior(self, vm: VmFacts | None = None, *, node: str | None = None) -> ObservedMove | None:

@@ -218,3 +218,23 @@ def test_meaningless_rule_factor_refused_at_load(
     assert main(["lab", "validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "$.rules_off[0].params.factor" in err and "Traceback" not in err, err
+
+
+# ----- thresholds: bounds that make a judgement meaningless ----------------------------------
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("min_fit_r2", 1.5),
+        ("throughput_tolerance", 0.2),
+        ("max_network_fraction", 3.0),
+        ("failover_timeout_s", 1e-300),
+        ("move_timeout_s", 1e300),
+    ],
+)
+def test_meaningless_threshold_refused(name: str, value: float) -> None:
+    from harness.domain.thresholds import Thresholds
+    from harness.errors import InputError
+
+    with pytest.raises(InputError, match=rf"\$\.thresholds\.{name}: .*outside"):
+        Thresholds().with_overrides({name: value}, "inventory.yaml")
+    assert Thresholds().with_overrides({name: 1.0}, "inventory.yaml")

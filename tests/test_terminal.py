@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -57,3 +58,25 @@ def test_log_messages_are_masked_when_made() -> None:
         logging.setLogRecordFactory(old)
         __import__("sys").stdout, __import__("sys").stderr = stdout, stderr
         clear_secrets()
+
+
+def test_cli_escapes_remote_and_file_text(tmp_path: Path) -> None:
+    """Through the real entry point: an escape sequence in a name reaches the terminal escaped."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    bad = tmp_path / "topo\x1b]0;owned\x07\x1b[2J.yaml"
+    bad.write_text("cluster: [\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lab", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "\\x1b]0;owned\\x07" in proc.stderr

@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.audit import settle
 from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster
 from harness.audit.invariants import MoveCause, judge, violations
@@ -39,16 +40,27 @@ class Aftermath:
 
 
 def snapshots(cluster: Cluster, vms: Iterable[VmFacts]) -> dict[str, Snapshot]:
-    """A snapshot of each VM, by name (taken before the drain or the return)."""
+    """A snapshot of each VM, by name (taken before the drain or the return), once the moves
+    still inside their settle window have been judged."""
+    settle.window(cluster).check_due()
     return {vm.name: snapshot(cluster, vm) for vm in vms}
 
 
-def up_nodes_except(after: Snapshot, left: str) -> tuple[str, ...]:
-    """Where a drained VM may end: any node Up after the drain other than the drained one."""
+def up_nodes_except(after: Snapshot, left: str, vm_name: str | None = None) -> tuple[str, ...]:
+    """Where a drained VM may end: any node Up after the drain other than the drained one,
+    and a possible owner of the VM's role (when the inventory names its possible owners)."""
+    possible: set[str] = set()
+    if vm_name is not None:
+        try:
+            possible = {n.casefold() for n in after.inventory.group_of(vm_name).possible_owners}
+        except KeyError:
+            possible = set()
     return tuple(
         n.name
         for n in after.inventory.nodes
-        if n.state == "Up" and n.name.casefold() != left.casefold()
+        if n.state == "Up"
+        and n.name.casefold() != left.casefold()
+        and (not possible or n.name.casefold() in possible)
     )
 
 
@@ -65,13 +77,20 @@ def moved(
     claim (a drain that leaves roles behind fails QM-18, not the move invariants).
     """
     out: list[Aftermath] = []
+    window = settle.window(cluster)
     for vm in vms:
         first = before[vm.name]
         after = snapshot(cluster, vm)
         if after.owner.casefold() == first.owner.casefold():
             continue
-        allowed = tuple(owners) if owners is not None else up_nodes_except(after, first.owner)
-        out.append(Aftermath(vm, first, after, allowed, violations(vm.id, first, after, allowed)))
+        allowed = (
+            tuple(owners) if owners is not None else up_nodes_except(after, first.owner, vm.name)
+        )
+        found = violations(vm.id, first, after, allowed)
+        out.append(Aftermath(vm, first, after, allowed, found))
+        # Judged again once the cluster had time to act on it (harness/audit/settle.py).
+        what = "drain" if owners is None else "recover"
+        window.expect(vm, first, after, MoveCause(what, "", vm.name), None, set(found))
     return out
 
 

@@ -156,6 +156,9 @@ class Cluster:
         # Host time the last watched move settled: an event before it belongs to that move, not
         # to the next one (moves of one VM can follow each other within seconds).
         self.quiet_since: datetime | None = None
+        # The run's settle window (harness/audit/settle.py): its pending checks run before the
+        # next action, so no move is judged only at the instant it settled.
+        self.settle: Any = None
 
     # ----- plumbing -------------------------------------------------------------------------
     def _control_node(self) -> str:
@@ -206,9 +209,16 @@ class Cluster:
         }
 
     def resources(self, vm_id: str, nodes: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-        return {
-            node: self.probe("vm_resources", {"vm_id": vm_id}, node)["resources"] for node in nodes
-        }
+        """Per node, the VM's resources as that node reads them; each carries the values of the
+        VM's group that node read (`group_values`, for the whole-VM fingerprint)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for node in nodes:
+            doc = self.probe("vm_resources", {"vm_id": vm_id}, node)
+            group = doc.get("group")
+            out[node] = [
+                {**r, "group_values": group} if group is not None else r for r in doc["resources"]
+            ]
+        return out
 
     def guest_clock(self, vm_name: str, owner: str) -> GuestClock:
         return GuestClock.from_doc(self.probe("guest_clock", {"vm_name": vm_name}, owner))
@@ -324,6 +334,8 @@ class Cluster:
         if self._in_action:
             yield None
             return
+        if self.settle is not None:
+            self.settle.check_due()
         request = self.guard.before(
             ActionRequest(kind, self.vm_places(vms), list(nodes), to, restoring)
         )

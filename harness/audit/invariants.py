@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from harness.audit import collateral, fingerprint
 from harness.audit.assertions import check
 from harness.audit.savedstate import written_files
 from harness.domain.storage import is_under
@@ -50,6 +51,19 @@ CLAIM_OF = {
     "resource identity": "QM-13",
     "guest identity": "QM-14",
     "saved state": "QM-02",
+    # The whole-VM fingerprint (harness/audit/fingerprint.py).
+    "configuration": "QM-14",
+    "checkpoints": "QM-04",
+    "resource values": "QM-13",
+    # Collateral (harness/audit/collateral.py): what else the move changed.
+    "other roles": "QM-17",
+    "storage owners": "QM-05",
+    "node states": "QM-18",
+    # Every quick request shows the save (harness/audit/moves.py: save_missing).
+    "save": "QM-01",
+    # After the settle window (harness/audit/settle.py).
+    "heartbeat": "QM-06",
+    "guest reachable": "QM-06",
 }
 MARKER = "move invariants broken"
 
@@ -92,9 +106,18 @@ def _identity(resources: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 def violations(
-    vm_id: str, before: Snapshot, after: Snapshot, expected_owner: ExpectedOwner
+    vm_id: str,
+    before: Snapshot,
+    after: Snapshot,
+    expected_owner: ExpectedOwner,
+    moving: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Each invariant that does not hold, with what was observed (empty = the move was clean)."""
+    """Each invariant that does not hold, with what was observed (empty = the move was clean).
+
+    `moving`: the groups the action moves (this VM's and any other of its request); every other
+    group, CSV, disk and node must be as it was (collateral). None: collateral not judged (a
+    drain or a crash, whose caller judges it with the node it acts on).
+    """
     found: dict[str, Any] = {}
     owner = after.owner
     if not _owner_ok(owner, expected_owner):
@@ -118,6 +141,7 @@ def violations(
             found["state"] = {"before": b.state, "after": a.state}
         if b.id != a.id or b.macs != a.macs:
             found["guest identity"] = {"before": [b.id, *b.macs], "after": [a.id, *a.macs]}
+        found.update(fingerprint.vm_changes(b.config, a.config))
         if a.config_version == "5.0" and owner in after.registrations:
             name = f"{vm_id}.xml".casefold()
             links = [x for x in after.registrations[owner].links if x[0].casefold() == name]
@@ -140,6 +164,11 @@ def violations(
             "before": {n: _identity(r) for n, r in before.resources.items()},
             "after": {n: _identity(r) for n, r in after.resources.items()},
         }
+    values = fingerprint.cluster_changes(before.resources, after.resources)
+    if values:
+        found["resource values"] = values
+    if moving is not None:
+        found.update(collateral.changes(before.inventory, after.inventory, moving))
     b_clock, a_clock = before.clock, after.clock
     if b_clock and a_clock and b_clock.guest_last_boot != a_clock.guest_last_boot:
         found["no reboot"] = {

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from harness.audit import settle
 from harness.audit.catalog import VmFacts
-from harness.audit.cluster import Cluster, MoveTrace
+from harness.audit.cluster import SAVE_STATES, Cluster, MoveTrace
 from harness.audit.invariants import MoveCause, judge, saved_state_local, violations
 from harness.audit.objects import ClusterEvent, GuestClock, Inventory, Registration, VmDetails
-from harness.errors import ProbeFailedError
+from harness.audit.savedstate import written_files
+from harness.errors import HarnessError, ProbeFailedError
 
 # VM states that mean "still on its way" (Hyper-V's VMState names, Critical variants included).
 TRANSITIONAL = frozenset(
@@ -154,6 +156,10 @@ class MoveOutcome:
         ]
 
 
+def _same(a: str, b: str) -> bool:
+    return a.casefold() == b.casefold()
+
+
 def settled(status: dict[str, Any]) -> bool:
     """A VM's move is over when its group is not pending and its VM is not in transition."""
     return status["group_state"] != "Pending" and status.get("vm_state") not in TRANSITIONAL
@@ -167,9 +173,25 @@ def quick_migrate(
     timeout_s: float = 900.0,
     expected_window_s: float | None = None,
     restoring: bool = False,
+    cause: MoveCause | None = None,
 ) -> list[MoveOutcome]:
-    """Quick-migrate `vms` in one request (-Wait 0), watch until settled, read the aftermath."""
+    """Quick-migrate `vms` in one request (-Wait 0), watch until settled, read the aftermath.
+
+    Every VM that moved leaves a settle check (harness/audit/settle.py), run before the next
+    action or at the scenario's end; the checks still pending are run first.
+    """
+    window = settle.window(cluster)
+    window.check_due()
     outcomes = [MoveOutcome(vm, "", node, snapshot(cluster, vm)) for vm in vms]
+    there = [o.vm.name for o in outcomes if node is not None and _same(o.before.owner, node)]
+    if there:
+        # The target was chosen on an older reading (the VM moved since, e.g. a late failback):
+        # a request to where it is would be judged as a move. Evidence that cannot be gathered.
+        raise HarnessError(
+            f"{', '.join(there)} is already on {node}, the node chosen as its target: it moved "
+            "since the target was chosen; the move is not requested"
+        )
+    moving = tuple(o.before.inventory.group_of(o.vm.name).name for o in outcomes)
     # Events from before the previous move settled are that move's (its 1204 on another node
     # would read as this move going offline in the wrong place).
     floor = cluster.quiet_since
@@ -203,13 +225,63 @@ def quick_migrate(
             since = floor
         outcome.events = cluster.events(since, nodes)
         measure_downtime(outcome, requested_utc)
-        outcome.invariants = violations(outcome.vm.id, outcome.before, outcome.after, node)
+        outcome.invariants = violations(outcome.vm.id, outcome.before, outcome.after, node, moving)
         outcome.invariants.update(
             saved_state_local(
                 outcome.before, trace.samples_of(outcome.vm.name), outcome.source, requested_utc
             )
         )
+        outcome.invariants.update(save_missing(outcome, method))
+        window.expect(
+            outcome.vm,
+            outcome.before,
+            outcome.after,
+            cause or MoveCause("observed", "", f"{outcome.vm.name} by {method}"),
+            moving,
+            set(outcome.invariants),
+        )
     return outcomes
+
+
+# Events that show the role went offline (began, completed) and that it moved or came online.
+_OFFLINE_EVENTS = (1203, 1204)
+_MOVE_EVENTS = (1641, 1200, 1201)
+
+
+def save_missing(o: MoveOutcome, method: str) -> dict[str, Any]:
+    """QM-01 for every way of requesting a quick migration: a running VM that changed owner
+    must show its save. Any witness clears it: a poll saw Saving/Saved, a saved-state file
+    changed on the source, or the cluster logged the role going offline (1203/1204).
+
+    The violation needs the cluster's own log to speak: it logged the move (1641) or the role
+    coming online (1200/1201) on the nodes read, yet no offline event at all, and no poll or
+    file saw a save. A log without any of the move's events proves nothing (no finding).
+    """
+    d = o.before.details
+    if d is None or d.state != "Running" or o.trace is None or o.after is None:
+        return {}
+    if o.after.owner.casefold() == o.source.casefold():
+        return {}
+    samples = o.trace.samples_of(o.vm.name)
+    if any(s.vm_state in SAVE_STATES for s in samples):
+        return {}
+    if written_files(d.saved_state, samples, o.source, o.trace.requested_utc):
+        return {}
+    if any(o.role_events(i) for i in _OFFLINE_EVENTS):
+        return {}
+    logged = [e for i in _MOVE_EVENTS for e in o.role_events(i)]
+    if not logged:
+        return {}
+    return {
+        "save": {
+            "method": method,
+            "source": o.source,
+            "target": o.after.owner,
+            "logged": [[e.node, e.id, e.time.isoformat()] for e in logged],
+            "offline_events": [],
+            "polls": [[s.host_utc.isoformat(), s.owner_node, s.vm_state] for s in samples],
+        }
+    }
 
 
 def judged_move(
@@ -225,7 +297,14 @@ def judged_move(
     hold, else AssertionError naming the move; a refusal is raised as it came."""
     __tracebackhide__ = True
     outcomes = quick_migrate(
-        cluster, vms, node, "vm_role", timeout_s, expected_window_s, restoring=restoring
+        cluster,
+        vms,
+        node,
+        "vm_role",
+        timeout_s,
+        expected_window_s,
+        restoring=restoring,
+        cause=cause,
     )
     for outcome in outcomes:
         if outcome.refused is not None:

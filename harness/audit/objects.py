@@ -163,6 +163,8 @@ class VmDetails:
     saved_state_files: tuple[str, ...]
     host_utc: datetime
     saved_state: tuple[SavedFile, ...] = ()
+    # The configuration a move must keep (harness/audit/fingerprint.py), by property.
+    config: dict[str, Any] = field(default_factory=dict, compare=False)
     # Get-VM's State read again after the files were listed (None: not re-read, or gone).
     state_after_files: str | None = None
     # listed / absent / denied (None: an older document that did not say).
@@ -203,9 +205,31 @@ class VmDetails:
                 )
                 for f in vm["saved_state_files"]
             ),
+            config=_config(vm),
             state_after_files=vm.get("state_after_files"),
             saved_state_listing=vm.get("saved_state_listing"),
         )
+
+
+def _config(vm: dict[str, Any]) -> dict[str, Any]:
+    """Every configuration value of a vm_details document that a move must not change."""
+    out: dict[str, Any] = {
+        "config_version": vm["config_version"],
+        "memory_startup_bytes": vm["memory_startup_bytes"],
+        # Disk paths and MAC addresses are the files and guest identity invariants' own.
+        "hard_disks": [[d["disk_number"], d["passthrough"]] for d in vm["hard_disks"]],
+        "network_adapters": [
+            [a["name"], a.get("switch_name"), a.get("connected")] for a in vm["network_adapters"]
+        ],
+        "integration_services": sorted(
+            [s["name"], bool(s["enabled"])] for s in vm["integration_services"]
+        ),
+    }
+    for key, value in (vm.get("config") or {}).items():
+        if key == "checkpoints":
+            value = sorted([c["id"], c["name"], c["parent"]] for c in value)
+        out[key] = value
+    return out
 
 
 @dataclass(frozen=True)

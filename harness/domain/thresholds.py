@@ -7,6 +7,24 @@ from typing import Any
 
 from harness.errors import InputError
 
+DAY_S = 86_400.0
+_TIME = (0.001, DAY_S, "a bound under a millisecond no cluster meets, one over a day never ends")
+# Values outside these ranges make the judgement meaningless: a bound no healthy cluster can
+# meet would turn every run FAILED (a false finding), one beyond a day makes a wait never end.
+PLAUSIBLE: dict[str, tuple[float, float, str]] = {
+    "max_downtime_per_gib_s": _TIME,
+    "downtime_allowance_s": _TIME,
+    "throughput_tolerance": (1.0, 1000.0, "below 1 demands moves faster than the storage allows"),
+    "min_fit_r2": (0.0, 1.0, "R² is at most 1"),
+    "max_network_fraction": (0.0, 1.0, "a fraction of the VM's memory"),
+    "off_vm_move_bound_s": _TIME,
+    "clock_tolerance_s": _TIME,
+    "time_sync_window_s": _TIME,
+    "kvp_update_timeout_s": _TIME,
+    "failover_timeout_s": _TIME,
+    "move_timeout_s": _TIME,
+}
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -44,6 +62,10 @@ class Thresholds:
                 raise InputError(source, f"$.thresholds.{key}", "unknown threshold")
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise InputError(source, f"$.thresholds.{key}", "must be a positive number")
+            low, high, why = PLAUSIBLE.get(key, (0.0, DAY_S, "longer than a day"))
+            if not low <= value <= high:
+                reason = f"{value!r} is outside {low:g}..{high:g}: {why}"
+                raise InputError(source, f"$.thresholds.{key}", reason)
             values[key] = float(value)
         return replace(self, **values)
 

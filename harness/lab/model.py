@@ -23,7 +23,7 @@ from typing import Any
 from harness.domain import events
 from harness.domain.events import EventId
 from harness.errors import LabOperationError
-from harness.lab import paths
+from harness.lab import paths, vmconfig
 from harness.lab.clock import LabClock
 from harness.lab.rules import RULE_IDS
 from harness.lab.state import Event, LinkEntry, NodeState, VMState
@@ -44,6 +44,8 @@ READINGS_PER_WINDOW = 12
 # The wait before time sync corrects a restored guest: the audit reads the guest clock inside
 # it after the move's whole aftermath (a dozen probes), so it is paced finer.
 READINGS_BEFORE_TIME_SYNC = 60
+# Lab seconds after a move's last phase still paced, so that its end is seen promptly.
+SETTLE_TAIL_S = 2.0
 
 
 class LabCluster:
@@ -62,6 +64,10 @@ class LabCluster:
         for m in topology.non_members:
             self.nodes[m.name.lower()] = NodeState(m.name, False, "Up", m.program_data)
         self.disk_owner = {d.name: d.owner for d in topology.cluster_disks}
+        # Owners of the cluster core group and of the CSVs when something moved them (None: the
+        # first member that is not Down, as the lab places them).
+        self.core_owner: str | None = None
+        self.csv_owner: str | None = None
         self.vms: dict[str, VMState] = {}
         for spec in topology.vms:
             boot = spec.guest_boot_time or (self.started - timedelta(days=3))
@@ -80,6 +86,8 @@ class LabCluster:
                 kvp_fqdn_host=spec.owner,
             )
             self.vms[spec.name] = vm
+            vm.config = vmconfig.initial_config(vm)
+            vm.resource_private = vmconfig.initial_private(vm)
             running = spec.state in ("Running", "Paused")
             vm.group_state = "Online" if running else "Offline"
             vm.resource_state = "Online" if running else "Offline"
@@ -189,6 +197,12 @@ class LabCluster:
             length = (until - since).total_seconds()
             if length > 0:
                 pace(length / readings, since, until)
+        ends = [until for _, until in phases]
+        if ends and readings == READINGS_PER_WINDOW:
+            # The end of a move is judged too (an Off VM's move time against its bound): the
+            # first poll after it must come soon, so a short tail after the last phase is paced.
+            end = max(ends)
+            pace(SETTLE_TAIL_S / READINGS_PER_WINDOW, end, end + timedelta(seconds=SETTLE_TAIL_S))
 
     @contextmanager
     def session(self) -> Iterator[datetime]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from harness.domain.events import EventId
 from harness.errors import LabOperationError
-from harness.lab import paths
+from harness.lab import paths, vmconfig
 from harness.lab.model import READINGS_BEFORE_TIME_SYNC
 from harness.lab.state import MoveRecord, SavedState
 from harness.lab.storage import StorageRef
@@ -137,6 +137,7 @@ def transfer(
         vm.macs = tuple(
             derived_mac(vm.vm_id + target + str(len(vm.history)), i) for i in range(len(vm.macs))
         )
+    vmconfig.on_transfer(c, vm, source, target)
     c.count_network(source, target, METADATA_BYTES)
     rec.network_bytes += METADATA_BYTES
     rec.transferred_at = at
@@ -240,6 +241,7 @@ def start_quick(c: LabCluster, vm: VMState, target: str, now: datetime) -> datet
             c.log(target, EventId.ROLE_ONLINE, at, vm.name)
             schedule_kvp(c, vm, source, at)
             schedule_time_sync(c, vm, at)
+        vmconfig.after_settled(c, vm, source, at)
 
     c.schedule(t1, saved)
     c.schedule(t_resume, resume)
@@ -269,6 +271,7 @@ def start_registration(c: LabCluster, vm: VMState, target: str, now: datetime) -
             vm.state, vm.saved, vm.state_files_written = "Off", None, at
         vm.group_state, vm.moving_to = "Offline", None
         rec.completed_at, rec.state_after = at, vm.state
+        vmconfig.after_settled(c, vm, source, at)
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)
@@ -292,6 +295,7 @@ def start_live(c: LabCluster, vm: VMState, target: str, now: datetime) -> dateti
         vm.group_state, vm.moving_to = "Online", None
         rec.completed_at, rec.state_after = at, vm.state
         schedule_kvp(c, vm, source, at)
+        vmconfig.after_settled(c, vm, source, at)
 
     end = now + timedelta(seconds=duration)
     c.schedule(end, done)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from harness.domain.events import EventId
 from harness.errors import LabOperationError
 from harness.lab.moves import schedule_kvp, schedule_time_sync, start_move
-from harness.lab.placement import best_possible_node, loads
+from harness.lab.placement import best_possible_node, can_host, loads
 from harness.lab.state import MoveRecord
 
 if TYPE_CHECKING:
@@ -122,7 +122,10 @@ def _failover(
 ) -> None:
     vm.moving_to = None
     target = best_possible_node(c, vm, loads(c))
-    if target is None or target is dead:
+    careless = not c.rule_on("failover_to_up_owner", vm, (dead.name,))
+    if careless:
+        target = _careless_target(c, vm, dead)
+    if target is None or (target is dead and not careless):
         vm.group_state = "Failed"
         return
     rec = MoveRecord(vm.name, "failover", dead.name, target.name, crashed, state_before=before)
@@ -154,6 +157,16 @@ def _failover(
         schedule_time_sync(c, vm, when)
 
     c.schedule(at + timedelta(seconds=COLD_BOOT_S), online)
+
+
+def _careless_target(c: LabCluster, vm: VMState, dead: NodeState) -> NodeState | None:
+    """Rule failover_to_up_owner off: a node that is not Up (a Paused one, else the crashed node
+    itself), else one that may not own the VM."""
+    others = [n for n in c.members() if n is not dead]
+    paused = [n for n in others if n.state != "Up"]
+    foreign = [n for n in others if not can_host(c, vm, n)]
+    wrong = paused + foreign
+    return wrong[0] if wrong else dead
 
 
 def power_on(c: LabCluster, name: str) -> None:

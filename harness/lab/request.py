@@ -66,7 +66,12 @@ def request_moves(
                 targets[vm.name] = best.name
                 load[best.name] = load.get(best.name, 0) + 1
         for vm in vms:
-            end = start_move(c, vm, targets[vm.name], now)
+            # Rule move_request_saves off: this way of asking live-migrates a running VM.
+            nodes = (vm.owner, targets[vm.name])
+            live = not c.rule_on("move_request_saves", vm, nodes) and c.rule_params(
+                "move_request_saves", vm, nodes
+            ).get("method", "cluster_group") in (method, "any")
+            end = start_move(c, vm, targets[vm.name], now, live=live)
             if not c.rule_on("wait_zero_returns_pending", vm, (vm.owner, targets[vm.name])):
                 wait_until = max(end, wait_until or end)
     if wait_until is not None:  # outside the lock: the broken -Wait 0 blocks until done

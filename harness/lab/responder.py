@@ -209,6 +209,14 @@ class LabResponder:
             "cluster": {
                 "name": t.cluster.name,
                 "move_type_threshold": t.cluster.move_type_threshold,
+                # Windows Server 2019+ defaults (docs/windows-fidelity.md, "Settle window").
+                "timers": {
+                    "same_subnet_delay_ms": 1000,
+                    "same_subnet_threshold": 20,
+                    "cross_subnet_delay_ms": 1000,
+                    "cross_subnet_threshold": 20,
+                    "vm_looks_alive_ms": 5000,
+                },
             },
             "nodes": [
                 {"name": n.name, "id": str(i + 1), "state": n.state, "drain_status": n.drain_status}
@@ -219,7 +227,7 @@ class LabResponder:
                     "name": v.name,
                     "id": derived_guid(t.cluster.name, "csv", v.name),
                     "friendly_volume_name": v.path,
-                    "owner_node": first_up,
+                    "owner_node": c.csv_owner or first_up,
                     "state": "Online",
                     "redirected": v.redirected,
                 }
@@ -238,6 +246,14 @@ class LabResponder:
                     "possible_owners": list(v.spec.possible_owners) or [n.name for n in members],
                 }
                 for v in c.vms.values()
+            ],
+            "other_groups": [
+                {
+                    "name": "Cluster Group",
+                    "owner_node": c.core_owner or first_up,
+                    "state": "Online",
+                },
+                {"name": "Available Storage", "owner_node": first_up, "state": "Online"},
             ],
         }
 

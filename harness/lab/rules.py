@@ -206,6 +206,54 @@ RULES: tuple[Rule, ...] = (
         ("cluster", "node", "vm"),
     ),
     Rule(
+        "configuration_kept",
+        "QM-14",
+        "a move keeps the VM's configuration (memory, CPUs, adapters, checkpoints, start/stop)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "resource_values_kept",
+        "QM-13",
+        "a move keeps every private and common value of the VM's resources and group",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "move_touches_only_its_role",
+        "QM-17",
+        "a move changes no other group",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "move_keeps_storage_owners",
+        "QM-05",
+        "a move changes no CSV owner (nor any disk outside the VM's group)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "state_holds_after_move",
+        "QM-06",
+        "once a move settled, the VM stays as it is (state, heartbeat)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "owner_holds_after_move",
+        "QM-07",
+        "once a move settled, the role stays on the node the move left it on",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "move_request_saves",
+        "QM-01",
+        "every way of requesting a quick migration saves a running VM (Move-ClusterGroup too)",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
+        "failover_to_up_owner",
+        "QM-19",
+        "a crashed node's roles fail over to Up nodes that are possible owners",
+        ("cluster", "node", "vm"),
+    ),
+    Rule(
         "smb_share_continuously_available",
         "QM-02",
         "a node's SMB connection to a share declared continuously available reports it so",
@@ -291,6 +339,30 @@ BROKEN: dict[str, str] = {
     "passthrough_quick_migrates": ("moving a VM with a pass-through disk is refused with 5023"),
     "links_under_program_data": (
         "5.0 links are written under C:\\ProgramData whatever %ProgramData% is"
+    ),
+    "configuration_kept": (
+        "after each move params.property (default processor_count) of the VM's configuration "
+        "changes"
+    ),
+    "resource_values_kept": (
+        "after each move the VM resource's private property params.property (default "
+        "CheckHeartbeat) flips, in the cluster and in every node's registry"
+    ),
+    "move_touches_only_its_role": ("each move also moves the cluster core group to its target"),
+    "move_keeps_storage_owners": ("each move also moves every CSV to its target"),
+    "state_holds_after_move": (
+        "params.delay_s (default 12) after a move completes the guest heartbeat is lost for good"
+    ),
+    "owner_holds_after_move": (
+        "params.delay_s (default 12) after a move completes the role moves back to its source"
+    ),
+    "move_request_saves": (
+        "a request by params.method (default 'cluster_group' = Move-ClusterGroup; 'any') "
+        "live-migrates a running VM: no save, no offline"
+    ),
+    "failover_to_up_owner": (
+        "a crashed node's roles fail over to a node that is not Up, else one that is not a "
+        "possible owner"
     ),
     "smb_share_continuously_available": (
         "the node's SMB connections to every share report ContinuouslyAvailable false (the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from harness.lab.storage import StorageRef
 from harness.lab.topology import VM
@@ -140,6 +141,12 @@ class VMState:
     kvp_fqdn_host: str = ""
     moving_to: str | None = None
     history: list[MoveRecord] = field(default_factory=list)
+    # The whole-VM fingerprint's values (harness/lab/vmconfig.py): Get-VM's configuration and
+    # the Virtual Machine resource's private properties; a move must keep them.
+    config: dict[str, Any] = field(default_factory=dict)
+    resource_private: dict[str, str | None] = field(default_factory=dict)
+    # A defect's late failback is under way (rule state_holds_after_move off).
+    failing_back: bool = False
 
     @property
     def name(self) -> str:

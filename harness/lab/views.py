@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import LabOperationError
-from harness.lab import paths, statefiles
+from harness.lab import paths, statefiles, vmconfig
 from harness.lab.model import CACHE_SUBFOLDER, HYPER_V_SUBFOLDER, LINKS_SUBFOLDER
 from harness.lab.session import LabSession
 from harness.lab.state import iso
@@ -100,6 +100,8 @@ def vm_details(
                 {
                     "name": "Network Adapter" if i == 0 else f"Network Adapter {i + 1}",
                     "mac_address": m,
+                    "switch_name": "ClusterSwitch",
+                    "connected": True,
                 }
                 for i, m in enumerate(vm.macs)
             ],
@@ -110,6 +112,7 @@ def vm_details(
                 {"path": p, "bytes": b, "last_write_utc": iso(w)} for p, b, w in saved
             ],
             "is_clustered": True,
+            "config": {**vm.config, "checkpoints": list(vm.config.get("checkpoints", []))},
             # The lab reads everything at one instant: the state after the listing is the same.
             "state_after_files": vm.state,
             "saved_state_listing": listing,
@@ -173,7 +176,7 @@ def vm_resources(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
     """
     vm = _by_id(c, vm_id)
     if vm is None:
-        return {"resources": []}
+        return {"resources": [], "group": None}
     consistent = c.rule_on("registry_view_consistent", vm, (node.name,))
     out = []
     for rid, name, rtype, state, action in (
@@ -195,6 +198,9 @@ def vm_resources(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
         seen_id = vm.vm_id
         if not consistent and rtype == "Virtual Machine":
             seen_id = derived_guid("stale-registry", vm.vm_id, node.name)
+        private = vmconfig.private_values(vm, rtype)
+        if action is not None:
+            private["OfflineAction"] = str(action)
         out.append(
             {
                 "id": rid,
@@ -205,10 +211,18 @@ def vm_resources(c: LabCluster, node: NodeState, vm_id: str) -> dict[str, Any]:
                 "state": state,
                 "offline_action": action,
                 "vm_id": vm.vm_id,
-                "registry": {"present": True, "name": name, "type": rtype, "vm_id": seen_id},
+                "registry": {
+                    "present": True,
+                    "name": name,
+                    "type": rtype,
+                    "vm_id": seen_id,
+                    "parameters": vmconfig.registry_parameters(private, seen_id),
+                },
+                "private": private,
+                "common": vmconfig.common_values(c, vm),
             }
         )
-    return {"resources": out}
+    return {"resources": out, "group": vmconfig.group_values(vm)}
 
 
 def _guest(c: LabCluster, node: NodeState, vm_name: str) -> VMState:

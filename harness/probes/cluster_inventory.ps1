@@ -28,6 +28,15 @@ if ($null -eq $threshold) {
     throw "qmaudit: the 'Virtual Machine' resource type of cluster '$($cluster.Name)' has no MoveTypeThreshold parameter"
 }
 
+# The cluster's own timers, which size the audit's settle window (docs/observables.md).
+$timers = [ordered]@{
+    same_subnet_delay_ms   = [int]$cluster.SameSubnetDelay
+    same_subnet_threshold  = [int]$cluster.SameSubnetThreshold
+    cross_subnet_delay_ms  = [int]$cluster.CrossSubnetDelay
+    cross_subnet_threshold = [int]$cluster.CrossSubnetThreshold
+    vm_looks_alive_ms      = [int]$vmType.LooksAlivePollInterval
+}
+
 $nodes = @(foreach ($n in @(Get-ClusterNode)) {
     [ordered]@{
         name         = [string]$n.Name
@@ -109,14 +118,20 @@ $vmGroups = @(foreach ($g in @(Get-ClusterGroup | Where-Object { [string]$_.Grou
     }
 })
 
+# Every other group (cluster core group, Available Storage, other roles): what a move must not touch.
+$otherGroups = @(foreach ($g in @(Get-ClusterGroup | Where-Object { [string]$_.GroupType -ne 'VirtualMachine' })) {
+    [ordered]@{ name = [string]$g.Name; owner_node = [string]$g.OwnerNode.Name; state = [string]$g.State }
+})
+
 $doc = [ordered]@{
     node           = [string]$env:COMPUTERNAME
     host_utc       = $null
-    cluster        = [ordered]@{ name = [string]$cluster.Name; move_type_threshold = [int]$threshold }
+    cluster        = [ordered]@{ name = [string]$cluster.Name; move_type_threshold = [int]$threshold; timers = $timers }
     nodes          = $nodes
     csvs           = $csvs
     cluster_disks  = $clusterDisks
     vm_groups      = $vmGroups
+    other_groups   = $otherGroups
 }
 $doc.host_utc = ConvertTo-QmUtc ([DateTime]::UtcNow)
 ConvertTo-Json -InputObject $doc -Depth 8 -Compress

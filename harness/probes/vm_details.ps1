@@ -2,7 +2,8 @@
 # qmaudit-kind: read
 # One VM as Hyper-V on this node sees it: state, configuration version, memory, every path
 # (QM-04), disks (pass-through included, QM-21), MAC addresses (QM-14), uptime (QM-06), heartbeat,
-# integration services (QM-15) and its saved-state files with sizes (QM-02). found = false when
+# integration services (QM-15), its saved-state files with sizes (QM-02) and the configuration the
+# whole-VM fingerprint compares (memory, processors, generation, adapters, checkpoints, start/stop). found = false when
 # this node does not host the VM. Read only.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -33,7 +34,12 @@ if ($vms.Count -gt 0) {
         [ordered]@{ path = $diskPath; disk_number = $diskNumber; passthrough = $passthrough }
     })
     $adapters = @(foreach ($a in @(Get-VMNetworkAdapter -VM $vm)) {
-        [ordered]@{ name = [string]$a.Name; mac_address = ([string]$a.MacAddress).ToUpperInvariant() }
+        [ordered]@{
+            name        = [string]$a.Name
+            mac_address = ([string]$a.MacAddress).ToUpperInvariant()
+            switch_name = ConvertTo-QmText $a.SwitchName
+            connected   = [bool]$a.Connected
+        }
     })
     # Name and PrimaryStatusDescription are localized (de-DE: 'Zeitsynchronisierung'); the
     # component GUID at the end of Id ('Microsoft:<VMId>\<GUID>') and the enum name of
@@ -84,6 +90,23 @@ if ($vms.Count -gt 0) {
             }
         })
     }
+    # The configuration the whole-VM fingerprint compares before and after a move (QM-04, QM-14).
+    $checkpoints = @(foreach ($c in @(Get-VMSnapshot -VM $vm)) {
+        $parent = $null
+        if ($null -ne $c.ParentSnapshotId) { $parent = $c.ParentSnapshotId.ToString() }
+        [ordered]@{ id = $c.Id.ToString(); name = [string]$c.Name; parent = $parent }
+    })
+    $config = [ordered]@{
+        generation              = [int]$vm.Generation
+        processor_count         = [int]$vm.ProcessorCount
+        memory_minimum_bytes    = [int64]$vm.MemoryMinimum
+        memory_maximum_bytes    = [int64]$vm.MemoryMaximum
+        dynamic_memory_enabled  = [bool]$vm.DynamicMemoryEnabled
+        automatic_start_action  = ConvertTo-QmText $vm.AutomaticStartAction
+        automatic_start_delay_s = [int]$vm.AutomaticStartDelay
+        automatic_stop_action   = ConvertTo-QmText $vm.AutomaticStopAction
+        checkpoints             = $checkpoints
+    }
     # Get-VM's State again after the listing: State and the files are two reads, seconds apart
     # on a busy host, and a listing counts as one instant only when both reads agree around it.
     $stateAfter = $null
@@ -109,6 +132,7 @@ if ($vms.Count -gt 0) {
         state_after_files      = $stateAfter
         saved_state_listing    = $listing
         is_clustered           = [bool]$vm.IsClustered
+        config                 = $config
     }
 }
 

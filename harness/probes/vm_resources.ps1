@@ -2,9 +2,34 @@
 # qmaudit-kind: read
 # The VM's 'Virtual Machine' and 'Virtual Machine Configuration' cluster resources (QM-13, QM-01):
 # identity, owner, state, OfflineAction, VmID, and the same resource as this node's registry shows
-# it under HKLM:\Cluster\Resources\<id>. The registry is only read here, never written.
+# it under HKLM:\Cluster\Resources\<id>; every private property, the common properties and the
+# VM's group that the whole-VM fingerprint compares. The registry is only read here, never written.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
+
+# Name -> value as text (arrays joined with ';') of a list of Get-ClusterParameter objects.
+function ConvertTo-QmValues($Parameters) {
+    $out = [ordered]@{}
+    foreach ($p in @($Parameters | Sort-Object -Property Name)) {
+        $value = $null
+        if ($null -ne $p.Value) { $value = (@($p.Value) | ForEach-Object { [string]$_ }) -join ';' }
+        $out[[string]$p.Name] = $value
+    }
+    return $out
+}
+
+# Every value of a registry key as text (PS* provider properties left out).
+function Get-QmRegistryValues([string] $Path) {
+    $out = [ordered]@{}
+    if (-not (Test-Path -LiteralPath $Path -PathType Container)) { return $out }
+    $values = Get-ItemProperty -LiteralPath $Path
+    foreach ($p in @($values.PSObject.Properties | Where-Object { $_.Name -notlike 'PS*' } | Sort-Object -Property Name)) {
+        $value = $null
+        if ($null -ne $p.Value) { $value = (@($p.Value) | ForEach-Object { [string]$_ }) -join ';' }
+        $out[[string]$p.Name] = $value
+    }
+    return $out
+}
 
 # A registry value as text, or null when the value does not exist.
 function Get-QmRegistryText($Properties, [string] $Name) {
@@ -20,6 +45,7 @@ if ($null -eq $vmId) { throw 'qmaudit: vm_resources needs the parameter vm_id (a
 Import-QmModule 'FailoverClusters'
 
 $types = @('Virtual Machine', 'Virtual Machine Configuration')
+$group = $null
 $resources = @(foreach ($r in @(Get-ClusterResource | Where-Object { $types -contains $_.ResourceType.Name })) {
     $parameters = @($r | Get-ClusterParameter)
     $vmIdParameter = @($parameters | Where-Object { $_.Name -eq 'VmID' })
@@ -34,7 +60,7 @@ $resources = @(foreach ($r in @(Get-ClusterResource | Where-Object { $types -con
     }
 
     $key = 'HKLM:\Cluster\Resources\' + [string]$r.Id
-    $registry = [ordered]@{ present = $false; name = $null; type = $null; vm_id = $null }
+    $registry = [ordered]@{ present = $false; name = $null; type = $null; vm_id = $null; parameters = [ordered]@{} }
     if (Test-Path -LiteralPath $key -PathType Container) {
         $values = Get-ItemProperty -LiteralPath $key
         $registry.present = $true
@@ -42,11 +68,33 @@ $resources = @(foreach ($r in @(Get-ClusterResource | Where-Object { $types -con
         $registry.type = Get-QmRegistryText $values 'Type'
         $parametersKey = $key + '\Parameters'
         if (Test-Path -LiteralPath $parametersKey -PathType Container) {
+            $registry.parameters = Get-QmRegistryValues $parametersKey
             $rawVmId = Get-QmRegistryText (Get-ItemProperty -LiteralPath $parametersKey) 'VmID'
             # Normalised like every other VMId in the documents; an unparsable value is kept raw.
             $registry.vm_id = $rawVmId
             if ($null -ne (ConvertTo-QmGuid $rawVmId)) { $registry.vm_id = ConvertTo-QmGuid $rawVmId }
         }
+    }
+
+    if ($null -eq $group) {
+        $g = $r.OwnerGroup
+        $group = [ordered]@{
+            name               = [string]$g.Name
+            priority           = [string]$g.Priority
+            failover_threshold = [string]$g.FailoverThreshold
+            failover_period    = [string]$g.FailoverPeriod
+            auto_failback_type = [string]$g.AutoFailbackType
+            failback_window    = ('{0}-{1}' -f $g.FailbackWindowStart, $g.FailbackWindowEnd)
+            preferred_owners   = (@(foreach ($o in @(($g | Get-ClusterOwnerNode).OwnerNodes)) { [string]$o.Name }) -join ';')
+        }
+    }
+    $common = [ordered]@{
+        restart_action          = [string]$r.RestartAction
+        restart_threshold       = [string]$r.RestartThreshold
+        restart_period          = [string]$r.RestartPeriod
+        pending_timeout         = [string]$r.PendingTimeout
+        retry_period_on_failure = [string]$r.RetryPeriodOnFailure
+        possible_owners         = (@(foreach ($o in @(($r | Get-ClusterOwnerNode).OwnerNodes)) { [string]$o.Name }) -join ';')
     }
 
     [ordered]@{
@@ -59,6 +107,8 @@ $resources = @(foreach ($r in @(Get-ClusterResource | Where-Object { $types -con
         offline_action = $offlineAction
         vm_id          = $resourceVmId
         registry       = $registry
+        private        = ConvertTo-QmValues $parameters
+        common         = $common
     }
 })
 
@@ -66,6 +116,7 @@ $doc = [ordered]@{
     node      = [string]$env:COMPUTERNAME
     host_utc  = $null
     resources = $resources
+    group     = $group
 }
 $doc.host_utc = ConvertTo-QmUtc ([DateTime]::UtcNow)
 ConvertTo-Json -InputObject $doc -Depth 8 -Compress

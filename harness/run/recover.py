@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from harness.audit import settle
 from harness.audit.catalog import Catalog, VmFacts
 from harness.audit.cluster import Cluster
 from harness.audit.guard import ActionGuard
@@ -149,6 +150,14 @@ def _undo(
         failures += _return_vm(
             cluster, vm.name, vm.owner or "", vm.state, timeout_s, out, catalog, run
         )
+    window = settle.window(cluster)
+    try:
+        window.final()
+    except HarnessError as exc:
+        print(f"qmaudit recover: settle checks not judged: {exc.message}", file=out)
+    for finding in window.take():
+        print(f"settle check: {finding.splitlines()[0]}", file=out)
+        failures += 1
     verdict = "every VM is back as found" if not failures else f"{failures} problem(s) remain"
     print(f"qmaudit recover: {verdict}", file=out)
     return 0 if not failures else 1
@@ -185,6 +194,9 @@ def _return_vm(
                 broke = f"NOT JUDGED: {why or why_after}"
             else:
                 broke = _judged(facts.name, facts.id, before, after, owner, run)
+                # Read again after the settle window, once every VM is back (recover's end).
+                cause = MoveCause("recover", run, f"{name} back to {owner}")
+                settle.window(cluster).expect(facts, before, after, cause, None, set())
         else:
             moved = f"already on {owner}"
         _, statuses = cluster.move_status([name])

@@ -58,6 +58,7 @@ class Restorer:
         problems = self._restore_nodes()
         # The next scenario must find the cluster idle, whatever this one left moving.
         self._settle_all(problems)
+        self._settle_checks(final=False)
         return problems
 
     def remember_drain(self, node: str) -> None:
@@ -88,7 +89,20 @@ class Restorer:
                 self.log.append(f"{name}: on {owner}, {state}")
                 guard.restored(vm=name, ok=True, detail=f"on {owner}, {state}")
         self.vms.clear()
+        self._settle_checks(final=True)
         return problems
+
+    def _settle_checks(self, final: bool) -> None:
+        """Judge the moves still inside their settle window (harness/audit/settle.py); at the
+        end of a restore, every VM touched once more. What they find is a violation."""
+        window = self.cluster.settle
+        if window is None:
+            return
+        try:
+            window.final() if final else window.check_due()
+        except HarnessError as exc:
+            self.log.append(f"settle checks not judged: {exc.message}")
+        self.violations.extend(window.take())
 
     def _restore_nodes(self) -> list[str]:
         """Power on crashed nodes and resume drained ones; returns the problems."""

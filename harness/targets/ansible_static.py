@@ -27,6 +27,7 @@ MAX_HOSTS = 10_000  # host ranges expand to at most this many hosts in one file
 MAX_GROUPS = 10_000
 MAX_VALUE = 64 * 1024  # one INI value (literal_eval of a bigger one is not attempted)
 MAX_VAR_FILES = 256  # group_vars/host_vars files read per conversion
+MAX_VAR_BYTES = 4 * 1024 * 1024  # ... and their bytes in all
 YAML_EXT = (".yaml", ".yml")
 _RANGE = re.compile(r"\[([^\]:]*):([^\]:]*)(?::(\d+))?\]")
 _TEMPLATE = ("{{", "{%", "{#")
@@ -320,10 +321,17 @@ def _var_files(folder: Path, name: str) -> list[Path]:
     return files
 
 
-def _read_var_file(path: Path) -> dict[str, Any]:
+def _read_var_file(path: Path, budget: list[int]) -> dict[str, Any]:
     source = str(path)
-    text = read_bounded(path, MAX_BYTES, what="variables file").decode("utf-8", "replace")
-    doc = json.loads(text) if path.suffix == ".json" else _parse_yaml(text, source)
+    if budget[0] <= 0:
+        raise InputError(source, "", f"variables files larger than {MAX_VAR_BYTES} bytes in all")
+    data = read_bounded(path, min(MAX_BYTES, budget[0]), what="variables file")
+    budget[0] -= len(data)
+    text = data.decode("utf-8", "replace")
+    try:
+        doc = json.loads(text) if path.suffix == ".json" else _parse_yaml(text, source)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(source, "$", f"not valid JSON: {type(exc).__name__}") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
@@ -390,6 +398,7 @@ def hosts_of(groups: dict[str, Group], group: str, inventory: Path) -> list[Stat
     depth = _depths(groups)
     folder = inventory.parent
     budget = [MAX_VAR_FILES]
+    byte_budget = [MAX_VAR_BYTES]
 
     def file_vars(kind: str, name: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
@@ -400,7 +409,7 @@ def hosts_of(groups: dict[str, Group], group: str, inventory: Path) -> list[Stat
             budget[0] -= 1
             if budget[0] < 0:
                 raise InputError(str(base), "", f"more than {MAX_VAR_FILES} variables files")
-            merged.update(_read_var_file(path))
+            merged.update(_read_var_file(path, byte_budget))
         return merged
 
     hosts = []

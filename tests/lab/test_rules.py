@@ -231,6 +231,72 @@ def _drain_priority_split(c: LabCluster) -> bool:
     return kinds == {WEB: "live", "batch01": "quick"}
 
 
+def _configuration_kept(c: LabCluster) -> bool:
+    config = dict(c.vm(WEB).config)
+    return _moved(c).vm(WEB).config == config
+
+
+def _resource_values_kept(c: LabCluster) -> bool:
+    r = LabResponder(c)
+    vm_id = c.vm(WEB).vm_id
+    before = r.answer("HV-C", "vm_resources", {"vm_id": vm_id})
+    _moved(c)
+    after = r.answer("HV-C", "vm_resources", {"vm_id": vm_id})
+    keep = [
+        (x["private"].get("CheckHeartbeat"), x["registry"]["parameters"])
+        for x in before["resources"]
+    ]
+    now = [
+        (x["private"].get("CheckHeartbeat"), x["registry"]["parameters"])
+        for x in after["resources"]
+    ]
+    return keep == now and before["group"] == after["group"]
+
+
+def _others(c: LabCluster) -> tuple[Any, Any]:
+    doc = LabResponder(c).answer("HV-C", "cluster_inventory")
+    return doc["other_groups"], [(v["name"], v["owner_node"]) for v in doc["csvs"]]
+
+
+def _move_touches_only_its_role(c: LabCluster) -> bool:
+    groups = _others(c)[0]
+    _moved(c)
+    return bool(_others(c)[0] == groups)
+
+
+def _move_keeps_storage_owners(c: LabCluster) -> bool:
+    csvs = _others(c)[1]
+    _moved(c)
+    return bool(_others(c)[1] == csvs)
+
+
+def _state_holds_after_move(c: LabCluster) -> bool:
+    _moved(c)
+    advance(c, 30)
+    c.settle()
+    return c.vm(WEB).heartbeat_ok
+
+
+def _owner_holds_after_move(c: LabCluster) -> bool:
+    _moved(c)
+    advance(c, 30)
+    c.settle()
+    return c.vm(WEB).owner == "HV-B"
+
+
+def _move_request_saves(c: LabCluster) -> bool:
+    c.move_vms([WEB], "HV-B", "cluster_group")
+    c.settle()
+    return c.vm(WEB).history[-1].kind == "quick"
+
+
+def _failover_to_up_owner(c: LabCluster) -> bool:
+    c.crash_node("HV-A")
+    c.settle()
+    owner = c.node(c.vm(WEB).owner)
+    return owner.state == "Up"
+
+
 def _drain_evacuates(c: LabCluster) -> bool:
     c.drain_node("HV-A")
     c.settle()
@@ -364,6 +430,14 @@ CASES = [
     Case("passthrough_quick_migrates", _passthrough_quick_migrates, {"vm": "pt01"}),
     Case("links_under_program_data", _links_under_program_data, {"node": "HV-C"}),
     Case("smb_share_continuously_available", _smb_share_continuously_available, {"node": "HV-B"}),
+    Case("configuration_kept", _configuration_kept, {"vm": WEB}),
+    Case("resource_values_kept", _resource_values_kept, {"vm": WEB}),
+    Case("move_touches_only_its_role", _move_touches_only_its_role, {"vm": WEB}),
+    Case("move_keeps_storage_owners", _move_keeps_storage_owners, {"vm": WEB}),
+    Case("state_holds_after_move", _state_holds_after_move, {"vm": WEB}),
+    Case("owner_holds_after_move", _owner_holds_after_move, {"vm": WEB}),
+    Case("move_request_saves", _move_request_saves, {"vm": WEB}),
+    Case("failover_to_up_owner", _failover_to_up_owner, {"vm": WEB}),
     Case("offline_action_save", _offline_action_save, {"vm": WEB}),
     Case("state_paths_on_vm_storage", _state_paths_on_vm_storage, {"vm": WEB}),
     Case("single_registration", _single_registration, {"vm": WEB}),

@@ -172,3 +172,22 @@ def test_any_ini_text_parses_or_is_refused(text: str) -> None:
     except InputError:
         return
     assert "all" in groups
+
+
+def test_hostile_group_vars_refused_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path, "hosts.ini", "[clu]\nhv1 ansible_connection=winrm\n")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "clu.json").write_text("[" * 100_000, encoding="utf-8")
+    rc, out = convert(tmp_path, src, "clu")
+    _refused(capsys, rc, out, "clu.json")
+    (tmp_path / "group_vars" / "clu.json").unlink()
+    big = tmp_path / "group_vars" / "clu"
+    big.mkdir()
+    for i in range(6):
+        (big / f"v{i}.yml").write_text("k: '" + "x" * 900_000 + "'\n", encoding="utf-8")
+    started = time.monotonic()
+    rc, out = convert(tmp_path, src, "clu")
+    _refused(capsys, rc, out, "larger than")
+    assert time.monotonic() - started < 10
