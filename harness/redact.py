@@ -135,6 +135,16 @@ def mask_document(doc: Any) -> Any:
     return mask(doc)
 
 
+def redact_values(doc: Any) -> Any:
+    """A copy of a JSON-like document with every registered secret masked in every string
+    (keys included); unlike mask_document, nothing is masked for its key's name."""
+    if isinstance(doc, dict):
+        return {redact(k) if isinstance(k, str) else k: redact_values(v) for k, v in doc.items()}
+    if isinstance(doc, list | tuple):
+        return [redact_values(item) for item in doc]
+    return redact(doc) if isinstance(doc, str) else doc
+
+
 def local_forms(values: set[str]) -> set[str]:
     """Every written form of some values (see register_secret)."""
     return {f for v in values for f in _written_forms(v)}

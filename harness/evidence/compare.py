@@ -15,7 +15,7 @@ from harness.evidence.manifest import MANIFEST_NAME, file_sha256, read_records
 from harness.evidence.records import EvidenceError, atomic_write
 from harness.evidence.verdicts import RANK as VERDICT_RANK
 from harness.exits import Exit
-from harness.redact import mask_document, redact
+from harness.redact import redact, redact_values
 
 # Relative change beyond which a key measurement "moved", and an absolute floor under which a
 # change is noise whatever its ratio (an intercept near 0 s makes every ratio huge).
@@ -363,7 +363,7 @@ def run_compare(
     cmp = compare_entries(run_a.entry, run_b.entry, limits)
     print(render_table(cmp))
     out = Path(out_dir) if out_dir else run_b.run_dir / "compare"
-    doc = mask_document(cmp.to_dict())
+    doc = redact_values(cmp.to_dict())
     atomic_write(out / "compare.json", (json.dumps(doc, indent=2) + "\n").encode())
     atomic_write(out / "compare.md", redact(render_markdown(cmp)).encode("utf-8"))
     print(f"\nqmaudit compare: {out / 'compare.json'}, {out / 'compare.md'}")

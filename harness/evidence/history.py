@@ -16,7 +16,7 @@ from filelock import FileLock
 
 from harness.errors import InputError
 from harness.evidence.manifest import claim_verdicts
-from harness.redact import mask_document
+from harness.redact import redact_values
 
 INDEX_NAME = "index.jsonl"
 ALLURE_HISTORY_NAME = "allure-history.jsonl"
@@ -197,7 +197,7 @@ class History:
             entries.append(entry)
             entries = entries[-keep:]
             self._rewrite(
-                self.index_path, [json.dumps(mask_document(e), sort_keys=True) for e in entries]
+                self.index_path, [json.dumps(redact_values(e), sort_keys=True) for e in entries]
             )
             self.prune_allure(keep)
         return entries

@@ -19,7 +19,7 @@ from harness.domain.claims import CLAIMS
 from harness.errors import InputError
 from harness.evidence.history import History
 from harness.evidence.records import atomic_write
-from harness.redact import mask_document
+from harness.redact import redact_values
 
 MAX_RUNS = 500  # one plot: past this the strips are thinner than a pixel anyway
 MAX_WIDTH_IN = 40.0  # figure width cap (inches at 100 dpi): memory stays bounded whatever --runs
@@ -160,7 +160,7 @@ def write_trend(entries: list[dict[str, Any]], out_dir: Path) -> tuple[list[Path
         "flaky": flaky,
         "measurements": {e["run_id"]: e.get("measurements", {}) for e in entries},
     }
-    atomic_write(out_dir / "trend.json", (json.dumps(mask_document(doc), indent=2) + "\n").encode())
+    atomic_write(out_dir / "trend.json", (json.dumps(redact_values(doc), indent=2) + "\n").encode())
     return plots, flaky
 
 

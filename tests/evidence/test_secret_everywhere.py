@@ -89,8 +89,9 @@ def test_sweep_masks_every_file_before_the_manifest(tmp_path: Path) -> None:
 
 
 def test_run_password_in_user_inputs_never_written(tmp_path: Path) -> None:
-    """A signed run whose key passphrase the user also typed into a waiver: the passphrase
-    appears in no file of the reports folder and on no output stream."""
+    """A signed run whose key passphrase the user also typed into a waiver (justification,
+    approver) and a controls file (id, title): the passphrase appears in no file of the reports
+    folder (evidence, summary, Allure results, waivers copy, history) and on no output stream."""
     secret = "Tr0ub4dor&3-QMT-x9"
     keys = write_key(tmp_path, passphrase=secret.encode())
     topology = write_profiled_topology(tmp_path, [load_profile(PROFILES_DIR / PROFILE)])
@@ -103,9 +104,14 @@ def test_run_password_in_user_inputs_never_written(tmp_path: Path) -> None:
         "    expires: 2099-12-31\n",
         encoding="utf-8",
     )
+    controls = tmp_path / "controls.yaml"
+    controls.write_text(
+        f"controls:\n  - id: 'CTL-1 {secret}'\n    title: 'uses {secret}'\n    claims: [QM-14]\n",
+        encoding="utf-8",
+    )
     env = {**os.environ, "QM_LOCK_DIR": str(tmp_path / "locks"), "QM_SIGN_PASSPHRASE": secret}
     args = ["run", "--target", f"lab+sim:{topology}", "-k", SCENARIO, "--no-report"]
-    args += ["--waivers", str(waivers), "--sign", str(keys.private)]
+    args += ["--waivers", str(waivers), "--sign", str(keys.private), "--controls", str(controls)]
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", *args],
         cwd=tmp_path,
@@ -123,3 +129,22 @@ def test_run_password_in_user_inputs_never_written(tmp_path: Path) -> None:
     assert any(p.name == "summary.json" for p in written)
     for path in written:
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_history_keeps_data_under_credential_words_but_masks_secrets(tmp_path: Path) -> None:
+    from harness.evidence.history import History
+
+    register_secret(SECRET)
+    history = History(tmp_path)
+    entry = {
+        "run_id": "r1",
+        "cluster": "C",
+        "claims": {"QM-01": "passed"},
+        "scenarios": {"QM-20 credentials are not copied": "passed"},
+        "target_spec": f"lab+sim:/x/{SECRET}.yaml",
+    }
+    history.append(entry, keep=5)
+    text = history.index_path.read_text(encoding="utf-8")
+    assert "Pa55" not in text
+    (kept,) = history.entries()
+    assert kept["scenarios"] == {"QM-20 credentials are not copied": "passed"}

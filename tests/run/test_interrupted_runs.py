@@ -29,9 +29,11 @@ def test_plan_lists_actions_and_changes_nothing(
     asked: list[str] = []
     answer = LabResponder.answer
 
-    def spy(self: LabResponder, node: str, probe: str, params: Any = None) -> dict[str, Any]:
+    def spy(
+        self: LabResponder, node: str, probe: str, params: Any = None, **session: Any
+    ) -> dict[str, Any]:
         asked.append(probe)
-        return answer(self, node, probe, params)
+        return answer(self, node, probe, params, **session)
 
     monkeypatch.setattr(LabResponder, "answer", spy)
     before = served.truth()

@@ -218,3 +218,20 @@ def test_pypsrp_against_qmaudit_lab_serve(tmp_path: Path) -> None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 0, err
+
+
+def test_runspace_pools_count_against_the_shell_quota(
+    make_listener: Callable[..., WSManListener], creds: LabCredentials
+) -> None:
+    from pypsrp.exceptions import WSManFaultError
+
+    listener = make_listener(max_shells_per_user=1)
+    first = RunspacePool(_wsman(listener.url, creds))
+    first.open()
+    try:
+        second = RunspacePool(_wsman(listener.url, creds))
+        with pytest.raises(WSManFaultError) as info:
+            second.open()
+        assert info.value.code == 2150859173
+    finally:
+        first.close()
