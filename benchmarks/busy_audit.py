@@ -82,7 +82,10 @@ def polls_in_save_windows(evidence: Path) -> list[int]:
 
 
 def one_run(target: str, pace: str, reports: Path) -> dict[str, Any]:
-    env = dict(os.environ, QM_LAB_PACE=pace)
+    # A private lock folder: the lab's cluster name is the same for every lab run on the
+    # machine, and a benchmark must not hold other people's runs off with its lease.
+    locks = reports.parent / "locks"
+    env = dict(os.environ, QM_LAB_PACE=pace, QM_LOCK_DIR=os.environ.get("QM_LOCK_DIR", str(locks)))
     cmd = [sys.executable, "-m", "harness.cli", "run", "--target", target, "--no-report"]
     cmd += ["--reports", str(reports)]
     started = time.monotonic()

@@ -131,6 +131,12 @@ class SettleWindow:
         finally:
             self._busy = False
 
+    def forget(self, names: list[str]) -> None:
+        """An action that moves these VMs by design (a crash) ends what their moves expected."""
+        for name in names:
+            self.pending.pop(name, None)
+            self.last.pop(name, None)
+
     def take(self) -> list[str]:
         """The failures found so far (each names its move and the claims it breaks)."""
         out, self.findings = self.findings, []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -47,6 +48,15 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _end_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    """Signal the KDC's process group (krb5kdc, or faketime and its krb5kdc child)."""
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        if process.poll() is None:
+            process.send_signal(sig)
 
 
 def service_host(node: str, realm: str = DEFAULT_REALM) -> str:
@@ -130,6 +140,8 @@ class LabKdc:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Its own process group: faketime runs krb5kdc as a child, and stop() ends both.
+            start_new_session=True,
         )
         log.close()
         self._wait_listening()
@@ -228,12 +240,14 @@ class LabKdc:
         """Stop the KDC (and remove its folder if this object made it). Idempotent."""
         process, self._process = self._process, None
         if process is not None:
-            process.terminate()
+            _end_group(process, signal.SIGTERM)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _end_group(process, signal.SIGKILL)
                 process.wait(timeout=5)
+            # faketime's child may outlive it by a moment: the group is ended either way.
+            _end_group(process, signal.SIGKILL)
         if self._made_dir:
             shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -44,6 +44,8 @@ READINGS_PER_WINDOW = 12
 # The wait before time sync corrects a restored guest: the audit reads the guest clock inside
 # it after the move's whole aftermath (a dozen probes), so it is paced finer.
 READINGS_BEFORE_TIME_SYNC = 60
+# Lab seconds after a move's last phase still paced, so that its end is seen promptly.
+SETTLE_TAIL_S = 2.0
 
 
 class LabCluster:
@@ -195,6 +197,12 @@ class LabCluster:
             length = (until - since).total_seconds()
             if length > 0:
                 pace(length / readings, since, until)
+        ends = [until for _, until in phases]
+        if ends and readings == READINGS_PER_WINDOW:
+            # The end of a move is judged too (an Off VM's move time against its bound): the
+            # first poll after it must come soon, so a short tail after the last phase is paced.
+            end = max(ends)
+            pace(SETTLE_TAIL_S / READINGS_PER_WINDOW, end, end + timedelta(seconds=SETTLE_TAIL_S))
 
     @contextmanager
     def session(self) -> Iterator[datetime]:

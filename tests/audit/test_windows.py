@@ -12,7 +12,7 @@ import pytest
 from harness.audit import windows
 from harness.audit.catalog import Catalog
 from harness.audit.cluster import Cluster, MoveSample, adapt_pause
-from harness.audit.moves import MoveOutcome, quick_migrate
+from harness.audit.moves import MoveOutcome, measure_downtime, quick_migrate
 from harness.drivers.lab import LabDriver
 from harness.errors import ThinEvidenceError
 from harness.lab.clock import ManualClock
@@ -214,3 +214,50 @@ def test_the_short_1641_form_is_judged_by_its_target_and_an_absent_1641_is_no_vi
     o.events = [e for e in o.events if e.id != 1641]
     assert windows.role_moving_agrees(o) is None
     windows.offline_before_online(o)
+
+
+def _off_move(times_s: list[float], settled_at: int) -> MoveOutcome:
+    """An outcome whose polls at `times_s` (after the request) saw the VM arrive at poll
+    `settled_at` (owner HV-B, not pending) and not before."""
+    o = _move(load_default_topology())
+    assert o.trace is not None
+    start = o.trace.requested_utc
+    o.trace.samples = [
+        MoveSample(
+            start + timedelta(seconds=t),
+            o.vm.name,
+            "HV-B" if i >= settled_at else o.source,
+            "Offline" if i >= settled_at else "Pending",
+            "Off",
+        )
+        for i, t in enumerate(times_s)
+    ]
+    o.after = replace(o.after, owner="HV-B")  # type: ignore[arg-type]
+    o.events = []
+    measure_downtime(o, start)
+    return o
+
+
+def _scn(o: MoveOutcome) -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(need_outcome=lambda: o, threshold=lambda *_a: 2.0)
+
+
+def test_an_off_move_seen_late_by_sparse_polls_is_broken_not_failed() -> None:
+    from steps.checks_move import off_move_fast
+
+    # Last poll before arrival at 0.5 s, arrival seen at 3.4 s: the move ended somewhere in
+    # between, so "longer than 2 s" is not a contradiction seen at one instant.
+    o = _off_move([0.1, 0.5, 3.4], settled_at=2)
+    assert (o.move_time_min_s, o.move_time_s) == (pytest.approx(0.5), pytest.approx(3.4))
+    with pytest.raises(ThinEvidenceError, match="straddle"):
+        off_move_fast(_scn(o))  # type: ignore[arg-type]
+
+
+def test_an_off_move_still_pending_past_the_bound_is_a_violation() -> None:
+    from steps.checks_move import off_move_fast
+
+    o = _off_move([0.1, 1.0, 2.5, 3.4], settled_at=3)
+    with pytest.raises(AssertionError, match="almost instantly"):
+        off_move_fast(_scn(o))  # type: ignore[arg-type]
