@@ -245,8 +245,8 @@ def quick_migrate(
 
 
 # Events that show the role went offline (began, completed) and that it moved or came online.
-_OFFLINE_EVENTS = (1203, 1204)
-_MOVE_EVENTS = (1641, 1200, 1201)
+_OFFLINE_EVENTS = (EventId.ROLE_OFFLINE_BEGIN, EventId.ROLE_OFFLINE)
+_MOVE_EVENTS = (EventId.ROLE_MOVING, EventId.ROLE_ONLINE_BEGIN, EventId.ROLE_ONLINE)
 
 
 def save_missing(o: MoveOutcome, method: str) -> dict[str, Any]:
