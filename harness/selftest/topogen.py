@@ -143,6 +143,15 @@ def generate_topology(rng: Source, states: tuple[str, ...] = ALL_STATES) -> str:
             out.append(f"    time_sync: {{enabled: {str(enabled).lower()}, functional: true}}")
         if rng.random() < 0.1:
             out.append("    passthrough_disk: true")
+    # One running VM on a CSV in direct I/O: a healthy cluster where every claim can be judged
+    # (a save to an SMB share crosses the cluster networks, so QM-09 alone cannot tell bytes apart).
+    out.append(f"  - name: {_q(_name(rng, names))}")
+    out.append("    memory_mib: 2048")
+    out.append(f"    config_version: {_q(versions[0])}")
+    out.append("    state: Running")
+    out.append(f"    owner: {_q(nodes[0])}")
+    out.append(f"    storage: {_q(csvs[0])}")
+    out.append("    priority: 2000")
     out.append("rules_off: []")
     return "\n".join(out) + "\n"
 
