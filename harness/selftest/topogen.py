@@ -84,7 +84,7 @@ CLUSTER_VERSIONS = (
 
 
 def generate_topology(rng: Source, states: tuple[str, ...] = ALL_STATES) -> str:
-    """A healthy topology: 2-8 Up nodes, mixed storage, 1-30 VMs, tricky names; YAML text."""
+    """A healthy topology: 2-8 Up nodes, mixed storage, 4-30 VMs, tricky names; YAML text."""
     hosts: set[str] = set()
     versions = rng.choice(CLUSTER_VERSIONS)
     nodes = [_hostname(rng, hosts) for _ in range(rng.randint(2, 8))]
@@ -124,7 +124,7 @@ def generate_topology(rng: Source, states: tuple[str, ...] = ALL_STATES) -> str:
     out.append("vms:")
     names: set[str] = set()
     free_disks = list(zip(disk_owners, mounts, strict=True))
-    for _ in range(rng.randint(1, 30)):
+    for _ in range(rng.randint(1, 27)):  # plus the three below: at most 30 VMs
         if free_disks and rng.random() < 0.3:
             owner, storage = free_disks.pop()
         else:
@@ -143,15 +143,17 @@ def generate_topology(rng: Source, states: tuple[str, ...] = ALL_STATES) -> str:
             out.append(f"    time_sync: {{enabled: {str(enabled).lower()}, functional: true}}")
         if rng.random() < 0.1:
             out.append("    passthrough_disk: true")
-    # One running VM on a CSV in direct I/O: a healthy cluster where every claim can be judged
-    # (a save to an SMB share crosses the cluster networks, so QM-09 alone cannot tell bytes apart).
-    out.append(f"  - name: {_q(_name(rng, names))}")
-    out.append("    memory_mib: 2048")
-    out.append(f"    config_version: {_q(versions[0])}")
-    out.append("    state: Running")
-    out.append(f"    owner: {_q(nodes[0])}")
-    out.append(f"    storage: {_q(csvs[0])}")
-    out.append("    priority: 2000")
+    # Three running VMs of three sizes on one CSV in direct I/O: a healthy cluster where every
+    # claim can be judged. QM-09 moves three sizes from one volume; when only an SMB share holds
+    # three sizes, its saves cross the cluster networks and the bytes sent cannot be told apart.
+    for memory_mib in (1024, 2048, 3072):
+        out.append(f"  - name: {_q(_name(rng, names))}")
+        out.append(f"    memory_mib: {memory_mib}")
+        out.append(f"    config_version: {_q(versions[0])}")
+        out.append("    state: Running")
+        out.append(f"    owner: {_q(nodes[0])}")
+        out.append(f"    storage: {_q(csvs[0])}")
+        out.append("    priority: 2000")
     out.append("rules_off: []")
     return "\n".join(out) + "\n"
 

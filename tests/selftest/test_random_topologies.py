@@ -16,7 +16,7 @@ from harness.yamlfile import parse_yaml
 
 def _check(text: str) -> None:
     topology = parse_topology(parse_yaml(text, "random"), "random")
-    assert 2 <= len(topology.nodes) <= 8 and 1 <= len(topology.vms) <= 30
+    assert 2 <= len(topology.nodes) <= 8 and 4 <= len(topology.vms) <= 30
 
 
 # Each example draws hundreds of values (names, sizes, speeds): the input is large by design.
