@@ -6,7 +6,7 @@ import pytest
 from pytest_bdd import given, then, when
 
 from harness.audit import aftermath, collateral
-from harness.audit.assertions import check
+from harness.audit.assertions import InvariantBroken, check
 from harness.audit.catalog import VmFacts
 from harness.audit.invariants import MoveCause
 from harness.audit.moves import settled
@@ -91,8 +91,8 @@ def _collateral(scn: Scenario, before: Inventory, moving: list[str], node: str, 
     scn.evidence.observe("after", f"{what}: collateral", found or "nothing else changed")
     try:
         collateral.judge(found, what)
-    except AssertionError as violation:
-        scn.restorer.violations.append(str(violation))
+    except InvariantBroken as violation:
+        scn.restorer.violations.append(violation)
 
 
 @then("the drain completes")

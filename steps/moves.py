@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.audit.assertions import check
+from harness.audit.assertions import InvariantBroken, check
 from harness.audit.catalog import VmFacts
 from harness.audit.invariants import MoveCause, judge
 from harness.audit.ledger import ObservedMove
@@ -148,8 +148,8 @@ def migrate(
                     cause,
                     outcome.invariants,
                 )
-            except AssertionError as violation:
-                scn.restorer.violations.append(str(violation))
+            except InvariantBroken as violation:
+                scn.restorer.violations.append(violation)
     scn.outcomes = outcomes
     scn.outcome = outcomes[0]
 

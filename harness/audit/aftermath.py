@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.audit import settle
+from harness.audit.assertions import InvariantBroken
 from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster
 from harness.audit.invariants import MoveCause, judge, violations
@@ -95,18 +96,18 @@ def moved(
 
 
 def judge_moved(results: Iterable[Aftermath], cause: MoveCause) -> None:
-    """AssertionError (with the classifier's marker) for the first VM that broke an invariant."""
+    """InvariantBroken (carrying its claims) for the first VM that broke an invariant."""
     __tracebackhide__ = True
     for r in results:
         judge(r.vm.name, r.vm.id, r.before, r.after, r.owners, cause)
 
 
-def failures(results: Iterable[Aftermath], cause: MoveCause) -> list[str]:
-    """The failure message (classifier's marker included) of each VM that broke an invariant."""
-    out: list[str] = []
+def failures(results: Iterable[Aftermath], cause: MoveCause) -> list[InvariantBroken]:
+    """The violation (message and claims) of each VM that broke an invariant."""
+    out: list[InvariantBroken] = []
     for r in results:
         try:
             judge(r.vm.name, r.vm.id, r.before, r.after, r.owners, cause)
-        except AssertionError as violation:
-            out.append(str(violation))
+        except InvariantBroken as violation:
+            out.append(violation)
     return out

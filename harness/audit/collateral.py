@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from harness.audit.assertions import broken
 from harness.audit.objects import Inventory
+from harness.domain.claims import claims_of
 
 
 def _fold(names: Collection[str]) -> set[str]:
@@ -74,14 +76,13 @@ def changes(
 
 
 def judge(found: dict[str, Any], what: str) -> None:
-    """AssertionError naming the action and the claims its collateral changes break."""
+    """InvariantBroken naming the action and the claims its collateral changes break."""
     __tracebackhide__ = True
-    from harness.audit.assertions import check
-    from harness.audit.invariants import marker
-
-    check(
-        not found,
-        f"the {what} changed what it must leave alone: {', '.join(found)} {marker(found)}",
+    if not found:
+        return
+    broken(
+        claims_of(found),
+        f"the {what} changed what it must leave alone: {', '.join(found)}",
         **{k.replace(" ", "_"): v for k, v in found.items()},
     )
 

@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from harness.audit import collateral, fingerprint
-from harness.audit.assertions import check
+from harness.audit.assertions import broken, check
 from harness.audit.savedstate import written_files
+from harness.domain.claims import claims_of
 from harness.domain.storage import is_under
 
 if TYPE_CHECKING:
@@ -36,41 +37,6 @@ class MoveCause:
     def __str__(self) -> str:
         where = f" of scenario {self.scenario!r}" if self.scenario else ""
         return f"{self.kind} move{where}" + (f" ({self.detail})" if self.detail else "")
-
-
-# The claim each invariant backs: a violation on a setup or restore move is reported against
-# these claims (the scenario's own claim was not what broke).
-CLAIM_OF = {
-    "owner": "QM-07",
-    "registration": "QM-03",
-    "visible": "QM-03",
-    "link": "QM-03",
-    "files": "QM-04",
-    "state": "QM-06",
-    "no reboot": "QM-06",
-    "resource identity": "QM-13",
-    "guest identity": "QM-14",
-    "saved state": "QM-02",
-    # The whole-VM fingerprint (harness/audit/fingerprint.py).
-    "configuration": "QM-14",
-    "checkpoints": "QM-04",
-    "resource values": "QM-13",
-    # Collateral (harness/audit/collateral.py): what else the move changed.
-    "other roles": "QM-17",
-    "storage owners": "QM-05",
-    "node states": "QM-18",
-    # Every quick request shows the save (harness/audit/moves.py: save_missing).
-    "save": "QM-01",
-    # After the settle window (harness/audit/settle.py).
-    "heartbeat": "QM-06",
-    "guest reachable": "QM-06",
-}
-MARKER = "move invariants broken"
-
-
-def marker(found: dict[str, Any]) -> str:
-    """`[move invariants broken: QM-03, QM-04]`: read back by the self-test's classifier."""
-    return f"[{MARKER}: {', '.join(sorted({CLAIM_OF[k] for k in found}))}]"
 
 
 def _same(a: str, b: str) -> bool:
@@ -203,20 +169,23 @@ def judge(
     cause: MoveCause,
     found: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fail (AssertionError naming the move) when an invariant is broken; returns the findings.
+    """Fail when an invariant is broken; returns the findings (empty: the move was clean).
 
-    `found`: the findings already made for this move (`MoveOutcome.invariants`, which include
-    what only the move's polls show); else they are worked out from the two snapshots.
+    The scenario's own move fails its own claim (AssertionError); any other move raises
+    InvariantBroken carrying the invariants' claims. `found`: the findings already made for this
+    move (`MoveOutcome.invariants`, which include what only the move's polls show); else they are
+    worked out from the two snapshots.
     """
     __tracebackhide__ = True
     if found is None:
         found = violations(vm_id, before, after, expected_owner)
-    # The scenario's own move fails its own claim; any other move fails the invariants' claims.
-    tag = marker(found) if found and cause.kind != "scenario" else ""
-    check(
-        not found,
+    if not found:
+        return found
+    message = (
         f"the {cause} of VM {vm_name!r} ({before.owner} -> {after.owner}) broke what every "
-        f"quick migration must keep: {', '.join(found)} {tag}".rstrip(),
-        **{k.replace(" ", "_"): v for k, v in found.items()},
+        f"quick migration must keep: {', '.join(found)}"
     )
-    return found
+    evidence = {k.replace(" ", "_"): v for k, v in found.items()}
+    if cause.kind == "scenario":
+        check(False, message, **evidence)
+    broken(claims_of(found), message, **evidence)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from harness.audit.assertions import InvariantBroken
 from harness.audit.invariants import MoveCause, judge, violations
 from harness.errors import HarnessError, ProbeFailedError, TransportError
 
@@ -82,7 +83,7 @@ class SettleWindow:
     cluster: Cluster
     pending: dict[str, Pending] = field(default_factory=dict)
     last: dict[str, Pending] = field(default_factory=dict)
-    findings: list[str] = field(default_factory=list)
+    findings: list[InvariantBroken] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     _busy: bool = False
 
@@ -137,7 +138,7 @@ class SettleWindow:
             self.pending.pop(name, None)
             self.last.pop(name, None)
 
-    def take(self) -> list[str]:
+    def take(self) -> list[InvariantBroken]:
         """The failures found so far (each names its move and the claims it breaks)."""
         out, self.findings = self.findings, []
         return out
@@ -188,8 +189,8 @@ class SettleWindow:
         cause = MoveCause(kind, p.cause.scenario, detail)
         try:
             judge(p.vm.name, p.vm.id, p.before, now, p.after.owner, cause, new)
-        except AssertionError as violation:
-            self.findings.append(str(violation))
+        except InvariantBroken as violation:
+            self.findings.append(violation)
 
     def _liveness(self, p: Pending, now: Snapshot) -> dict[str, Any]:
         """Heartbeat back to Ok where it was Ok, guest answering where it answered."""

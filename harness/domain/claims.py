@@ -1,6 +1,9 @@
-"""The claims vocabulary: claim ids, short titles and the core set (one place for all of them)."""
+"""The claims vocabulary: ids, titles, the core set, the claim each move invariant backs."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 CLAIMS: list[str] = [f"QM-{n:02d}" for n in range(1, 23)]
 CORE_CLAIMS = frozenset({"QM-02", "QM-03", "QM-13", "QM-15"})
@@ -29,3 +32,36 @@ CLAIM_TITLES: dict[str, str] = {
     "QM-21": "Works where live migration fails",
     "QM-22": "Link root from %ProgramData%",
 }
+
+# The claim each invariant backs: a violation on a setup or restore move is reported against
+# these claims (the scenario's own claim was not what broke).
+CLAIM_OF: dict[str, str] = {
+    "owner": "QM-07",
+    "registration": "QM-03",
+    "visible": "QM-03",
+    "link": "QM-03",
+    "files": "QM-04",
+    "state": "QM-06",
+    "no reboot": "QM-06",
+    "resource identity": "QM-13",
+    "guest identity": "QM-14",
+    "saved state": "QM-02",
+    # The whole-VM fingerprint (harness/audit/fingerprint.py).
+    "configuration": "QM-14",
+    "checkpoints": "QM-04",
+    "resource values": "QM-13",
+    # Collateral (harness/audit/collateral.py): what else the move changed.
+    "other roles": "QM-17",
+    "storage owners": "QM-05",
+    "node states": "QM-18",
+    # Every quick request shows the save (harness/audit/moves.py: save_missing).
+    "save": "QM-01",
+    # After the settle window (harness/audit/settle.py).
+    "heartbeat": "QM-06",
+    "guest reachable": "QM-06",
+}
+
+
+def claims_of(found: Mapping[str, Any]) -> tuple[str, ...]:
+    """The claims the broken invariants in `found` back (sorted)."""
+    return tuple(sorted({CLAIM_OF[k] for k in found}))

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import pytest
+
+from harness.audit.assertions import InvariantBroken
 
 Verdict = Literal["passed", "failed", "broken", "skipped"]
 VERDICTS: tuple[Verdict, ...] = ("passed", "failed", "broken", "skipped")
 # The worse verdict wins when a scenario or a claim has several: a violated claim outranks
 # missing evidence, which outranks a pass; a skip says nothing.
 RANK: dict[str, int] = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
-# A move the scenario does not judge itself (setup, restore, a leg) that broke the invariants of
-# every quick migration fails with this mark (harness/audit/invariants.py): the violation belongs
-# to the claims it names, whichever scenario's move it was.
-_INVARIANTS = re.compile(r"\[move invariants broken: (QM-\d+(?:, QM-\d+)*)\]")
 
 
 # How a record's claim was checked: by a move the run made, passively (the cluster as found, read
@@ -57,10 +54,14 @@ def claim_checks(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return out
 
 
-def invariant_claims(text: str | None) -> tuple[str, ...]:
-    """The claims a move-invariant failure message names (sorted; () for any other text)."""
-    found = {c for group in _INVARIANTS.findall(text or "") for c in group.split(", ")}
-    return tuple(sorted(found))
+def invariant_claims(exc: BaseException | None) -> tuple[str, ...]:
+    """The claims a broken move invariant fails (() for any other outcome).
+
+    A move the scenario does not judge itself (setup, restore, a leg) that broke the invariants
+    of every quick migration raises InvariantBroken (harness/audit/invariants.py): the violation
+    belongs to the claims it carries, whichever scenario's move it was.
+    """
+    return exc.claims if isinstance(exc, InvariantBroken) else ()
 
 
 def classify(exc: BaseException | None, phase: str = "call") -> Verdict:
@@ -77,7 +78,7 @@ def classify(exc: BaseException | None, phase: str = "call") -> Verdict:
         return "skipped"
     if phase == "call" and isinstance(exc, AssertionError):
         return "failed"
-    if isinstance(exc, AssertionError) and invariant_claims(str(exc)):
+    if invariant_claims(exc):
         return "failed"  # a restore move broke an invariant: positive evidence, not missing
     return "broken"
 

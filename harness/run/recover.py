@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.audit import settle
+from harness.audit.assertions import InvariantBroken
 from harness.audit.catalog import Catalog, VmFacts
 from harness.audit.cluster import Cluster
 from harness.audit.guard import ActionGuard
@@ -155,7 +156,7 @@ def _undo(
     except HarnessError as exc:
         print(f"qmaudit recover: settle checks not judged: {exc.message}", file=out)
     for finding in window.take():
-        print(f"settle check: {finding.splitlines()[0]}", file=out)
+        print(f"settle check: {str(finding).splitlines()[0]}", file=out)
         failures += 1
     verdict = "every VM is back as found" if not failures else f"{failures} problem(s) remain"
     print(f"qmaudit recover: {verdict}", file=out)
@@ -238,6 +239,6 @@ def _judged(name: str, vm_id: str, before: Snapshot, after: Snapshot, owner: str
     cause = MoveCause("recover", run, f"{name} back to {owner}")
     try:
         judge(name, vm_id, before, after, owner, cause)
-    except AssertionError as violation:
+    except InvariantBroken as violation:
         return f"MOVE INVARIANTS BROKEN: {str(violation).splitlines()[0]}"
     return ""

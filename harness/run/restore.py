@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from harness.audit.assertions import InvariantBroken
 from harness.audit.catalog import VmFacts
 from harness.audit.cluster import Cluster
 from harness.audit.invariants import MoveCause
@@ -33,7 +34,7 @@ class Restorer:
     log: list[str] = field(default_factory=list)
     scenario: str = ""
     # Restore moves that broke a quick-migration invariant (the move itself succeeded).
-    violations: list[str] = field(default_factory=list)
+    violations: list[InvariantBroken] = field(default_factory=list)
 
     def remember(self, vm: VmFacts) -> None:
         """Record the VM's current owner and state (once: the first record is the original)."""
@@ -169,9 +170,9 @@ class Restorer:
         try:
             # One unit (guard, lock, journal) inside judged_move; every invariant is judged.
             judged_move(self.cluster, [vm], owner, cause, self.timeout_s, restoring=True)
-        except AssertionError as violation:
+        except InvariantBroken as violation:
             # The VM is back; what the move broke is a verdict, not a leftover.
-            self.violations.append(str(violation))
+            self.violations.append(violation)
 
 
 def report_restore_problems(problems: list[str]) -> None:

@@ -104,6 +104,7 @@ def qm_restorer(
 ) -> Iterator[Any]:
     """Leave the cluster as found: the scenario's drains and crashes are undone at teardown,
     its moves too unless the run's restorer is lazy (then the run's last scenario does it)."""
+    from harness.audit.assertions import InvariantBroken
     from harness.run.restore import report_restore_problems
     from harness.suite.scenario import scenario_of
 
@@ -128,7 +129,7 @@ def qm_restorer(
     if restorer.violations:
         # Every move is judged: a restore move that broke an invariant is a violated claim.
         violations, restorer.violations = restorer.violations, []
-        raise AssertionError(" | ".join(violations))
+        raise InvariantBroken.combine(violations)
 
 
 @pytest.fixture(autouse=True)

@@ -50,41 +50,43 @@ def _failure_text(exc: BaseException | None) -> str | None:
     return f"{type(exc).__name__}: {exc}"
 
 
-_PHASES_KEY = pytest.StashKey[dict[str, tuple[str, str | None]]]()
+# Per phase: its verdict, its failure text and the claims a broken move invariant fails.
+Phase = tuple[str, str | None, tuple[str, ...]]
+_PHASES_KEY = pytest.StashKey[dict[str, Phase]]()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Classify every phase with the one rule; settle the scenario's record after teardown."""
-    from harness.evidence.verdicts import classify
+    from harness.evidence.verdicts import classify, invariant_claims
 
     report = yield
     exc = call.excinfo.value if call.excinfo is not None else None
     verdict = classify(exc, call.when)
     report.qm_verdict = verdict  # read by the progress printer of `qmaudit run`
     phases = item.stash.setdefault(_PHASES_KEY, {})
-    phases[call.when] = (verdict, _failure_text(exc))
+    phases[call.when] = (verdict, _failure_text(exc), invariant_claims(exc))
     if call.when == "teardown" and item.get_closest_marker("claim") is not None:
         _settle_record(item, phases)
     return report
 
 
-def _settle_record(item: pytest.Item, phases: dict[str, tuple[str, str | None]]) -> None:
+def _settle_record(item: pytest.Item, phases: dict[str, Phase]) -> None:
     """The record carries the scenario's verdict over all phases (setup, call, teardown)."""
-    from harness.evidence.verdicts import RANK, invariant_claims, scenario_verdict
+    from harness.evidence.verdicts import RANK, scenario_verdict
 
     run = item.config.stash.get(RUN_KEY, None)
     if run is None:
         return  # the target never opened: no record can name it (the run reports the error)
-    verdict = scenario_verdict({when: v for when, (v, _) in phases.items()})
-    notes = [f"{when}: {text}" for when, (v, text) in phases.items() if when != "call" and text]
+    verdict = scenario_verdict({when: v for when, (v, _, _) in phases.items()})
+    notes = [f"{when}: {text}" for when, (_, text, _) in phases.items() if when != "call" and text]
     # A broken move invariant (setup, leg or restore move) fails the claims it names; the
     # scenario's own claim keeps what its own checks reached (BROKEN if they never ran).
-    violated = sorted({c for _, text in phases.values() for c in invariant_claims(text)})
+    violated = sorted({c for _, _, claims in phases.values() for c in claims})
     own = scenario_verdict(
         {
-            when: ("broken" if when == "call" else "passed") if invariant_claims(text) else v
-            for when, (v, text) in phases.items()
+            when: ("broken" if when == "call" else "passed") if claims else v
+            for when, (v, _, claims) in phases.items()
         }
     )
     written = run.records.pop(item.nodeid, None)

@@ -16,8 +16,8 @@ import yaml
 from harness.audit import collateral, fingerprint, settle
 from harness.audit.catalog import Catalog
 from harness.audit.cluster import Cluster
-from harness.audit.invariants import CLAIM_OF
 from harness.audit.moves import quick_migrate, snapshot
+from harness.domain.claims import CLAIM_OF
 from harness.drivers.lab import LabDriver
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
@@ -199,7 +199,8 @@ def test_a_change_after_the_move_settled_is_found_by_the_settle_window(
     restorer = Restorer(cluster, scenario="late change")
     restorer.end_scenario()
     assert restorer.violations, "the settle window must find the late change"
-    message = restorer.violations[0]
+    message = str(restorer.violations[0])
+    assert restorer.violations[0].claims == (claim,)
     assert key in message and f"[move invariants broken: {claim}]" in message
     assert "read again 20 s after it settled" in message
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.audit.assertions import InvariantBroken
 from harness.audit.catalog import Catalog
 from harness.audit.cluster import Cluster
 from harness.audit.invariants import MoveCause
@@ -63,11 +64,13 @@ def test_a_setup_move_that_breaks_an_invariant_fails_naming_the_move(
     cluster, catalog = _cluster(_with_rule_off(tmp_path, rule))
     vm = catalog.get("legacy01")  # version 5.0: its link is judged too
     cause = MoveCause("setup", "some scenario", "legacy01 to the other node")
-    with pytest.raises(AssertionError) as failure:
+    with pytest.raises(InvariantBroken) as failure:
         judged_move(cluster, [vm], _other(vm.owner), cause)
     message = str(failure.value)
     assert "setup move of scenario 'some scenario'" in message
     assert invariant in message
+    # The claims travel typed, and the message names them for people.
+    assert claim in failure.value.claims
     assert f"[move invariants broken: {claim}" in message or f", {claim}" in message
 
 
@@ -82,7 +85,8 @@ def test_a_restore_move_that_breaks_an_invariant_is_recorded_naming_the_restore(
     problems = restorer.restore()
     assert problems == []  # the VM is back where it was, in its state
     (violation,) = restorer.violations
-    assert "restore move of scenario 'round trip'" in violation and "files" in violation
+    assert "restore move of scenario 'round trip'" in str(violation) and "files" in str(violation)
+    assert violation.claims == ("QM-04",)
 
 
 def test_an_invariant_failure_fails_the_claims_it_names_not_the_scenarios() -> None:
@@ -90,13 +94,20 @@ def test_an_invariant_failure_fails_the_claims_it_names_not_the_scenarios() -> N
         "the setup move of VM 'a' broke what every quick migration must keep: files "
         "[move invariants broken: QM-04]"
     )
+    violation = InvariantBroken(message, ["QM-04"])
     # The one classifier: a restore move's violation in teardown is positive evidence (FAILED).
-    assert classify(AssertionError(message), "teardown") == "failed"
+    assert classify(violation, "teardown") == "failed"
     assert classify(AssertionError("other"), "teardown") == "broken"
+    # The claims come from the exception, never from its text: a plain AssertionError whose
+    # message merely looks like the marker fails no claim.
+    assert invariant_claims(AssertionError(message)) == ()
+    assert classify(AssertionError(message), "teardown") == "broken"
+    combined = InvariantBroken.combine([violation, InvariantBroken("b", ["QM-03", "QM-04"])])
+    assert combined.claims == ("QM-03", "QM-04") and "| b" in str(combined)
     record = {
         "claim": "QM-01",
         "verdict": "failed",
-        "claims_violated": list(invariant_claims(message)),
+        "claims_violated": list(invariant_claims(violation)),
         "own_verdict": "broken",
     }
     assert record_claim_verdicts(record) == [("QM-04", "failed"), ("QM-01", "broken")]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.audit.invariants import CLAIM_OF
-from harness.domain.claims import CLAIMS
+from harness.domain.claims import CLAIM_OF, CLAIMS
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = REPO / "docs" / "observables.md"
