@@ -12,11 +12,13 @@ from harness.audit.invariants import MoveCause
 from harness.audit.moves import settled
 from harness.audit.objects import Inventory
 from harness.domain.events import EventId
+from harness.run.needs import CRASH, DRAIN, MoveKind, VmKind, moves, picks
 from steps.common import Scenario
 from steps.moves import candidate_targets, move_setup
 
 
 @given("a node that owns a running VM below the move-type threshold and one at or above it")
+@picks(VmKind("Running"))
 def drain_setup(scn: Scenario) -> None:
     inventory = scn.inventory()
     threshold = inventory.move_type_threshold
@@ -47,6 +49,7 @@ def drain_setup(scn: Scenario) -> None:
 
 
 @when("that node is drained")
+@moves(MoveKind(DRAIN))
 def drain(scn: Scenario) -> None:
     node = scn.target_node
     assert node is not None
@@ -173,6 +176,7 @@ def _crashable_owner(scn: Scenario, vm: VmFacts) -> str:
 
 
 @when("the VM's owner node crashes")
+@moves(MoveKind(CRASH))
 def crash(scn: Scenario) -> None:
     vm = scn.need_vm()
     scn.restorer.remember(vm)

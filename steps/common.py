@@ -17,8 +17,9 @@ from harness.audit.moves import MoveOutcome
 from harness.audit.objects import Inventory
 from harness.domain.storage import expected_downtime_s
 from harness.run.lease import require_idle
+from harness.run.needs import SINGLE, VmKind, picks
 from harness.run.restore import Restorer
-from harness.run.schedule import SINGLE, MoveNeed, need_of_item
+from harness.run.schedule import MoveNeed, need_of_item
 
 # The command each When step's move uses, and how it names the target node.
 TARGETING_OF_NEED = {"other": "other", "node": "node", "bpn": "bpn", "method": "other"}
@@ -185,6 +186,7 @@ def cluster_healthy(scn: Scenario) -> None:
 
 
 @given(parsers.parse("a running VM on {storage} storage with configuration version {version}"))
+@picks(lambda args: VmKind("Running", args["storage"], args["version"]))
 def running_vm_on_storage_version(scn: Scenario, storage: str, version: str) -> None:
     kind = storage_kind(storage)
     scn.use(
@@ -205,6 +207,7 @@ def running_vm_on_storage_version(scn: Scenario, storage: str, version: str) -> 
 @given(
     parsers.parse("a running VM on {storage} storage on the node with the fewest clustered roles")
 )
+@picks(lambda args: VmKind("Running", args["storage"]))
 def running_vm_fewest_roles(scn: Scenario, storage: str) -> None:
     # A crash touches every role of the node: crash the one whose loss disturbs the fewest.
     kind = storage_kind(storage)
@@ -219,6 +222,7 @@ def running_vm_fewest_roles(scn: Scenario, storage: str) -> None:
 
 
 @given(parsers.parse("a running VM on {storage} storage"))
+@picks(lambda args: VmKind("Running", args["storage"]))
 def running_vm_on_storage(scn: Scenario, storage: str) -> None:
     kind = storage_kind(storage)
     scn.use(
@@ -230,12 +234,14 @@ def running_vm_on_storage(scn: Scenario, storage: str) -> None:
 
 
 @given(parsers.parse("a running VM with configuration version {version}"))
+@picks(lambda args: VmKind("Running", version=args["version"]))
 def running_vm_version(scn: Scenario, version: str) -> None:
     vm = rotated(scn, f"running/{version}", running, plain, lambda v: v.config_version == version)
     scn.use(skip_without(vm, f"running with configuration version {version}"))
 
 
 @given(parsers.parse("a VM in state {state}"))
+@picks(lambda args: VmKind(args["state"]))
 def vm_in_state(scn: Scenario, state: str) -> None:
     # The largest such VM: it makes "independent of memory size" (QM-08) as visible as can be.
     candidates = scn.as_found(scn.catalog.pick_all(plain, lambda v: v.state == state))
@@ -244,6 +250,7 @@ def vm_in_state(scn: Scenario, state: str) -> None:
 
 
 @given("a running VM that has preferred owners")
+@picks(VmKind("Running", special="preferred owners"))
 def running_vm_preferred(scn: Scenario) -> None:
     candidates = scn.as_found(
         scn.catalog.pick_all(running, plain, lambda v: len(v.preferred_owners) >= 2)
@@ -253,6 +260,7 @@ def running_vm_preferred(scn: Scenario) -> None:
 
 
 @given("a running VM without preferred owners")
+@picks(VmKind("Running", special="no preferred owners"))
 def running_vm_no_preferred(scn: Scenario) -> None:
     candidates = scn.as_found(
         scn.catalog.pick_all(running, plain, lambda v: not v.preferred_owners)
@@ -287,6 +295,7 @@ def clock_signal_vm(scn: Scenario, candidates: list[VmFacts], what: str) -> VmFa
 
 
 @given("a running VM whose Time Synchronization service is disabled")
+@picks(VmKind("Running"))
 def running_vm_no_time_sync(scn: Scenario) -> None:
     candidates = scn.as_found(
         scn.catalog.pick_all(running, plain, lambda v: v.time_sync_enabled is False)
@@ -295,6 +304,7 @@ def running_vm_no_time_sync(scn: Scenario) -> None:
 
 
 @given("a running VM whose Time Synchronization service is enabled and working")
+@picks(VmKind("Running"))
 def running_vm_time_sync(scn: Scenario) -> None:
     candidates = scn.as_found(
         scn.catalog.pick_all(
@@ -305,6 +315,7 @@ def running_vm_time_sync(scn: Scenario) -> None:
 
 
 @given("a running VM with a pass-through disk")
+@picks(VmKind("Running", special="pass-through"))
 def running_vm_passthrough(scn: Scenario) -> None:
     candidates = scn.as_found(scn.catalog.pick_all(running, lambda v: v.passthrough))
     vm = scn.choose(candidates, candidates[0] if candidates else None)
@@ -312,6 +323,7 @@ def running_vm_passthrough(scn: Scenario) -> None:
 
 
 @given(parsers.parse("{count:d} running VMs on the same node"))
+@picks(VmKind("Running"))
 def running_vms_same_node(scn: Scenario, count: int) -> None:
     candidates = scn.as_found(scn.catalog.pick_all(running, plain))
     inventory = scn.inventory()
@@ -339,6 +351,7 @@ def running_vms_same_node(scn: Scenario, count: int) -> None:
 
 
 @given("running VMs of at least three different memory sizes on shared storage")
+@picks(VmKind("Running"))
 def running_vms_sizes(scn: Scenario) -> None:
     by_root: dict[str, dict[int, VmFacts]] = {}
     for vm in scn.as_found(scn.catalog.pick_all(running, plain, lambda v: v.storage != "local")):

@@ -11,6 +11,7 @@ from harness.audit.invariants import MoveCause, judge
 from harness.audit.ledger import ObservedMove
 from harness.audit.moves import MoveOutcome, judged_move, quick_migrate
 from harness.audit.objects import Inventory
+from harness.run.needs import REFUSED, SEVERAL, SINGLE, MoveKind, moves
 from steps.common import Scenario
 
 METHODS = {"Move-ClusterVirtualMachineRole": "vm_role", "Move-ClusterGroup": "cluster_group"}
@@ -205,12 +206,14 @@ def chosen_target(scn: Scenario) -> None:
 
 
 @when("the VM is quick-migrated to another node")
+@moves(MoveKind(SINGLE))
 def migrate_to_other(scn: Scenario) -> None:
     observe(scn, scn.need_vm(), None)
 
 
 @when("the VM is quick-migrated to the chosen node")
 @when("the VM is quick-migrated to that node")
+@moves(MoveKind(SINGLE, "node"))
 def migrate_to_chosen(scn: Scenario) -> None:
     vm = scn.need_vm()
     assert scn.target_node is not None, "no node was chosen"
@@ -222,22 +225,30 @@ def migrate_to_chosen(scn: Scenario) -> None:
 
 
 @when("the VM is quick-migrated to that host")
+@moves(MoveKind(REFUSED))
 def migrate_to_host(scn: Scenario) -> None:
     assert scn.target_node is not None, "no host was chosen"
     migrate(scn, [scn.need_vm()], scn.target_node)
 
 
 @when("the VM is quick-migrated without naming a node")
+@moves(MoveKind(SINGLE, "bpn"))
 def migrate_bpn(scn: Scenario) -> None:
     observe(scn, scn.need_vm(), None, targeting="bpn")
 
 
 @when(parsers.parse("the VM is moved to another node with {command} without waiting"))
+@moves(
+    lambda args: MoveKind(
+        SINGLE, "method", "cluster_group" if args["command"] == "Move-ClusterGroup" else "vm_role"
+    )
+)
 def migrate_with(scn: Scenario, command: str) -> None:
     observe(scn, scn.need_vm(), None, METHODS[command])
 
 
 @when("each of those VMs is quick-migrated to another node in turn")
+@moves(MoveKind(SEVERAL))
 def migrate_each(scn: Scenario) -> None:
     outcomes: list[MoveOutcome] = []
     for vm in scn.vms:
@@ -247,6 +258,7 @@ def migrate_each(scn: Scenario) -> None:
 
 
 @when("those VMs are quick-migrated to another node in one request")
+@moves(MoveKind(SEVERAL))
 def migrate_together(scn: Scenario) -> None:
     inventory = scn.inventory()
     owner = inventory.group_of(scn.vms[0].name).owner_node
@@ -260,6 +272,7 @@ def migrate_together(scn: Scenario) -> None:
 
 
 @when("the VM is quick-migrated to another node and back")
+@moves(MoveKind(SINGLE))
 def migrate_round_trip(scn: Scenario) -> None:
     vm = scn.need_vm()
     # The first leg may be the run's last move (then its source is where "back" means).

@@ -10,24 +10,36 @@ serves the rest of the group), and last the refused moves, which change nothing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from harness.run.needs import (
+    CRASH,
+    DRAIN,
+    PHASE_NAMES,
+    REFUSED,
+    SEVERAL,
+    SINGLE,
+    MoveKind,
+    VmKind,
+    move_of,
+    vm_of,
+)
+
+__all__ = ["CRASH", "DRAIN", "PHASE_NAMES", "REFUSED", "SEVERAL", "SINGLE", "MoveNeed"]
+
 OWN_MOVE_TAG = "own-move"
+# Scenarios that make no move: they read the cluster as found or its event logs (passive.feature).
+NO_MOVE_TAGS = frozenset({"passive", "static", "history"})
 
-_STATE = re.compile(r"\bin state (\w+)")
-_STORAGE = re.compile(r"\bon (CSV|Cluster Disk|SMB 3) storage")
-_VERSION = re.compile(r"configuration version ([\d.]+)")
 
-# Phases in run order.
-CRASH, DRAIN, SEVERAL, SINGLE, REFUSED = range(5)
-PHASE_NAMES = ("crash", "drain", "several VMs", "one VM", "refused")
+class NoMoveDeclared(ValueError):
+    """A scenario that checks a claim by a move, but whose When steps declare none."""
 
 
 @dataclass(frozen=True)
 class MoveNeed:
-    """What kind of move a scenario makes and of which VM, read from its rendered steps."""
+    """What kind of move a scenario makes and of which VM, from its steps' declarations."""
 
     phase: int
     state: str = ""
@@ -44,51 +56,37 @@ class MoveNeed:
         targeting_rank = {"node": 1, "other": 2, "bpn": 3, "method": 3}[self.targeting]
         return (0 if self.own_move else 1, targeting_rank)
 
+    @classmethod
+    def of(cls, move: MoveKind, vm: VmKind, tags: set[str]) -> MoveNeed:
+        """The need of a scenario from its declared move, its picked VM and its tags."""
+        return cls(
+            phase=move.phase,
+            state=vm.state,
+            storage=vm.storage,
+            version=vm.version,
+            special=vm.special,
+            own_move=OWN_MOVE_TAG in tags,
+            targeting=move.targeting,
+            method=move.method,
+        )
 
-def need_of(givens: list[str], whens: list[str], tags: set[str]) -> MoveNeed:
-    """Classify a scenario by its Given and When texts (examples already filled in)."""
-    when = " ".join(whens)
-    given = " ".join(givens)
-    if "crashes" in when:
-        phase = CRASH
-    elif "drained" in when:
-        phase = DRAIN
-    elif "those VMs" in when:
-        phase = SEVERAL
-    elif "that host" in when:
-        phase = REFUSED
-    else:
-        phase = SINGLE
-    state = _STATE.search(given)
-    storage = _STORAGE.search(given)
-    version = _VERSION.search(given)
-    if "without naming a node" in when:
-        targeting = "bpn"
-    elif "without waiting" in when:
-        targeting = "method"
-    elif "chosen node" in when or "that node" in when:
-        targeting = "node"
-    else:
-        targeting = "other"
-    special = ""
-    if "pass-through" in given:
-        special = "pass-through"
-    elif "preferred owners" in given:
-        special = "preferred owners"
-    return MoveNeed(
-        phase=phase,
-        special=special,
-        state=state.group(1) if state else ("Running" if "running" in given else ""),
-        storage=storage.group(1) if storage else "",
-        version=version.group(1) if version else "",
-        own_move=OWN_MOVE_TAG in tags,
-        targeting=targeting,
-        method="cluster_group" if "Move-ClusterGroup" in when else "vm_role",
-    )
+
+def need_of(givens: list[str], whens: list[str], tags: set[str]) -> MoveNeed | None:
+    """A scenario's need from its Given and When texts (examples filled in); None: no move.
+
+    The texts are matched to their step functions and those functions' declarations are read
+    (harness/run/needs.py), never the wording itself.
+    """
+    move = move_of(whens)
+    if move is None:
+        return None
+    return MoveNeed.of(move, vm_of(givens), tags)
 
 
 def need_of_item(item: Any) -> MoveNeed | None:
-    """The MoveNeed of a collected pytest-bdd scenario item (None for any other test)."""
+    """The MoveNeed of a collected pytest-bdd scenario item (None for any other test and for a
+    scenario that makes no move by its tags); NoMoveDeclared for a move scenario that declares
+    none."""
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
     function = getattr(item, "function", None)
@@ -101,11 +99,18 @@ def need_of_item(item: Any) -> MoveNeed | None:
     example = callspec.params.get("_pytest_bdd_example", {}) if callspec is not None else {}
     steps = template.render(example).steps
     tags = set(template.tags) | set(template.feature.tags)
-    return need_of(
-        [s.name for s in steps if s.type == "given"],
-        [s.name for s in steps if s.type == "when"],
-        tags,
-    )
+    if tags & NO_MOVE_TAGS:
+        return None
+    whens = [s.name for s in steps if s.type == "when"]
+    need = need_of([s.name for s in steps if s.type == "given"], whens, tags)
+    if need is None:
+        raise NoMoveDeclared(
+            f"scenario {template.name!r} ({template.feature.rel_filename}) checks its claim by a "
+            f"move, but none of its When steps ({'; '.join(whens) or 'none'}) is a step "
+            "function declared with @moves(...) (harness/run/needs.py); tag it @passive, "
+            "@static or @history if it makes no move"
+        )
+    return need
 
 
 def _group_order(needs: list[MoveNeed]) -> dict[tuple[str, ...], int]:
@@ -132,8 +137,19 @@ def _group_order(needs: list[MoveNeed]) -> dict[tuple[str, ...], int]:
 
 
 def schedule(items: list[Any]) -> list[Any]:
-    """`items` in run order (stable: scenarios alike keep their collected order)."""
-    needs = [need_of_item(item) for item in items]
+    """`items` in run order (stable: scenarios alike keep their collected order).
+
+    NoMoveDeclared (every such scenario named) when a move scenario declares no move.
+    """
+    needs: list[MoveNeed | None] = []
+    undeclared: list[str] = []
+    for item in items:
+        try:
+            needs.append(need_of_item(item))
+        except NoMoveDeclared as exc:
+            undeclared.append(str(exc))
+    if undeclared:
+        raise NoMoveDeclared("; ".join(undeclared))
     ranks = _group_order([n for n in needs if n is not None and n.phase == SINGLE])
 
     def key(index: int) -> tuple[Any, ...]:

@@ -50,10 +50,14 @@ def pytest_collection_modifyitems(
 ) -> None:
     """Run the scenarios in the order that lets one observed move serve the most of them."""
     from harness.run.passive import select
-    from harness.run.schedule import schedule
+    from harness.run.schedule import NoMoveDeclared, schedule
 
     select(config, items)
-    items[:] = schedule(items)
+    try:
+        items[:] = schedule(items)
+    except NoMoveDeclared as exc:
+        # Collection fails: which moves are shared must never hang on a step's wording.
+        raise pytest.UsageError(f"qmaudit: {exc}") from None
 
 
 @pytest.hookimpl(tryfirst=True)

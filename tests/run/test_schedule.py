@@ -10,25 +10,42 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_bdd
 
+import steps.checks_nodes
+import steps.common
+import steps.moves  # noqa: F401
+from harness.run.needs import MoveKind, moves
 from harness.run.schedule import CRASH, DRAIN, REFUSED, SEVERAL, SINGLE, need_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_scenario_is_classified_by_its_steps() -> None:
+def test_a_scenario_is_classified_by_its_steps_declarations() -> None:
     crash = need_of(["a running VM on CSV storage"], ["the VM's owner node crashes"], set())
-    assert crash.phase == CRASH
-    assert need_of(["a node that owns …"], ["that node is drained"], set()).phase == DRAIN
-    several = need_of(["2 running VMs"], ["those VMs are quick-migrated in one request"], set())
-    assert several.phase == SEVERAL
-    refused = need_of(["a running VM"], ["the VM is quick-migrated to that host"], set())
-    assert refused.phase == REFUSED
+    assert crash is not None and crash.phase == CRASH
+    drain = need_of(
+        ["a node that owns a running VM below the move-type threshold and one at or above it"],
+        ["that node is drained"],
+        set(),
+    )
+    assert drain is not None and (drain.phase, drain.state) == (DRAIN, "Running")
+    several = need_of(
+        ["2 running VMs on the same node"],
+        ["those VMs are quick-migrated to another node in one request"],
+        set(),
+    )
+    assert several is not None and several.phase == SEVERAL
+    refused = need_of(
+        ["a running VM on CSV storage"], ["the VM is quick-migrated to that host"], set()
+    )
+    assert refused is not None and refused.phase == REFUSED
     one = need_of(
         ["a running VM on Cluster Disk storage with configuration version 9.0"],
         ["the VM is quick-migrated to another node"],
         {"own-move"},
     )
+    assert one is not None
     assert (one.phase, one.state, one.storage, one.version) == (
         SINGLE,
         "Running",
@@ -37,16 +54,70 @@ def test_a_scenario_is_classified_by_its_steps() -> None:
     )
     assert one.own_move and one.targeting == "other" and one.method == "vm_role"
     off = need_of(["a VM in state Off"], ["the VM is quick-migrated without naming a node"], set())
-    assert (off.state, off.targeting) == ("Off", "bpn")
+    assert off is not None and (off.state, off.targeting) == ("Off", "bpn")
     group = need_of(
         ["a running VM on CSV storage"],
         ["the VM is moved to another node with Move-ClusterGroup without waiting"],
         set(),
     )
-    assert group.method == "cluster_group"
-    assert need_of(["a running VM with a pass-through disk"], ["…"], set()).special == (
-        "pass-through"
+    assert group is not None and group.method == "cluster_group"
+    chosen = need_of(
+        ["a running VM with a pass-through disk", "a target node chosen for the VM"],
+        ["the VM is quick-migrated to the chosen node"],
+        set(),
     )
+    assert chosen is not None and (chosen.special, chosen.targeting) == ("pass-through", "node")
+
+
+def test_wording_does_not_decide_the_move_declarations_do() -> None:
+    # A When step that reads like a crash but declares no move is no move at all ...
+    assert (
+        need_of(["a running VM on CSV storage"], ["the owner node crashes, drained"], set()) is None
+    )
+
+    # ... and a step worded like nothing known is classified by what its function declares.
+    @pytest_bdd.when("the VM takes a stroll to a neighbour")
+    @moves(MoveKind(CRASH))
+    def stroll() -> None:
+        """A test step: declared as a crash."""
+
+    need = need_of(["a VM in state Saved"], ["the VM takes a stroll to a neighbour"], set())
+    assert need is not None and (need.phase, need.state) == (CRASH, "Saved")
+
+
+def test_collection_fails_for_a_scenario_whose_move_is_not_declared(tmp_path: Path) -> None:
+    """A move scenario whose When step declares no move is refused before any move (exit 2)."""
+    (tmp_path / "wander.feature").write_text(
+        "Feature: Wandering\n"
+        "  @claim:QM-04\n"
+        "  Scenario: The VM wanders off\n"
+        "    Given the target cluster is reachable and healthy\n"
+        "    When the VM wanders off\n"
+        "    Then nothing\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_wander.py").write_text(
+        "from pytest_bdd import scenarios, then, when\n\n"
+        "@when('the VM wanders off')\n"
+        "def wander():\n    pass\n\n"
+        "@then('nothing')\n"
+        "def nothing():\n    pass\n\n"
+        "scenarios('wander.feature')\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tmp_path), "--qm-target", "lab+sim",
+         "--qm-run-dir", str(tmp_path / "run"), "-p", "no:xdist", "-p", "no:cacheprovider",
+         "--collect-only", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, out[-2000:]
+    assert "The VM wanders off" in out and "@moves" in out, out[-2000:]
 
 
 def _audit(tmp_path: Path, target: str = "lab+sim", *extra: str) -> tuple[Path, int, str]:
