@@ -11,7 +11,7 @@ from harness.audit import windows
 from harness.audit.assertions import check, too_thin
 from harness.audit.moves import MoveOutcome
 from harness.domain.events import EventId
-from harness.domain.storage import is_under
+from harness.domain.storage import expected_downtime_s, is_under
 from harness.errors import HarnessError
 from harness.evidence.allure import attach_png
 from harness.evidence.plot import downtime_plot, linear_fit
@@ -96,9 +96,7 @@ def downtime_bounded(scn: Scenario) -> None:
         tp = scn.run.target.throughput_for(o.vm.path)
         bound = th.max_downtime_per_gib_s * gib + th.downtime_allowance_s
         if tp is not None:
-            model = o.vm.memory_bytes / (tp.write_mb_s * 1e6) + o.vm.memory_bytes / (
-                tp.read_mb_s * 1e6
-            )
+            model = expected_downtime_s(o.vm.memory_bytes, tp, th.max_downtime_per_gib_s)
             bound = min(bound, model * th.throughput_tolerance + th.downtime_allowance_s)
         source = "default"
         if {"max_downtime_per_gib_s", "throughput_tolerance", "downtime_allowance_s"} & (

@@ -7,7 +7,7 @@ from pytest_bdd import given, parsers, then
 from harness.audit import windows
 from harness.audit.assertions import check, too_thin
 from harness.audit.moves import MoveOutcome
-from harness.domain.storage import SharedStorage, is_under
+from harness.domain.storage import SharedStorage, expected_downtime_s, is_under
 from steps.common import Scenario
 
 
@@ -337,10 +337,7 @@ def off_move_fast(scn: Scenario) -> None:
 def off_move_not_memory(scn: Scenario) -> None:
     o = scn.need_outcome()
     tp = scn.run.target.throughput_for(o.vm.path)
-    if tp is not None:
-        full = o.vm.memory_bytes / (tp.write_mb_s * 1e6) + o.vm.memory_bytes / (tp.read_mb_s * 1e6)
-    else:
-        full = o.vm.memory_gib * scn.thresholds.max_downtime_per_gib_s
+    full = expected_downtime_s(o.vm.memory_bytes, tp, scn.thresholds.max_downtime_per_gib_s)
     scn.evidence.measure("save+restore time for this memory", full, "s")
     bound = scn.thresholds.off_vm_move_bound_s
     if full <= bound:

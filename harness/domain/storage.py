@@ -190,6 +190,18 @@ class Throughput:
 GIB = 2**30
 
 
+def throughput_for(table: Iterable[Throughput], path: str) -> Throughput | None:
+    """The declared throughput of the storage holding `path`: the entry with the longest root
+    that contains it (None when no entry does). The one lookup of every throughput table."""
+    best: Throughput | None = None
+    for candidate in table:
+        if is_under(path, candidate.root) and (
+            best is None or len(candidate.root) > len(best.root)
+        ):
+            best = candidate
+    return best
+
+
 def expected_downtime_s(
     memory_bytes: float, throughput: Throughput | None, per_gib_bound_s: float
 ) -> float:

@@ -18,7 +18,7 @@ from harness.audit.guard import ActionGuard, ActionRequest
 from harness.audit.journal import JOURNAL_FILE, read_journal
 from harness.audit.lock import LOCK_DIR_ENV
 from harness.audit.tally import NO_MEMORY_STATES, Cost, Disruption, Tally, tally_journal
-from harness.domain.storage import Throughput, expected_downtime_s
+from harness.domain.storage import Throughput, expected_downtime_s, throughput_for
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -104,18 +104,20 @@ class Pricer:
         doc = self.twin
         storage = doc.get("storage") or {}
         self.threshold = int(doc["cluster"].get("move_type_threshold", 2000))
-        self.speeds: dict[str, tuple[float, float]] = {}
-        for csv in storage.get("csvs") or []:
-            self.speeds[csv["path"].casefold()] = (csv["write_mb_s"], csv["read_mb_s"])
-        for disk in storage.get("cluster_disks") or []:
-            self.speeds[disk["mount"].casefold()] = (disk["write_mb_s"], disk["read_mb_s"])
-        for share in storage.get("smb_shares") or []:
-            self.speeds[share["path"].casefold()] = (share["write_mb_s"], share["read_mb_s"])
+        # The twin's storage as throughput tables (one shared, one per node for local disks),
+        # read with the one lookup of every table (harness/domain/storage.py).
+        self.shared = [
+            Throughput(str(entry[key]), float(entry["read_mb_s"]), float(entry["write_mb_s"]))
+            for kind, key in (("csvs", "path"), ("cluster_disks", "mount"), ("smb_shares", "path"))
+            for entry in storage.get(kind) or []
+        ]
         self.vms = {v["name"]: v for v in doc["vms"]}
         self.local = {
-            (n["name"], d["path"].casefold()): (d["write_mb_s"], d["read_mb_s"])
+            str(n["name"]): [
+                Throughput(str(d["path"]), float(d["read_mb_s"]), float(d["write_mb_s"]))
+                for d in n.get("local_disks") or []
+            ]
             for n in doc["nodes"]
-            for d in n.get("local_disks") or []
         }
 
     def memory_bytes(self, vm: str) -> int | None:
@@ -137,15 +139,15 @@ class Pricer:
             # A drain live-migrates roles at or above MoveTypeThreshold (docs/windows-fidelity.md);
             # pass-through disks cannot be live-migrated.
             return Cost(False, 0.0, f"drain live-migrates (priority {priority})")
-        speed = self.speeds.get(str(spec["storage"]).casefold()) or self.local.get(
-            (spec["owner"], str(spec["storage"]).casefold())
+        root = str(spec["storage"])
+        declared = throughput_for(self.shared, root) or throughput_for(
+            self.local.get(str(spec["owner"]), []), root
         )
-        if speed is None:
-            return Cost(True, None, f"no throughput for {spec['storage']}")
-        write, read = speed
+        if declared is None:
+            return Cost(True, None, f"no throughput for {root}")
         memory = int(spec["memory_mib"]) * 2**20
-        declared = Throughput(str(spec["storage"]), read_mb_s=read, write_mb_s=write)
         seconds = expected_downtime_s(memory, declared, per_gib_bound_s=0.0)
+        write, read = declared.write_mb_s, declared.read_mb_s
         return Cost(True, seconds, f"memory/{write:g} + memory/{read:g} MB/s")
 
 

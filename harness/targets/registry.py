@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.domain.storage import Throughput, is_under
+from harness.domain.storage import Throughput, throughput_for
 from harness.domain.thresholds import Thresholds
 from harness.drivers.base import Driver
 from harness.errors import InputError
@@ -90,13 +90,7 @@ class Target:
 
     def throughput_for(self, path: str) -> Throughput | None:
         """The declared throughput of the storage holding `path`, if the target declares it."""
-        best: Throughput | None = None
-        for candidate in self.throughputs:
-            if is_under(path, candidate.root) and (
-                best is None or len(candidate.root) > len(best.root)
-            ):
-                best = candidate
-        return best
+        return throughput_for(self.throughputs, path)
 
     def close(self) -> None:
         """Close the driver and stop anything the target started (lab server)."""
