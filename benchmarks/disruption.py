@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.audit.tally import Tally, tally_journal  # noqa: E402
-from harness.run.plan import Pricer  # noqa: E402
+from harness.suite.plan import Pricer  # noqa: E402
 from harness.yamlfile import read_yaml_file  # noqa: E402
 
 # The last commit before moves were shared (one move per scenario, restores after each).

@@ -201,7 +201,7 @@ def _cmd_inventory_from_ansible(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from harness.run.budget import Budget
-    from harness.run.plan import run_plan
+    from harness.suite.plan import run_plan
     from harness.targets.registry import parse_spec
 
     _check_since(args)

@@ -1,1 +1,1 @@
-"""Run orchestration: schedule, restore, recover, plan, move budget, interrupts, lease."""
+"""Run orchestration: schedule, step needs, restore, recover, move budget, interrupts, lease."""

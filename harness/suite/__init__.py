@@ -1,1 +1,1 @@
-"""The pytest side of an audit: plugin, run command, progress and scenario selection."""
+"""The pytest side of an audit: plugin, run command, plan, progress and scenario selection."""

@@ -11,8 +11,8 @@ from harness.audit.cluster import Cluster
 from harness.domain.storage import is_unc
 from harness.errors import HarnessError
 from harness.lab.topology import Topology, load_default_topology, load_topology, parse_topology
-from harness.run.plan import ReadOnlyGuard
 from harness.selftest.topogen import random_topology_text
+from harness.suite.plan import ReadOnlyGuard
 from harness.targets.lab import open_lab
 from harness.targets.registry import Target, VmPolicy, open_target, parse_spec
 from harness.targets.twin import Twin, assumed_mb_s, escape_pattern, twin_of

@@ -11,7 +11,7 @@ import pytest
 from harness.audit.journal import JOURNAL_FILE, read_journal
 from harness.audit.tally import tally_journal
 from harness.cli import main
-from harness.run.plan import Plan, Pricer, compute_plan, schedule_table, summary_line, vm_table
+from harness.suite.plan import Plan, Pricer, compute_plan, schedule_table, summary_line, vm_table
 from harness.targets.twin import Twin, TwinPolicy
 from tests.audit.test_tally import JOURNAL
 
