@@ -1,4 +1,4 @@
-"""Write docs/modules.md: every module of harness/ and steps/, by layer, with its one-line docstring.
+"""Write docs/modules.md: every module of harness/ and steps/ by layer, with its docstring line.
 
 Run after adding, moving or renaming a module: `python scripts/module_index.py`.
 tests/test_module_index.py fails while the page is out of date.
