@@ -122,6 +122,12 @@ class MoveRequest:
     requested_utc: datetime
     reply: dict[str, Any]
 
+    @property
+    def started_utc(self) -> datetime:
+        """The node's clock just before the first request: every event of the move follows it
+        (`requested_utc`, stamped when the requests returned, may come after the save began)."""
+        return parse_utc(self.reply["requested_utc"])
+
 
 def adapt_pause(pause: float, gap_s: float, window_s: float, ceiling: float) -> float:
     """The next pause between polls: scaled so the target-time gap is window/POLLS_PER_WINDOW.

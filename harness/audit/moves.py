@@ -221,7 +221,8 @@ def quick_migrate(
         outcome.trace = trace
         outcome.after = snapshot(cluster, outcome.vm)
         nodes = sorted({outcome.source, outcome.after.owner})
-        since = requested_utc - timedelta(seconds=2)
+        # From just before the request (a slow or blocking request returns after the save began).
+        since = min(requested_utc, move.started_utc) - timedelta(seconds=2)
         if floor is not None and floor > since:
             since = floor
         outcome.events = cluster.events(since, nodes)

@@ -122,7 +122,9 @@ class LabResponder:
             if target is not None and not isinstance(target, str):
                 raise ValueError(f"probe parameter 'node' must be a string or null: {target!r}")
             method = params.get("method") or "vm_role"
-            return {"requested": c.move_vms(names, target, method)}
+            with c.session() as started:
+                requested_utc = iso(started)  # before the requests, as the probe stamps it
+            return {"requested_utc": requested_utc, "requested": c.move_vms(names, target, method)}
         if probe == "drain_node":
             return c.drain_node(_param(params, "node", str))
         return c.resume_node(_param(params, "node", str))

@@ -39,6 +39,9 @@ if ($method -eq 'cluster_group') {
     }
 }
 
+# Stamped before the first request: the cluster's events of this move (the save begins on the
+# source) are all after it, while host_utc, stamped when the cmdlets returned, may be later.
+$requestedUtc = ConvertTo-QmUtc ([DateTime]::UtcNow)
 $requested = [System.Collections.Generic.List[object]]::new()
 foreach ($name in $names) {
     $arguments = @{ Name = $name; Wait = 0 }
@@ -65,9 +68,10 @@ foreach ($name in $names) {
 }
 
 $doc = [ordered]@{
-    node      = [string]$env:COMPUTERNAME
-    host_utc  = $null
-    requested = $requested.ToArray()
+    node          = [string]$env:COMPUTERNAME
+    host_utc      = $null
+    requested_utc = $requestedUtc
+    requested     = $requested.ToArray()
 }
 $doc.host_utc = ConvertTo-QmUtc ([DateTime]::UtcNow)
 ConvertTo-Json -InputObject $doc -Depth 8 -Compress
