@@ -10,10 +10,11 @@ from pytest_bdd import given, then
 from harness.audit import arrival, network, windows
 from harness.audit.assertions import check, too_thin
 from harness.audit.downtime import downtime_bound
+from harness.audit.fit import measure_fit
 from harness.domain.events import EventId
 from harness.errors import HarnessError
 from harness.evidence.allure import attach_png
-from harness.evidence.plot import downtime_plot, linear_fit
+from harness.evidence.plot import downtime_plot
 from harness.run.scenario import Scenario
 
 
@@ -72,16 +73,6 @@ def downtime_from_events(scn: Scenario) -> None:
         raise HarnessError(f"the cluster logged no offline/online events for: {sources}")
 
 
-def _measure_fit(scn: Scenario) -> tuple[list[tuple[str, float, float]], float, float, float]:
-    """Fit downtime against memory and record slope, intercept and quality as measurements."""
-    points = [(o.vm.name, o.vm.memory_gib, o.downtime_s or 0.0) for o in scn.outcomes]
-    slope, intercept, r2 = linear_fit([p[1] for p in points], [p[2] for p in points])
-    scn.evidence.measure("downtime per GiB (fit slope)", slope, "s/GiB")
-    scn.evidence.measure("fit intercept", intercept, "s")
-    scn.evidence.measure("fit quality", r2, "r2")
-    return points, slope, intercept, r2
-
-
 @then("each VM's downtime is within the bound for its memory size and storage throughput")
 def downtime_bounded(scn: Scenario) -> None:
     th = scn.thresholds
@@ -89,7 +80,7 @@ def downtime_bounded(scn: Scenario) -> None:
         # Recorded before any verdict: a nightly comparison needs the figures most when the
         # bound below fails (how far did downtime per GiB move?).
         with contextlib.suppress(ValueError):
-            _measure_fit(scn)
+            measure_fit(scn.outcomes, scn.evidence)
     for o in scn.outcomes:
         gib = o.vm.memory_gib
         bound = downtime_bound(o.vm, scn.run.target.throughput_for(o.vm.path), th)
@@ -115,7 +106,7 @@ def downtime_linear(scn: Scenario) -> None:
     unmeasured = [o.vm.name for o in scn.outcomes if o.downtime_s is None]
     if unmeasured:
         too_thin("downtime could not be measured for every VM of the fit", unmeasured=unmeasured)
-    points, slope, intercept, r2 = _measure_fit(scn)
+    points, slope, intercept, r2 = measure_fit(scn.outcomes, scn.evidence)
     scn.threshold("min_fit_r2", "minimum fit quality", "r2")
     path = scn.run.run_dir / "downtime-vs-memory.png"
     downtime_plot(points, (slope, intercept, r2), path)
