@@ -7,8 +7,9 @@ import itertools
 from pytest_bdd import given, then
 
 from harness.audit.assertions import check, too_thin
+from harness.audit.downtime import SIGNAL_FACTOR
 from harness.audit.moves import MoveOutcome
-from steps.common import SIGNAL_FACTOR, Scenario
+from harness.run.scenario import Scenario
 
 
 @then("the guest did not reboot")

@@ -7,15 +7,15 @@ import contextlib
 import pytest
 from pytest_bdd import given, then
 
-from harness.audit import windows
+from harness.audit import arrival, network, windows
 from harness.audit.assertions import check, too_thin
-from harness.audit.moves import MoveOutcome
+from harness.audit.downtime import downtime_bound
+from harness.audit.fit import measure_fit
 from harness.domain.events import EventId
-from harness.domain.storage import expected_downtime_s, is_under
 from harness.errors import HarnessError
 from harness.evidence.allure import attach_png
-from harness.evidence.plot import downtime_plot, linear_fit
-from steps.common import Scenario
+from harness.evidence.plot import downtime_plot
+from harness.run.scenario import Scenario
 
 
 @given("a Hyper-V host that is not a member of the cluster")
@@ -73,16 +73,6 @@ def downtime_from_events(scn: Scenario) -> None:
         raise HarnessError(f"the cluster logged no offline/online events for: {sources}")
 
 
-def _measure_fit(scn: Scenario) -> tuple[list[tuple[str, float, float]], float, float, float]:
-    """Fit downtime against memory and record slope, intercept and quality as measurements."""
-    points = [(o.vm.name, o.vm.memory_gib, o.downtime_s or 0.0) for o in scn.outcomes]
-    slope, intercept, r2 = linear_fit([p[1] for p in points], [p[2] for p in points])
-    scn.evidence.measure("downtime per GiB (fit slope)", slope, "s/GiB")
-    scn.evidence.measure("fit intercept", intercept, "s")
-    scn.evidence.measure("fit quality", r2, "r2")
-    return points, slope, intercept, r2
-
-
 @then("each VM's downtime is within the bound for its memory size and storage throughput")
 def downtime_bounded(scn: Scenario) -> None:
     th = scn.thresholds
@@ -90,14 +80,10 @@ def downtime_bounded(scn: Scenario) -> None:
         # Recorded before any verdict: a nightly comparison needs the figures most when the
         # bound below fails (how far did downtime per GiB move?).
         with contextlib.suppress(ValueError):
-            _measure_fit(scn)
+            measure_fit(scn.outcomes, scn.evidence)
     for o in scn.outcomes:
         gib = o.vm.memory_gib
-        tp = scn.run.target.throughput_for(o.vm.path)
-        bound = th.max_downtime_per_gib_s * gib + th.downtime_allowance_s
-        if tp is not None:
-            model = expected_downtime_s(o.vm.memory_bytes, tp, th.max_downtime_per_gib_s)
-            bound = min(bound, model * th.throughput_tolerance + th.downtime_allowance_s)
+        bound = downtime_bound(o.vm, scn.run.target.throughput_for(o.vm.path), th)
         source = "default"
         if {"max_downtime_per_gib_s", "throughput_tolerance", "downtime_allowance_s"} & (
             scn.run.target.threshold_overrides
@@ -120,7 +106,7 @@ def downtime_linear(scn: Scenario) -> None:
     unmeasured = [o.vm.name for o in scn.outcomes if o.downtime_s is None]
     if unmeasured:
         too_thin("downtime could not be measured for every VM of the fit", unmeasured=unmeasured)
-    points, slope, intercept, r2 = _measure_fit(scn)
+    points, slope, intercept, r2 = measure_fit(scn.outcomes, scn.evidence)
     scn.threshold("min_fit_r2", "minimum fit quality", "r2")
     path = scn.run.run_dir / "downtime-vs-memory.png"
     downtime_plot(points, (slope, intercept, r2), path)
@@ -136,62 +122,7 @@ def downtime_linear(scn: Scenario) -> None:
 
 @then("the bytes sent between the nodes during each move are a small fraction of the VM's memory")
 def network_small(scn: Scenario) -> None:
-    limit = scn.thresholds.max_network_fraction
-    unjudged: dict[str, dict[str, object]] = {}
-    judged = 0
-    for o in scn.outcomes:
-        assert o.after is not None
-        sent = o.after.network[o.source][0] - o.before.network[o.source][0]
-        fraction = sent / o.vm.memory_bytes
-        scn.evidence.measure(f"{o.vm.name}: bytes sent by the source", sent, "bytes")
-        # Per GiB, so runs on VMs of different sizes compare (nightly trend and compare).
-        per_gib = float(sent) / o.vm.memory_gib if o.vm.memory_gib else 0.0
-        scn.evidence.measure(f"{o.vm.name}: bytes sent per GiB of memory", per_gib, "bytes/GiB")
-        crossing = storage_on_cluster_networks(o)
-        if fraction > limit and crossing:
-            # Adapter counters cannot tell the save's storage I/O from memory: this VM is not
-            # judged (its figures stay in the evidence); the VMs on direct storage still are.
-            unjudged[o.vm.name] = {
-                "why": f"its storage traffic crosses the cluster networks ({crossing}), so the "
-                "bytes sent cannot tell memory from the save's own writes",
-                "sent_bytes": sent,
-                "memory_bytes": o.vm.memory_bytes,
-            }
-            continue
-        judged += 1
-        check(
-            fraction <= limit,
-            f"VM {o.vm.name!r}: memory must not cross the network",
-            sent_bytes=sent,
-            memory_bytes=o.vm.memory_bytes,
-            limit_fraction=limit,
-        )
-    if unjudged:
-        scn.evidence.observe("after", "VMs not judged on network bytes", unjudged)
-    if not judged:
-        too_thin(
-            "no moved VM's network bytes can be judged: every one of them has storage traffic "
-            "on the cluster networks",
-            not_judged=unjudged,
-            limit_fraction=limit,
-        )
-
-
-def storage_on_cluster_networks(o: MoveOutcome) -> str | None:
-    """Why the VM's storage traffic crosses the cluster networks (None: it does not).
-
-    An SMB 3 share is reached over the networks the nodes share with the file server; a CSV in
-    redirected I/O (ReFS CSVs always) sends a node's reads and writes to its coordinator.
-    """
-    if o.vm.storage == "SMB 3":
-        return "SMB 3 share"
-    if o.vm.storage != "CSV":
-        return None
-    for csv in o.before.inventory.csvs:
-        root = str(csv.get("friendly_volume_name") or "")
-        if root and is_under(o.vm.path, root) and csv.get("redirected") is not False:
-            return f"CSV {csv.get('name')} in redirected I/O or of unknown state"
-    return None
+    network.judge_sent(scn.outcomes, scn.thresholds.max_network_fraction, scn.evidence)
 
 
 @then("the VM is running on a node that is up, a possible owner and not its original owner")
@@ -237,9 +168,7 @@ def bpn_preferred(scn: Scenario) -> None:
 
 @then("every one of those VMs is running on the target node")
 def all_running(scn: Scenario) -> None:
-    from steps.checks_move import running_on_target
-
-    running_on_target(scn)
+    arrival.judge_running_on_target(scn.outcomes or [scn.need_outcome()])
 
 
 @then("every one of those VMs passed through Saved state")

@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
-from harness.audit import aftermath, collateral
-from harness.audit.assertions import InvariantBroken, check
-from harness.audit.catalog import VmFacts
-from harness.audit.invariants import MoveCause
-from harness.audit.moves import settled
-from harness.audit.objects import Inventory
+from harness.audit import collateral, selection
+from harness.audit.assertions import check
 from harness.domain.events import EventId
+from harness.run import outage
+from harness.run.migration import move_setup
 from harness.run.needs import CRASH, DRAIN, MoveKind, VmKind, moves, picks
-from steps.common import Scenario
-from steps.moves import candidate_targets, move_setup
+from harness.run.scenario import Scenario
 
 
 @given("a node that owns a running VM below the move-type threshold and one at or above it")
@@ -22,16 +19,8 @@ from steps.moves import candidate_targets, move_setup
 def drain_setup(scn: Scenario) -> None:
     inventory = scn.inventory()
     threshold = inventory.move_type_threshold
-    low = scn.as_found(
-        scn.catalog.pick_all(
-            lambda v: v.state == "Running" and not v.passthrough and v.priority < threshold
-        )
-    )
-    high = scn.as_found(
-        scn.catalog.pick_all(
-            lambda v: v.state == "Running" and not v.passthrough and v.priority >= threshold
-        )
-    )
+    low = scn.as_found(scn.catalog.pick_all(selection.below(threshold)))
+    high = scn.as_found(scn.catalog.pick_all(selection.at_or_above(threshold)))
     if not low or not high:
         pytest.skip("the target has no running VMs on both sides of the move-type threshold")
     # Where the VMs are now (an earlier scenario may have left one away from where it started).
@@ -53,49 +42,7 @@ def drain_setup(scn: Scenario) -> None:
 def drain(scn: Scenario) -> None:
     node = scn.target_node
     assert node is not None
-    # Every VM the drain may move is read before it, to judge each one it moved afterwards.
-    before = aftermath.snapshots(scn.cluster, scn.vms)
-    inventory_before = scn.inventory()
-    start = scn.cluster.now()
-    scn.restorer.remember_drain(node)
-    names = [vm.name for vm in scn.vms]
-
-    def drained() -> bool:
-        inv = scn.inventory()
-        info = inv.node(node)
-        return info is not None and info.drain_status in ("Completed", "Failed")
-
-    def vms_settled() -> bool:
-        return all(settled(s) for s in scn.cluster.move_status(names)[1]) if names else True
-
-    # One unit: the guard holds the cluster lock from the request until the drain has ended
-    # and every VM it moved has settled (a role may still be resuming when the drain reports).
-    with scn.cluster.draining(node) as reply:
-        scn.evidence.observe("during", "drain requested", reply)
-        scn.cluster.wait_until(drained, scn.thresholds.move_timeout_s, "drain")
-        scn.cluster.wait_until(vms_settled, scn.thresholds.move_timeout_s, "drained VMs settled")
-    nodes = [n.name for n in scn.inventory().nodes if n.state != "Down"]
-    scn.data["events"] = scn.cluster.events(start, nodes)
-    results = aftermath.moved(scn.cluster, scn.vms, before)
-    for r in results:
-        scn.evidence.observe("after", f"{r.vm.name}: drain invariants", r.as_evidence())
-    cause = MoveCause("drain", scn.evidence.scenario, f"drain of {node}")
-    # Failed at teardown, like a restore move's violation (the marker names the invariants'
-    # claims): the drain's own claim (QM-18) still gets the verdict of its own checks.
-    scn.restorer.violations.extend(aftermath.failures(results, cause))
-    # What else the drain changed: it may move the node's roles and pause it, nothing more.
-    moving = [g.name for g in inventory_before.roles_on(node)]
-    _collateral(scn, inventory_before, moving, node, f"drain of {node}")
-
-
-def _collateral(scn: Scenario, before: Inventory, moving: list[str], node: str, what: str) -> None:
-    """Other groups, storage owners and node states around a drain or crash of `node`."""
-    found = collateral.changes(before, scn.inventory(), moving, [node])
-    scn.evidence.observe("after", f"{what}: collateral", found or "nothing else changed")
-    try:
-        collateral.judge(found, what)
-    except InvariantBroken as violation:
-        scn.restorer.violations.append(violation)
+    outage.drain(scn, node)
 
 
 @then("the drain completes")
@@ -149,61 +96,10 @@ def drained_node(scn: Scenario) -> None:
     )
 
 
-def _paused_on(scn: Scenario, node: str) -> list[str]:
-    names = [g.vm_name for g in scn.inventory().roles_on(node)]
-    _, statuses = scn.cluster.move_status(names) if names else (None, [])
-    return [st["vm"] for st in statuses if st.get("vm_state") == "Paused"]
-
-
-def _crashable_owner(scn: Scenario, vm: VmFacts) -> str:
-    """A node to crash under the VM whose other VMs can all be put back as they were.
-
-    A power loss turns a Paused VM into a cold-booted running one, and the audit cannot pause a
-    VM again; so the VM is first moved to a node without Paused VMs when its owner has one.
-    """
-    owner = scn.inventory().group_of(vm.name).owner_node
-    if not _paused_on(scn, owner):
-        return owner
-    inventory = scn.inventory()
-    for node in candidate_targets(inventory, vm, owner):
-        if not _paused_on(scn, node):
-            move_setup(scn, vm, node)
-            return node
-    pytest.skip(
-        f"every node that may own {vm.name!r} also hosts a Paused VM, which a crash would leave "
-        "running (the audit cannot pause it again)"
-    )
-
-
 @when("the VM's owner node crashes")
 @moves(MoveKind(CRASH))
 def crash(scn: Scenario) -> None:
-    vm = scn.need_vm()
-    scn.restorer.remember(vm)
-    owner = _crashable_owner(scn, vm)
-    inv = scn.inventory()
-    # Every VM of the crashed node fails over, not only the one observed: all go back afterwards.
-    for group in inv.roles_on(owner):
-        scn.restorer.remember(scn.catalog.get(group.vm_name))
-    before = scn.cluster.guest_clock(vm.name, owner)
-    scn.data["inventory_before"] = inv
-    crashed_at = scn.cluster.now()
-    scn.restorer.remember_crash(owner)
-    scn.data.update(source=owner, before_clock=before, crashed_at=crashed_at)
-
-    def running_elsewhere() -> bool:
-        _, statuses = scn.cluster.move_status([vm.name])
-        s = statuses[0]
-        return s["owner_node"] != owner and settled(s) and s["vm_state"] == "Running"
-
-    # One unit: the guard holds the cluster lock from the crash until the VM has failed over.
-    with scn.cluster.crashing(owner):
-        scn.cluster.wait_until(running_elsewhere, scn.thresholds.failover_timeout_s, "failover")
-    scn.data["events"] = scn.cluster.events(
-        crashed_at, [n.name for n in scn.inventory().nodes if n.state == "Up"]
-    )
-    moving = [g.name for g in inv.roles_on(owner)]
-    _collateral(scn, inv, moving, owner, f"crash of {owner}")
+    outage.crash(scn)
 
 
 @then("the VM is running on another node within the failover time")

@@ -1,8 +1,7 @@
-"""The downtime-vs-memory plot (QM-09) and the least-squares line it shows."""
+"""The downtime-vs-memory plot (QM-09) and the least-squares line it shows (`harness.audit.fit`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,30 +11,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-
-
-def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float]:
-    """Least-squares line y = slope*x + intercept and r2 = 1 - SSres/SStot."""
-    if len(xs) != len(ys):
-        raise ValueError(f"linear_fit needs as many x as y values, got {len(xs)} and {len(ys)}")
-    if len(xs) < 2:
-        raise ValueError(f"linear_fit needs at least 2 points, got {len(xs)}")
-    if not all(math.isfinite(v) for v in (*xs, *ys)):
-        raise ValueError("linear_fit needs finite numbers")
-    n = len(xs)
-    mean_x = sum(xs) / n
-    mean_y = sum(ys) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    if sxx == 0:
-        raise ValueError("linear_fit needs at least two different x values (all x are equal)")
-    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
-    slope = sxy / sxx
-    intercept = mean_y - slope * mean_x
-    ss_res = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys, strict=True))
-    ss_tot = sum((y - mean_y) ** 2 for y in ys)
-    # All y equal: the horizontal line explains them exactly.
-    r2 = 1.0 if ss_tot == 0 else 1.0 - ss_res / ss_tot
-    return slope, intercept, r2
 
 
 def downtime_plot(

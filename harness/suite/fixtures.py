@@ -132,6 +132,30 @@ def qm_restorer(
         raise InvariantBroken.combine(violations)
 
 
+@pytest.fixture
+def scn(
+    request: pytest.FixtureRequest,
+    qm_run: Any,
+    qm_cluster: Any,
+    qm_catalog: Any,
+    qm_restorer: Any,
+    qm_moves: Any,
+) -> Any:
+    """The scenario's state (harness/run/scenario.py), which its steps share."""
+    from harness.run.scenario import Scenario
+    from harness.run.schedule import need_of_item
+
+    return Scenario(
+        qm_run,
+        qm_cluster,
+        qm_catalog,
+        qm_restorer,
+        qm_moves,
+        need=need_of_item(request.node),
+        title=qm_restorer.scenario,
+    )
+
+
 @pytest.fixture(autouse=True)
 def _qm_cluster_turn(request: pytest.FixtureRequest) -> Iterator[None]:
     """Under pytest-xdist, one scenario at a time per real cluster, restore included.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from steps.checks_identity import kvp_names_host
+from harness.audit.kvp import kvp_names_host
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from harness.errors import HarnessError
 from harness.lab.clock import ManualClock
 from harness.lab.model import LabCluster
 from harness.lab.topology import load_default_topology
+from harness.run.scenario import Scenario
 from harness.schemas import parse_probe_output
 from steps.checks_move import saved_files_seen, saved_on_source
-from steps.common import Scenario
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.evidence.plot import downtime_plot, linear_fit
+from harness.audit.fit import linear_fit
+from harness.evidence.plot import downtime_plot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
