@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape
 
 import psrpcore
 from psrpcore.types import (
@@ -228,22 +227,14 @@ class PsrpService:
         with self._lock:
             self._pools[shell_id] = pool
             self.pools_opened += 1
-        uri = escape(request.resource_uri)
-        selector = (
-            f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
-        )
-        body = (
-            f"<x:ResourceCreated><a:Address>{escape(self.url)}</a:Address><a:ReferenceParameters>"
-            f"<w:ResourceURI>{uri}</w:ResourceURI>{selector}"
-            "</a:ReferenceParameters></x:ResourceCreated>"
-            f'<rsp:Shell ShellId="{shell_id}"><rsp:ShellId>{shell_id}</rsp:ShellId>'
-            f"<rsp:Name>WinRM1</rsp:Name><rsp:ResourceUri>{uri}</rsp:ResourceUri>"
-            f"<rsp:Owner>{escape(owner)}</rsp:Owner><rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP>"
-            "<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
-            "<rsp:InputStreams>stdin pr</rsp:InputStreams>"
-            "<rsp:OutputStreams>stdout</rsp:OutputStreams>"
-            "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>"
-            "<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>"
+        body = soap.shell_created(
+            self.url,
+            request.resource_uri,
+            shell_id,
+            owner,
+            client_ip,
+            ("stdin pr", "stdout"),
+            name="WinRM1",
         )
         return f"{soap.ACTION_CREATE}Response", body
 

@@ -6,7 +6,7 @@ import base64
 import shlex
 import threading
 import time
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 from harness.lab.wsman import soap
 from harness.lab.wsman.psrp import PsrpService
@@ -93,21 +93,8 @@ class ShellService:
         shell = self.store.create(owner)
         streams_in = _child_text(request, "rsp:InputStreams") or "stdin"
         streams_out = _child_text(request, "rsp:OutputStreams") or "stdout stderr"
-        selector = (
-            f'<w:SelectorSet><w:Selector Name="ShellId">{shell.id}</w:Selector></w:SelectorSet>'
-        )
-        body = (
-            f"<x:ResourceCreated><a:Address>{escape(self.url)}</a:Address><a:ReferenceParameters>"
-            f"<w:ResourceURI>{soap.CMD_RESOURCE_URI}</w:ResourceURI>{selector}"
-            "</a:ReferenceParameters></x:ResourceCreated>"
-            f"<rsp:Shell><rsp:ShellId>{shell.id}</rsp:ShellId>"
-            f"<rsp:ResourceUri>{soap.CMD_RESOURCE_URI}</rsp:ResourceUri>"
-            f"<rsp:Owner>{escape(owner)}</rsp:Owner><rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP>"
-            "<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
-            f"<rsp:InputStreams>{escape(streams_in)}</rsp:InputStreams>"
-            f"<rsp:OutputStreams>{escape(streams_out)}</rsp:OutputStreams>"
-            "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>"
-            "<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>"
+        body = soap.shell_created(
+            self.url, soap.CMD_RESOURCE_URI, shell.id, owner, client_ip, (streams_in, streams_out)
         )
         return f"{soap.ACTION_CREATE}Response", body
 

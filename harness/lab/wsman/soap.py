@@ -162,6 +162,37 @@ def envelope(action: str, relates_to: str, body: str, extra_ns: tuple[str, ...] 
     return text.encode("utf-8")
 
 
+def shell_created(
+    url: str,
+    resource_uri: str,
+    shell_id: str,
+    owner: str,
+    client_ip: str,
+    streams: tuple[str, str],
+    name: str | None = None,
+) -> str:
+    """The body of a Create response: the new shell's endpoint reference and its properties
+    (`name`, e.g. WinRM1 for a PowerShell runspace pool, which Windows also puts in an attribute).
+    """
+    uri = escape(resource_uri)
+    selector = f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
+    opening = f'<rsp:Shell ShellId="{shell_id}">' if name else "<rsp:Shell>"
+    named = f"<rsp:Name>{escape(name)}</rsp:Name>" if name else ""
+    return (
+        f"<x:ResourceCreated><a:Address>{escape(url)}</a:Address><a:ReferenceParameters>"
+        f"<w:ResourceURI>{uri}</w:ResourceURI>{selector}"
+        "</a:ReferenceParameters></x:ResourceCreated>"
+        f"{opening}<rsp:ShellId>{shell_id}</rsp:ShellId>"
+        f"{named}<rsp:ResourceUri>{uri}</rsp:ResourceUri>"
+        f"<rsp:Owner>{escape(owner)}</rsp:Owner><rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP>"
+        "<rsp:IdleTimeOut>PT7200.000S</rsp:IdleTimeOut>"
+        f"<rsp:InputStreams>{escape(streams[0])}</rsp:InputStreams>"
+        f"<rsp:OutputStreams>{escape(streams[1])}</rsp:OutputStreams>"
+        "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime>"
+        "<rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>"
+    )
+
+
 def render_fault(fault: SoapFault, relates_to: str, machine: str) -> bytes:
     """The s:Fault envelope Windows returns, with f:WSManFault detail when it has a code."""
     detail = ""
