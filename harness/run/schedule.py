@@ -84,9 +84,9 @@ def need_of(givens: list[str], whens: list[str], tags: set[str]) -> MoveNeed | N
 
 
 def need_of_item(item: Any) -> MoveNeed | None:
-    """The MoveNeed of a collected pytest-bdd scenario item (None for any other test and for a
-    scenario that makes no move by its tags); NoMoveDeclared for a move scenario that declares
-    none."""
+    """The MoveNeed of a collected pytest-bdd scenario item (None for any other test, and for a
+    scenario tagged read-only or with no When step); NoMoveDeclared for a scenario whose When
+    steps declare no move."""
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
     function = getattr(item, "function", None)
@@ -99,14 +99,15 @@ def need_of_item(item: Any) -> MoveNeed | None:
     example = callspec.params.get("_pytest_bdd_example", {}) if callspec is not None else {}
     steps = template.render(example).steps
     tags = set(template.tags) | set(template.feature.tags)
-    if tags & NO_MOVE_TAGS:
-        return None
     whens = [s.name for s in steps if s.type == "when"]
+    if tags & NO_MOVE_TAGS or not whens:
+        # Tagged read-only, or no When step at all: Gherkin's When is where an action goes.
+        return None
     need = need_of([s.name for s in steps if s.type == "given"], whens, tags)
     if need is None:
         raise NoMoveDeclared(
             f"scenario {template.name!r} ({template.feature.rel_filename}) checks its claim by a "
-            f"move, but none of its When steps ({'; '.join(whens) or 'none'}) is a step "
+            f"move, but none of its When steps ({'; '.join(whens)}) is a step "
             "function declared with @moves(...) (harness/run/needs.py); tag it @passive, "
             "@static or @history if it makes no move"
         )
