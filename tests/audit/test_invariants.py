@@ -12,6 +12,7 @@ from harness.audit.catalog import Catalog
 from harness.audit.cluster import Cluster
 from harness.audit.invariants import MoveCause
 from harness.audit.moves import judged_move, quick_migrate
+from harness.audit.objects import parse_utc
 from harness.drivers.lab import LabDriver
 from harness.evidence.verdicts import (
     claim_verdicts,
@@ -116,3 +117,23 @@ def test_an_invariant_failure_fails_the_claims_it_names_not_the_scenarios() -> N
         "QM-04": "failed",
     }
     assert record_claim_verdicts({"claim": "QM-01", "verdict": "failed"}) == [("QM-01", "failed")]
+
+
+def test_a_request_that_returns_after_the_save_began_keeps_its_save(tmp_path: Path) -> None:
+    """-Wait 0 returns once the move is initiated: the reply can come after the source's 1203.
+
+    The move's events are read from the clock stamped just before the request (requested_utc),
+    so a request that returns late (here: one that blocks until the move is done) still shows
+    its save; reading from the reply's time lost the offline events and failed QM-01 falsely.
+    """
+    cluster, catalog = _cluster(_with_rule_off(tmp_path, "wait_zero_returns_pending"))
+    vm = catalog.get("web 01")
+    (o,) = quick_migrate(cluster, [vm], _other(vm.owner))
+    assert o.after is not None and o.after.owner != o.source  # it moved, while the call blocked
+    assert o.trace is not None
+    started = parse_utc(o.trace.request["requested_utc"])
+    assert started < o.trace.requested_utc  # the reply came after the move began
+    offline = o.role_events(1203, o.source)
+    assert offline and offline[0].time >= started
+    assert "save" not in o.invariants and o.invariants == {}
+    assert o.downtime_source == "events"
