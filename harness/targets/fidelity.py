@@ -28,9 +28,20 @@ def ledger_path() -> Path | None:
     """The ledger the wheel carries (harness/docs/), else the checkout's docs/; None if neither."""
     package = Path(harness.__file__).resolve().parent
     for candidate in (package / "docs" / LEDGER, package.parent / "docs" / LEDGER):
-        if candidate.is_file():
+        # A checkout made where git cannot create symlinks (Windows by default) holds the link's
+        # target path as text in harness/docs/: not the ledger, so the checkout's docs/ is read.
+        if candidate.is_file() and "|" in _head(candidate):
             return candidate
     return None
+
+
+def _head(path: Path) -> str:
+    """The first 4 KB of a file as text ("" if unreadable)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _cells(line: str) -> list[str]:
