@@ -311,17 +311,23 @@ def judged_move(
     for outcome in outcomes:
         if outcome.refused is not None:
             raise outcome.refused
-        assert outcome.after is not None
-        judge(
-            outcome.vm.name,
-            outcome.vm.id,
-            outcome.before,
-            outcome.after,
-            node,
-            cause,
-            outcome.invariants,
-        )
+        judge_outcome(outcome, node, cause)
     return outcomes
+
+
+def judge_outcome(outcome: MoveOutcome, node: str | None, cause: MoveCause) -> None:
+    """Judge one watched move by the findings already made for it (`invariants.judge`)."""
+    __tracebackhide__ = True
+    assert outcome.after is not None
+    judge(
+        outcome.vm.name,
+        outcome.vm.id,
+        outcome.before,
+        outcome.after,
+        node,
+        cause,
+        outcome.invariants,
+    )
 
 
 def measure_downtime(outcome: MoveOutcome, requested_utc: datetime) -> None:

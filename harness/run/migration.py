@@ -7,9 +7,9 @@ import pytest
 from harness.audit.assertions import InvariantBroken
 from harness.audit.catalog import VmFacts
 from harness.audit.downtime import expected_window
-from harness.audit.invariants import MoveCause, judge
+from harness.audit.invariants import MoveCause
 from harness.audit.ledger import ObservedMove
-from harness.audit.moves import MoveOutcome, judged_move, quick_migrate
+from harness.audit.moves import MoveOutcome, judge_outcome, judged_move, quick_migrate
 from harness.audit.placement import candidate_targets, homeward
 from harness.run.scenario import Scenario
 
@@ -108,15 +108,7 @@ def migrate(
             # (after the scenario's own checks), naming this move and the invariants' claims.
             cause = MoveCause("observed", scn.evidence.scenario, f"{move.id}: {outcome.vm.name}")
             try:
-                judge(
-                    outcome.vm.name,
-                    outcome.vm.id,
-                    outcome.before,
-                    outcome.after,
-                    node,
-                    cause,
-                    outcome.invariants,
-                )
+                judge_outcome(outcome, node, cause)
             except InvariantBroken as violation:
                 scn.restorer.violations.append(violation)
     scn.outcomes = outcomes
